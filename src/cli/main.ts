@@ -1,0 +1,335 @@
+/** The `berth` command. */
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { BerthError } from '../core/errors.ts';
+import type { SpecInput } from '../core/spec.ts';
+import { ApiError, type BerthClient } from '../sdk/client.ts';
+import type { Workspace } from '../sdk/wire.ts';
+import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
+import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
+import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
+import { openShell } from './shell.ts';
+
+const program = new Command('berth').description('Berth: persistent workspaces on shell, Docker, remote agents and Kubernetes.').showHelpAfterError();
+
+program
+  .command('server')
+  .description('Run the control plane.')
+  .addHelpText('after', `\nEvery option can also be set by environment variable:\n${SERVER_OPTIONS.map((o) => `  ${o.env.padEnd(26)} ${o.help}`).join('\n')}`);
+const serverCmd = program.commands.find((c) => c.name() === 'server')!;
+for (const o of SERVER_OPTIONS) {
+  serverCmd.addOption(new Option(`${o.flag} <${o.kind === 'enum' ? o.choices!.join('|') : o.kind}>`, `${o.help}${o.secret ? ' (secret)' : ''}`).env(o.env));
+}
+serverCmd.action(async (opts: Record<string, string | undefined>) => {
+  const { BerthServer, VERSION } = await import('../server/server.ts');
+  const config = loadConfig(opts, {});
+  const server = await BerthServer.create(config);
+  const out = [`Berth ${VERSION} control plane listening on ${server.url}`];
+  if (server.bootstrap) {
+    out.push(
+      '',
+      'First start: created the admin user. Its token is shown only this once (also saved, mode 0600, in',
+      `  ${server.bootstrap.file}):`,
+      '',
+      `  berth login --url ${server.url} --token ${server.bootstrap.token}`,
+      '',
+    );
+  } else {
+    out.push(`Admin credentials are in ${config.dataDir}/admin-credentials.`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    server.logger.info({ signal: sig }, 'shutting down');
+    void server.shutdown().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+});
+
+program
+  .command('login')
+  .description('Save the server URL and token for later commands.')
+  .requiredOption('--url <url>', 'Server URL', process.env.BERTH_URL)
+  .option('--token <token>', 'API token (default: $BERTH_TOKEN)', process.env.BERTH_TOKEN)
+  .action(async (opts: { url: string; token?: string }) => {
+    if (!opts.token) throw new CliError('Pass --token TOKEN (or set BERTH_TOKEN).');
+    const { BerthClient } = await import('../sdk/client.ts');
+    const me = await new BerthClient(opts.url, opts.token).me();
+    writeConfig({ ...readConfig(), url: opts.url, token: opts.token });
+    process.stdout.write(`Logged in to ${opts.url} as ${me.user.name}${me.user.role === 'admin' ? ' (admin)' : ''}. Saved in ${configPath()}.\n`);
+  });
+
+program
+  .command('whoami')
+  .description('Show who the current token belongs to.')
+  .option('--json', 'JSON output')
+  .action(async (opts: { json?: boolean }) => {
+    const me = await client().me();
+    if (opts.json) json(me);
+    else process.stdout.write(`${me.user.name} (${me.user.role}${me.tokenKind === 'workspace' ? `, workspace token of ${me.workspaceId}` : ''})\n`);
+  });
+
+const project = program.command('project').description('Manage projects (git repositories).');
+project
+  .command('add <name>')
+  .description('Add a project.')
+  .requiredOption('--repo <url>', 'Repository URL or absolute local path')
+  .option('--branch <branch>', 'Default branch for new workspaces')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { repo: string; branch?: string; json?: boolean }) => {
+    const p = await client().createProject({ name, repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}) });
+    if (opts.json) json(p);
+    else process.stdout.write(`Project ${p.name} added (${p.repo}).\n`);
+  });
+project
+  .command('list')
+  .description('List projects.')
+  .option('--json', 'JSON output')
+  .action(async (opts: { json?: boolean }) => {
+    const ps = await client().listProjects();
+    if (opts.json) json(ps);
+    else process.stdout.write(`${table(['NAME', 'REPO', 'BRANCH'], ps.map((p) => [p.name, p.repo, p.branch ?? '']))}\n`);
+  });
+
+program
+  .command('provisioner')
+  .description('Inspect provisioners.')
+  .command('list')
+  .description('List provisioners.')
+  .option('--json', 'JSON output')
+  .action(async (opts: { json?: boolean }) => {
+    const ps = await client().listProvisioners();
+    if (opts.json) json(ps);
+    else process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT'], ps.map((p) => [p.name, p.type, p.default ? 'yes' : '']))}\n`);
+  });
+
+const token = program.command('token').description('Manage your API tokens.');
+token
+  .command('create <name>')
+  .option('--ttl <duration>', 'Lifetime, e.g. 30d (default: server setting)')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { ttl?: string; json?: boolean }) => {
+    const t = await client().createToken(name, opts.ttl);
+    if (opts.json) json(t);
+    else process.stdout.write(`${t.token}\n(expires ${t.info.expiresAt}; shown only once)\n`);
+  });
+token
+  .command('list')
+  .option('--json', 'JSON output')
+  .action(async (opts: { json?: boolean }) => {
+    const ts = await client().listTokens();
+    if (opts.json) json(ts);
+    else process.stdout.write(`${table(['ID', 'NAME', 'EXPIRES', 'REVOKED'], ts.map((t) => [t.id, t.name, t.expiresAt ?? 'never', t.revokedAt ?? '']))}\n`);
+  });
+token.command('revoke <id>').action(async (id: string) => {
+  await client().revokeToken(id);
+  process.stdout.write(`Token ${id} revoked.\n`);
+});
+
+program
+  .command('user')
+  .description('Manage users (admin).')
+  .command('add <name>')
+  .option('--admin', 'Make the user an admin')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { admin?: boolean; json?: boolean }) => {
+    const u = await client().createUser(name, opts.admin ? 'admin' : 'user');
+    if (opts.json) json(u);
+    else process.stdout.write(`User ${u.user.name} created. Their token (shown once):\n${u.token}\n`);
+  });
+
+const ws = program.command('ws').description('Manage workspaces.');
+
+/** Follows events until the workspace reaches `target` (or fails); throws CliError on failure. */
+async function waitFor(c: BerthClient, ref: string, target: Workspace['phase'], after: number): Promise<void> {
+  const printer = new ProgressPrinter();
+  let failed: string | undefined;
+  let reached = false;
+  const current = await c.getWorkspace(ref).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404 && target === 'deleted') return undefined;
+    throw err;
+  });
+  if (!current || (current.phase === target && current.desired === target)) return;
+  await c.followEvents(
+    ref,
+    (e) => {
+      printer.event(e);
+      if (e.kind === 'phase' && e.message === target) reached = true;
+      if (e.kind === 'phase' && e.message === 'failed') failed = 'failed';
+      return reached || failed !== undefined;
+    },
+    { after },
+  );
+  printer.done();
+  if (target === 'deleted') return;
+  if (failed || !reached) {
+    const w = await c.getWorkspace(ref);
+    throw new CliError(`Workspace ${w.name} is ${w.phase}${w.message ? `: ${w.message}` : ''}`);
+  }
+}
+
+async function lastEventId(c: BerthClient, ref: string): Promise<number> {
+  return (await c.lastEvent(ref))?.id ?? 0;
+}
+
+function readSpecFile(file: string): SpecInput {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`Cannot read spec file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as SpecInput;
+  } catch {
+    throw new CliError(`Spec file ${file} is not valid JSON.`);
+  }
+}
+
+ws.command('create <name>')
+  .description('Create a workspace.')
+  .requiredOption('--project <project>', 'Project to check out')
+  .option('--branch <branch>', 'Branch or ref (default: the project branch)')
+  .option('--provisioner <name>', 'Where to run it (default: the server default)')
+  .option('--image <image>', 'Container image (docker, agent, kubernetes)')
+  .option('--spec <file>', 'Spec as a JSON file')
+  .option('--wait', 'Wait until it is running, showing progress')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { project: string; branch?: string; provisioner?: string; image?: string; spec?: string; wait?: boolean; json?: boolean }) => {
+    const c = client();
+    const spec: SpecInput = opts.spec ? readSpecFile(opts.spec) : {};
+    if (opts.image) spec.image = opts.image;
+    const w = await c.createWorkspace({
+      name,
+      project: opts.project,
+      ...(opts.branch ? { ref: opts.branch } : {}),
+      ...(opts.provisioner ? { provisioner: opts.provisioner } : {}),
+      ...(Object.keys(spec).length ? { spec } : {}),
+    });
+    if (!opts.json) process.stderr.write(`Workspace ${w.name} created (${w.id}).\n`);
+    if (opts.wait) await waitFor(c, w.id, 'running', 0);
+    if (opts.json) json(opts.wait ? await c.getWorkspace(w.id) : w);
+  });
+
+ws.command('list')
+  .description('List workspaces.')
+  .option('--all', "Everyone's workspaces (admin)")
+  .option('--json', 'JSON output')
+  .action(async (opts: { all?: boolean; json?: boolean }) => {
+    const list = await client().listWorkspaces(opts.all);
+    if (opts.json) json(list);
+    else
+      process.stdout.write(
+        `${table(
+          ['NAME', 'PROJECT', 'PROVISIONER', 'PHASE', 'OWNER', 'MESSAGE'],
+          list.map((w) => [w.name, w.project, w.provisioner, w.phase === w.desired ? w.phase : `${w.phase}->${w.desired}`, w.owner, w.message ?? '']),
+        )}\n`,
+      );
+  });
+
+ws.command('show <name>')
+  .description('Show a workspace.')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { json?: boolean }) => {
+    const w = await client().getWorkspace(name);
+    if (opts.json) json(w);
+    else process.stdout.write(`${describeWorkspace(w)}\n`);
+  });
+
+for (const [verb, target] of [['start', 'running'], ['stop', 'stopped']] as const) {
+  ws.command(`${verb} <name>`)
+    .description(`${verb === 'start' ? 'Start' : 'Stop'} a workspace (its files are kept).`)
+    .option('--wait', 'Wait until done, showing progress')
+    .action(async (name: string, opts: { wait?: boolean }) => {
+      const c = client();
+      const after = opts.wait ? await lastEventId(c, name) : 0;
+      const w = verb === 'start' ? await c.startWorkspace(name) : await c.stopWorkspace(name);
+      if (opts.wait) await waitFor(c, w.id, target, after);
+      process.stderr.write(`Workspace ${w.name} ${opts.wait ? (verb === 'start' ? 'is running' : 'is stopped') : `is ${verb === 'start' ? 'starting' : 'stopping'}`}.\n`);
+    });
+}
+
+ws.command('rm <name>')
+  .description('Delete a workspace and all its files.')
+  .option('-y, --yes', 'Do not ask for confirmation')
+  .option('--wait', 'Wait until it is gone')
+  .action(async (name: string, opts: { yes?: boolean; wait?: boolean }) => {
+    const c = client();
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new CliError('Refusing to delete without confirmation: pass --yes.');
+      const answer = await prompt(`Delete workspace ${name} and all its files? Type its name to confirm: `);
+      if (answer.trim() !== name) throw new CliError('Not confirmed; nothing deleted.');
+    }
+    const after = opts.wait ? await lastEventId(c, name) : 0;
+    const w = await c.deleteWorkspace(name);
+    if (opts.wait) await waitFor(c, w.id, 'deleted', after);
+    process.stderr.write(`Workspace ${w.name} ${opts.wait ? 'deleted' : 'is being deleted'}.\n`);
+  });
+
+ws.command('logs <name>')
+  .description("Show the workspace's event log (provisioning output, phase changes).")
+  .option('-f, --follow', 'Keep streaming new events')
+  .option('--json', 'JSON lines output')
+  .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
+    const c = client();
+    const print = (e: { ts: string; kind: string; message: string }) =>
+      process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : `${e.ts} ${e.kind.padEnd(8)} ${e.message}\n`);
+    if (opts.follow) {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      await c.followEvents(name, (e) => void print(e), { signal: controller.signal });
+    } else {
+      (await c.events(name)).forEach(print);
+    }
+  });
+
+ws.command('exec <name>')
+  .description('Run a command in the workspace; its exit code becomes berth\'s. Usage: berth ws exec NAME -- CMD...')
+  .argument('<cmd...>')
+  .action(async (name: string, cmd: string[]) => {
+    const conn = client().exec(name, { cmd, tty: false }, { stdout: (d) => process.stdout.write(d), stderr: (d) => process.stderr.write(d) });
+    if (process.stdin.isTTY) conn.eof();
+    else {
+      process.stdin.on('data', (d: Buffer) => conn.write(d));
+      process.stdin.on('end', () => conn.eof());
+    }
+    process.once('SIGINT', () => conn.signal('SIGINT'));
+    const { code, signal } = await conn.done;
+    process.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+    process.stdin.destroy();
+  });
+
+ws.command('shell <name>')
+  .description('Open an interactive terminal in the workspace. Detaching (Ctrl-] then d) keeps it running.')
+  .option('--session <id>', 'Re-attach to a running terminal session')
+  .action(async (name: string, opts: { session?: string }) => {
+    process.exitCode = await openShell(client(), name, opts.session);
+  });
+
+function prompt(question: string): Promise<string> {
+  process.stderr.write(question);
+  return new Promise((resolve) => process.stdin.once('data', (d) => resolve(d.toString())));
+}
+
+/** Runs the CLI; errors become one line on stderr and a non-zero exit code. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else if (err instanceof ApiError || err instanceof BerthError) {
+      process.stderr.write(`berth: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`berth: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 70;
+    }
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,58 @@
+/** `berth ws shell`: an interactive TTY bridged to a terminal session in the workspace. */
+import type { BerthClient } from '../sdk/client.ts';
+
+const DETACH_PREFIX = 0x1d; // Ctrl-]
+
+/** Attaches the local terminal to a remote session; resolves with the exit code to use. */
+export async function openShell(c: BerthClient, ref: string, session?: string): Promise<number> {
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+  let sessionId = session;
+  const conn = c.exec(
+    ref,
+    session ? { cmd: [], tty: true, session } : { cmd: [], tty: true, cols: stdout.columns ?? 80, rows: stdout.rows ?? 24 },
+    { stdout: (d) => stdout.write(d), session: (id) => (sessionId = id) },
+  );
+  const raw = stdin.isTTY === true;
+  if (raw) stdin.setRawMode(true);
+  let detached = false;
+  let prefix = false;
+  stdin.on('data', (d: Buffer) => {
+    // Ctrl-] then "d" detaches, leaving the session running on the server.
+    if (prefix) {
+      prefix = false;
+      if (d[0] === 0x64) {
+        detached = true;
+        conn.detach();
+        return;
+      }
+      conn.write(Buffer.from([DETACH_PREFIX]));
+    }
+    if (d.length === 1 && d[0] === DETACH_PREFIX) {
+      prefix = true;
+      return;
+    }
+    conn.write(d);
+  });
+  stdin.resume();
+  const onResize = () => conn.resize(stdout.columns ?? 80, stdout.rows ?? 24);
+  stdout.on('resize', onResize);
+  if (session) onResize();
+  const restore = () => {
+    if (raw) stdin.setRawMode(false);
+    stdin.pause();
+    stdout.off('resize', onResize);
+  };
+  try {
+    const { code } = await conn.done;
+    restore();
+    return code ?? 1;
+  } catch (err) {
+    restore();
+    if (detached || (sessionId && (err as { code?: string }).code === 'disconnected')) {
+      process.stderr.write(`\r\nDetached. The session keeps running; re-attach with: berth ws shell ${ref} --session ${sessionId}\n`);
+      return 0;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The Provisioner contract. Every place a workspace can run (shell, docker, agent, kubernetes)
+ * implements this interface; the reconciler is its only caller for lifecycle, the terminal
+ * service for exec. Every method must be idempotent: the reconciler may call it again after a
+ * crash at any point, and the second call must converge instead of duplicating work.
+ */
+import type { Readable, Writable } from 'node:stream';
+import type { Spec } from '../core/spec.ts';
+
+/** What a provisioner needs to know about one workspace. */
+export interface WorkspaceContext {
+  /** Stable id, e.g. `ws_…`; names resources (directories, containers, PVCs). */
+  id: string;
+  name: string;
+  owner: { id: string; name: string };
+  project: {
+    name: string;
+    /** What `git clone` is given: the project's upstream (or, later, the control plane's git gateway). */
+    cloneUrl: string;
+    /** Extra environment for git during clone (e.g. credential helpers); never logged. */
+    gitEnv?: Record<string, string>;
+  };
+  /** Branch or ref to check out; undefined = the remote's default branch. */
+  ref?: string;
+  /** Normalized spec, secret values included (in memory only). */
+  spec: Spec;
+  /** Environment every process in the workspace gets: BERTH_* plus spec env. */
+  env: Record<string, string>;
+}
+
+/** A line of provisioning output, streamed into the workspace's event log. */
+export type ProgressSink = (line: string, kind?: 'output' | 'progress' | 'info') => void;
+
+/** Options common to the long lifecycle calls. */
+export interface OpOptions {
+  signal: AbortSignal;
+  progress: ProgressSink;
+}
+
+/** A published port: container/process port → host address. */
+export interface PortMapping {
+  port: number;
+  protocol: 'tcp' | 'udp';
+  hostIp?: string;
+  hostPort?: number;
+}
+
+/** What `inspect` observes. */
+export interface RuntimeStatus {
+  /** `running`: ready for exec. `stopped`: storage kept, no runtime. `absent`: nothing exists. `failed`: runtime exited abnormally. */
+  state: 'running' | 'stopped' | 'absent' | 'failed';
+  /** Whether the workspace's storage exists. */
+  storage: boolean;
+  /** A sentence explaining a failure (e.g. "the container was killed because it ran out of memory (OOM)"). */
+  message?: string;
+  ports?: PortMapping[];
+  /** Provisioner-specific facts safe to show (container id, pod name, directory). */
+  details?: Record<string, string | number | boolean>;
+}
+
+/** How to run a process in a workspace. */
+export interface ExecOptions {
+  /** argv; empty means the workspace's interactive shell. */
+  cmd: string[];
+  tty: boolean;
+  cols?: number;
+  rows?: number;
+  /** Extra environment on top of WorkspaceContext.env. */
+  env?: Record<string, string>;
+  /** Working directory; default the repo checkout (`<mountPath>/work`). */
+  cwd?: string;
+  signal?: AbortSignal;
+}
+
+/** A running process in a workspace. With `tty`, stderr is null and output arrives on stdout. */
+export interface ExecProcess {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable | null;
+  resize(cols: number, rows: number): void;
+  /** Ends the process (and its process group, where the runtime has one). */
+  kill(signal?: NodeJS.Signals): void;
+  /** Resolves with the exit code (null when killed by a signal) once the process ended and output is drained. */
+  readonly exited: Promise<{ code: number | null; signal?: string }>;
+}
+
+/** The contract every runtime implements. */
+export interface Provisioner {
+  /** Instance name as users see it (`shell`, `docker-prod`). */
+  readonly name: string;
+  /** Implementation type: shell | docker | agent | kubernetes. */
+  readonly type: string;
+
+  /** Rejects, with an InputError, a spec this provisioner cannot honour; called before anything is stored. */
+  validate(spec: Spec): void;
+
+  /**
+   * Creates or adopts storage and runtime and leaves the workspace ready for exec: storage
+   * created if absent, repo cloned into `work/` only if `work/.git` is absent, config files
+   * written, setup commands run, runtime started. Safe to call again at any point.
+   */
+  provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus>;
+
+  /** Runs teardown commands, then ends the runtime; storage is kept. No-op when already stopped. */
+  stop(ws: WorkspaceContext, opts: OpOptions): Promise<void>;
+
+  /** Removes runtime and storage (teardown first when the runtime is up). No-op when nothing is left. */
+  destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void>;
+
+  /** Observes the workspace's runtime and storage without changing them. */
+  inspect(workspaceId: string, signal?: AbortSignal): Promise<RuntimeStatus>;
+
+  /** Starts a process in a running workspace. */
+  exec(ws: WorkspaceContext, opts: ExecOptions): Promise<ExecProcess>;
+
+  /** Ids of every workspace this provisioner holds resources for, so the reconciler can remove orphans. */
+  list(signal?: AbortSignal): Promise<string[]>;
+
+  /** Releases clients and connections; running workspaces keep running. */
+  close(): Promise<void>;
+}

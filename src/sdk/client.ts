@@ -1,0 +1,247 @@
+/** Typed client of the Berth REST API and exec protocol; used by the CLI, tests and benchmarks. */
+import WebSocket from 'ws';
+import type {
+  CreateProject,
+  CreateWorkspace,
+  ErrorBody,
+  ExecStart,
+  Me,
+  NewToken,
+  Project,
+  ProvisionerInfo,
+  Token,
+  User,
+  Workspace,
+  WorkspaceEvent,
+} from './wire.ts';
+import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL } from './wire.ts';
+
+/** A non-2xx answer from the API, carrying its error code and message. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Callbacks of an exec session. */
+export interface ExecHandlers {
+  stdout(data: Buffer): void;
+  stderr?(data: Buffer): void;
+  /** Called with the terminal session id (TTY only), to re-attach later. */
+  session?(id: string): void;
+}
+
+/** A live exec connection. */
+export interface ExecConnection {
+  write(data: string | Buffer): void;
+  /** Closes stdin of the remote process. */
+  eof(): void;
+  resize(cols: number, rows: number): void;
+  signal(sig: 'SIGINT' | 'SIGTERM' | 'SIGKILL' | 'SIGHUP'): void;
+  /** Drops the connection (a TTY session keeps running on the server). */
+  detach(): void;
+  /** Resolves with the exit code; rejects with ApiError when the server refuses, or when the connection drops. */
+  readonly done: Promise<{ code: number | null; signal?: string }>;
+}
+
+/** API client bound to one server URL and token. */
+export class BerthClient {
+  readonly url: string;
+  constructor(url: string, private readonly token?: string) {
+    this.url = url.replace(/\/+$/, '');
+  }
+
+  /** Sends a request and parses the JSON answer; throws ApiError on non-2xx. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch (err) {
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+    }
+    if (res.status === 204) return undefined as T;
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new ApiError(res.status, 'bad_response', `The server answered ${res.status} with a body that is not JSON.`);
+    }
+    if (!res.ok) {
+      const e = (json as ErrorBody | undefined)?.error;
+      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+
+  me() {
+    return this.request<Me>('GET', '/api/v1/me');
+  }
+  health() {
+    return this.request<{ status: string }>('GET', '/healthz');
+  }
+  createToken(name: string, ttl?: string) {
+    return this.request<NewToken>('POST', '/api/v1/tokens', { name, ...(ttl ? { ttl } : {}) });
+  }
+  listTokens() {
+    return this.request<Token[]>('GET', '/api/v1/tokens');
+  }
+  revokeToken(id: string) {
+    return this.request<void>('DELETE', `/api/v1/tokens/${encodeURIComponent(id)}`);
+  }
+  createUser(name: string, role: 'admin' | 'user' = 'user') {
+    return this.request<{ user: User; token: string }>('POST', '/api/v1/users', { name, role });
+  }
+  createProject(p: CreateProject) {
+    return this.request<Project>('POST', '/api/v1/projects', p);
+  }
+  listProjects() {
+    return this.request<Project[]>('GET', '/api/v1/projects');
+  }
+  listProvisioners() {
+    return this.request<ProvisionerInfo[]>('GET', '/api/v1/provisioners');
+  }
+  createWorkspace(w: CreateWorkspace) {
+    return this.request<Workspace>('POST', '/api/v1/workspaces', w);
+  }
+  listWorkspaces(all = false) {
+    return this.request<Workspace[]>('GET', `/api/v1/workspaces${all ? '?all=true' : ''}`);
+  }
+  getWorkspace(ref: string) {
+    return this.request<Workspace>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}`);
+  }
+  startWorkspace(ref: string) {
+    return this.request<Workspace>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/start`);
+  }
+  stopWorkspace(ref: string) {
+    return this.request<Workspace>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/stop`);
+  }
+  deleteWorkspace(ref: string) {
+    return this.request<Workspace>('DELETE', `/api/v1/workspaces/${encodeURIComponent(ref)}`);
+  }
+  events(ref: string, after = 0) {
+    return this.request<WorkspaceEvent[]>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/events?after=${after}`);
+  }
+  lastEvent(ref: string) {
+    return this.request<WorkspaceEvent[]>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/events?tail=1`).then((e) => e[0]);
+  }
+
+  /**
+   * Streams events as they happen until `onEvent` returns true, the workspace is deleted, or `signal`
+   * fires. Resolves with the last event seen.
+   */
+  async followEvents(ref: string, onEvent: (e: WorkspaceEvent) => boolean | void, opts: { after?: number; signal?: AbortSignal } = {}): Promise<WorkspaceEvent | undefined> {
+    const controller = new AbortController();
+    opts.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/api/v1/workspaces/${encodeURIComponent(ref)}/events?follow=true&after=${opts.after ?? 0}`, {
+        headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+        signal: controller.signal,
+      });
+    } catch (err) {
+      if (controller.signal.aborted) return undefined;
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
+      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
+    }
+    let last: WorkspaceEvent | undefined;
+    let buf = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n')) !== -1) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          last = JSON.parse(line) as WorkspaceEvent;
+          if (onEvent(last) === true) {
+            controller.abort();
+            return last;
+          }
+        }
+      }
+    } catch (err) {
+      if (!controller.signal.aborted) throw err;
+    }
+    return last;
+  }
+
+  /** Opens an exec/terminal session (protocol in wire.ts). */
+  exec(ref: string, start: ExecStart, handlers: ExecHandlers): ExecConnection {
+    const wsUrl = `${this.url.replace(/^http/, 'ws')}/api/v1/workspaces/${encodeURIComponent(ref)}/exec`;
+    const ws = new WebSocket(wsUrl, [EXEC_PROTOCOL], { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    const pending: (Buffer | string)[] = [];
+    let exit: { code: number | null; signal?: string } | undefined;
+    let error: ApiError | undefined;
+    const send = (data: Buffer | string) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(data);
+      else if (ws.readyState === WebSocket.CONNECTING) pending.push(data);
+    };
+    const done = new Promise<{ code: number | null; signal?: string }>((resolve, reject) => {
+      ws.on('open', () => {
+        ws.send(JSON.stringify(start));
+        for (const p of pending) ws.send(p);
+        pending.length = 0;
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          let e: ErrorBody['error'] | undefined;
+          try {
+            e = (JSON.parse(body) as ErrorBody).error;
+          } catch {
+            /* not JSON */
+          }
+          reject(new ApiError(res.statusCode ?? 0, e?.code ?? 'error', e?.message ?? `HTTP ${res.statusCode}`));
+        });
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) {
+          if (data[0] === CHANNEL_STDOUT) handlers.stdout(data.subarray(1));
+          else if (data[0] === CHANNEL_STDERR) (handlers.stderr ?? handlers.stdout)(data.subarray(1));
+          return;
+        }
+        const msg = JSON.parse(data.toString()) as { type: string; id?: string; code?: number | string | null; signal?: string; message?: string };
+        if (msg.type === 'session' && msg.id) handlers.session?.(msg.id);
+        else if (msg.type === 'exit') exit = { code: msg.code as number | null, ...(msg.signal ? { signal: msg.signal } : {}) };
+        else if (msg.type === 'error') error = new ApiError(0, String(msg.code), msg.message ?? 'exec failed');
+      });
+      ws.on('error', (err) => {
+        if (!error) error = new ApiError(0, 'unreachable', `Exec connection failed: ${err.message}`);
+      });
+      ws.on('close', () => {
+        if (exit) resolve(exit);
+        else reject(error ?? new ApiError(0, 'disconnected', 'The exec connection closed before the command finished.'));
+      });
+    });
+    return {
+      write: (d) => send(Buffer.concat([Buffer.from([CHANNEL_STDIN]), Buffer.isBuffer(d) ? d : Buffer.from(d)])),
+      eof: () => send(JSON.stringify({ type: 'eof' })),
+      resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
+      signal: (sig) => send(JSON.stringify({ type: 'signal', signal: sig })),
+      detach: () => ws.close(1000, 'detach'),
+      done,
+    };
+  }
+
+  /** Runs a command to completion and collects its output. */
+  async run(ref: string, cmd: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const c = this.exec(ref, { cmd, tty: false }, { stdout: (d) => out.push(d), stderr: (d) => err.push(d) });
+    if (stdin !== undefined) c.write(stdin);
+    c.eof();
+    const { code } = await c.done;
+    return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+  }
+}

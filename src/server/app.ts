@@ -1,0 +1,86 @@
+/** The HTTP application factory: builds a Fastify instance from services, with no socket, for tests and the server. */
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { NotFoundError } from '../core/errors.ts';
+import type { ProvisionerRegistry } from '../provisioners/registry.ts';
+import type { AuthService, Principal } from './auth.ts';
+import { errorHandler } from './errors.ts';
+import type { EventLog } from './events.ts';
+import type { ProjectService } from './projects.ts';
+import type { Reconciler } from './reconciler.ts';
+import { authRoutes } from './routes/auth.ts';
+import { projectRoutes } from './routes/projects.ts';
+import { workspaceRoutes } from './routes/workspaces.ts';
+import type { TerminalService } from './terminals.ts';
+import type { WorkspaceService } from './workspaces.ts';
+
+/** Everything the routes need. */
+export interface AppDeps {
+  logger: Logger;
+  auth: AuthService;
+  projects: ProjectService;
+  workspaces: WorkspaceService;
+  registry: ProvisionerRegistry;
+  reconciler: Reconciler;
+  events: EventLog;
+  terminals: TerminalService;
+  defaultProvisioner: string;
+  bodyLimit: number;
+  version: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+/** Builds the API. Call `ready()` (or `listen`) before use. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit,
+    disableRequestLogging: true,
+    genReqId: () => Math.random().toString(36).slice(2, 12),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
+  });
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.url !== '/healthz') req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Berth API', version: deps.version, description: 'Control plane for persistent workspaces.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        req.principal = await deps.auth.authenticate(req.headers.authorization);
+      });
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await authRoutes(api, deps);
+      await projectRoutes(api, deps);
+      await workspaceRoutes(api, deps);
+      api.all('/*', async (req) => {
+        throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
+      });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

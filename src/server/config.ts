@@ -1,0 +1,111 @@
+/**
+ * Every control-plane option, declared once: default, environment variable, CLI flag, and whether it
+ * is secret (secret values are never logged or printed). Sizes and durations are parsed here.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { InputError } from '../core/errors.ts';
+import { parseDuration, parseSize } from '../core/units.ts';
+
+type Kind = 'string' | 'duration' | 'size' | 'hostport' | 'enum';
+
+interface OptionDef {
+  key: keyof ServerConfig;
+  env: string;
+  flag: string;
+  kind: Kind;
+  default: string;
+  secret?: boolean;
+  choices?: string[];
+  help: string;
+}
+
+/** The declaration of all server options; `berth server --help` and docs/operations.md are written from it. */
+export const SERVER_OPTIONS: OptionDef[] = [
+  { key: 'dataDir', env: 'BERTH_DATA_DIR', flag: '--data-dir', kind: 'string', default: path.join(os.homedir(), '.berth'), help: 'Directory for the database, keys, credentials and shell workspaces.' },
+  { key: 'listen', env: 'BERTH_LISTEN', flag: '--listen', kind: 'hostport', default: '127.0.0.1:7420', help: 'Address the HTTP API listens on (HOST:PORT; port 0 picks a free one).' },
+  { key: 'publicUrl', env: 'BERTH_PUBLIC_URL', flag: '--public-url', kind: 'string', default: '', help: 'URL workspaces and clients use to reach this server; defaults to http://LISTEN.' },
+  { key: 'databaseUrl', env: 'BERTH_DATABASE_URL', flag: '--database-url', kind: 'string', default: '', secret: true, help: 'postgres://… to use PostgreSQL; empty means SQLite in the data directory.' },
+  { key: 'secretKey', env: 'BERTH_SECRET_KEY', flag: '--secret-key', kind: 'string', default: '', secret: true, help: 'Base64 32-byte key encrypting secrets at rest; empty means DATA_DIR/secret.key (created on first start).' },
+  { key: 'logLevel', env: 'BERTH_LOG_LEVEL', flag: '--log-level', kind: 'enum', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'Log level of the structured (JSON) log on stderr.' },
+  { key: 'reconcileInterval', env: 'BERTH_RECONCILE_INTERVAL', flag: '--reconcile-interval', kind: 'duration', default: '10s', help: 'How often every workspace is re-checked against its runtime.' },
+  { key: 'bodyLimit', env: 'BERTH_BODY_LIMIT', flag: '--body-limit', kind: 'size', default: '1MiB', help: 'Largest accepted request body.' },
+  { key: 'tokenTtl', env: 'BERTH_TOKEN_TTL', flag: '--token-ttl', kind: 'duration', default: '90d', help: 'Default lifetime of user API tokens.' },
+  { key: 'terminalBuffer', env: 'BERTH_TERMINAL_BUFFER', flag: '--terminal-buffer', kind: 'size', default: '256KiB', help: 'Output kept per terminal session for replay on re-attach.' },
+  { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
+];
+
+/** The parsed control-plane configuration. */
+export interface ServerConfig {
+  dataDir: string;
+  listen: string;
+  publicUrl: string;
+  databaseUrl: string;
+  secretKey: string;
+  logLevel: string;
+  reconcileInterval: number;
+  bodyLimit: number;
+  tokenTtl: number;
+  terminalBuffer: number;
+  terminalIdle: number;
+}
+
+/**
+ * Builds the configuration from flags (highest precedence), then environment, then defaults.
+ * Throws InputError naming the option for any invalid value or unknown key.
+ */
+export function loadConfig(flags: Record<string, string | undefined> = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const known = new Set(SERVER_OPTIONS.map((o) => o.key as string));
+  for (const k of Object.keys(flags)) {
+    if (flags[k] !== undefined && !known.has(k)) throw new InputError(`Unknown server option "${k}".`);
+  }
+  const out: Record<string, unknown> = {};
+  for (const o of SERVER_OPTIONS) {
+    const raw = flags[o.key] ?? env[o.env] ?? o.default;
+    const where = flags[o.key] !== undefined ? o.flag : env[o.env] !== undefined ? o.env : 'default';
+    const what = `${o.flag} (${where})`;
+    switch (o.kind) {
+      case 'duration':
+        out[o.key] = parseDuration(raw, what);
+        break;
+      case 'size':
+        out[o.key] = parseSize(raw, what);
+        break;
+      case 'hostport': {
+        const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(raw);
+        if (!m || Number(m[2]) > 65535) throw new InputError(`${what} must be HOST:PORT, like 127.0.0.1:7420; got "${raw}".`);
+        out[o.key] = raw;
+        break;
+      }
+      case 'enum':
+        if (!o.choices!.includes(raw)) throw new InputError(`${what} must be one of ${o.choices!.join(', ')}; got "${raw}".`);
+        out[o.key] = raw;
+        break;
+      default:
+        out[o.key] = raw;
+    }
+  }
+  const cfg = out as unknown as ServerConfig;
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  if (cfg.databaseUrl && !/^postgres(ql)?:\/\//.test(cfg.databaseUrl)) {
+    throw new InputError('--database-url must start with postgres:// (leave it empty for the embedded SQLite database).');
+  }
+  if (cfg.publicUrl) {
+    try {
+      const u = new URL(cfg.publicUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme');
+    } catch {
+      throw new InputError(`--public-url must be an http:// or https:// URL; got "${cfg.publicUrl}".`);
+    }
+    cfg.publicUrl = cfg.publicUrl.replace(/\/+$/, '');
+  }
+  if (cfg.reconcileInterval < 500) throw new InputError('--reconcile-interval must be at least 500ms.');
+  return cfg;
+}
+
+/** The configuration with secret values masked, for logs. */
+export function redactConfig(cfg: ServerConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...cfg };
+  for (const o of SERVER_OPTIONS) if (o.secret && out[o.key]) out[o.key] = '[redacted]';
+  return out;
+}

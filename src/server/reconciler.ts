@@ -1,0 +1,285 @@
+/**
+ * The reconciler drives each workspace from its observed phase to its desired state. It is
+ * level-triggered: every decision is made from the store and from Provisioner.inspect, never from
+ * remembered history, so a control plane killed at any moment converges after a restart. At most
+ * one operation runs per workspace; failures are retried with exponential back-off.
+ */
+import type { Logger } from 'pino';
+import { BerthError, ProvisionerError } from '../core/errors.ts';
+import { nextAction, phaseAfter, phaseDuring, type Action, type Phase } from '../core/workspace.ts';
+import type { Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
+import type { ProvisionerRegistry } from '../provisioners/registry.ts';
+import type { Store, WorkspaceRow } from '../store/store.ts';
+import type { EventLog } from './events.ts';
+import { hashToken, newId, newToken, type SecretBox } from './secrets.ts';
+import type { SpecCodec } from './workspaces.ts';
+
+/** Options of the reconciler. */
+export interface ReconcilerOptions {
+  store: Store;
+  registry: ProvisionerRegistry;
+  events: EventLog;
+  codec: SpecCodec;
+  box: SecretBox;
+  logger: Logger;
+  /** URL workspaces use to reach the control plane (BERTH_SERVER_URL). */
+  serverUrl: () => string;
+  /** Period of the full re-check. */
+  intervalMs: number;
+  /** First retry delay; doubles per attempt up to `maxBackoffMs`. */
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Attempts after which a retryable error marks the workspace failed. */
+  maxAttempts?: number;
+}
+
+interface Slot {
+  running: Promise<void>;
+  again: boolean;
+  controller: AbortController;
+}
+
+/** Drives workspaces to their desired state. */
+export class Reconciler {
+  private readonly o: Required<ReconcilerOptions>;
+  private readonly slots = new Map<string, Slot>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(o: ReconcilerOptions) {
+    this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, ...o };
+  }
+
+  /** Removes orphans, reconciles everything once, then keeps re-checking every interval. */
+  async start(): Promise<void> {
+    await this.collectOrphans();
+    await this.resync();
+    this.timer = setInterval(() => void this.resync().catch((err) => this.o.logger.error({ err }, 'resync failed')), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Asks for a reconcile of one workspace soon; `preempt` aborts an operation that is in flight. */
+  kick(workspaceId: string, opts: { preempt?: boolean } = {}): void {
+    if (this.stopped) return;
+    const slot = this.slots.get(workspaceId);
+    if (slot) {
+      slot.again = true;
+      if (opts.preempt) slot.controller.abort(new BerthError('preempted', 'The desired state changed; the operation in progress was cancelled.'));
+      return;
+    }
+    const controller = new AbortController();
+    const s: Slot = { again: false, controller, running: Promise.resolve() };
+    this.slots.set(workspaceId, s);
+    s.running = (async () => {
+      try {
+        do {
+          s.again = false;
+          if (s.controller.signal.aborted) s.controller = new AbortController();
+          await this.reconcile(workspaceId, s.controller.signal).catch((err) =>
+            this.o.logger.error({ err, workspaceId }, 'reconcile crashed'),
+          );
+        } while (s.again && !this.stopped);
+      } finally {
+        this.slots.delete(workspaceId);
+      }
+    })();
+  }
+
+  /** Waits until no operation is in flight for the workspace (used by tests and shutdown). */
+  async idle(workspaceId?: string): Promise<void> {
+    while (true) {
+      const pending = workspaceId ? [this.slots.get(workspaceId)] : [...this.slots.values()];
+      const live = pending.filter((s): s is Slot => s !== undefined);
+      if (live.length === 0) return;
+      await Promise.all(live.map((s) => s.running));
+    }
+  }
+
+  /** Stops scheduling and cancels operations in flight; a later start converges from the store. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.slots.values()) s.controller.abort(new BerthError('shutdown', 'The control plane is shutting down.'));
+    await Promise.allSettled([...this.slots.values()].map((s) => s.running));
+  }
+
+  private async resync(): Promise<void> {
+    const now = new Date().toISOString();
+    for (const row of await this.o.store.listWorkspaces()) {
+      if (this.slots.has(row.id)) continue;
+      if (row.next_attempt_at && row.next_attempt_at > now) continue;
+      this.kick(row.id);
+    }
+  }
+
+  /** Removes runtimes and storage of workspaces the store no longer knows. */
+  async collectOrphans(): Promise<void> {
+    const known = new Set((await this.o.store.listWorkspaces()).map((w) => w.id));
+    for (const p of this.o.registry.all()) {
+      let ids: string[];
+      try {
+        ids = await p.list();
+      } catch (err) {
+        this.o.logger.warn({ err, provisioner: p.name }, 'cannot list workspaces of provisioner; orphan collection skipped');
+        continue;
+      }
+      for (const id of ids.filter((i) => !known.has(i))) {
+        this.o.logger.info({ workspaceId: id, provisioner: p.name }, 'removing orphaned workspace resources');
+        const ctx = this.orphanContext(id);
+        await p.destroy(ctx, { signal: new AbortController().signal, progress: () => undefined }).catch((err) =>
+          this.o.logger.warn({ err, workspaceId: id }, 'orphan removal failed; will retry on next start'),
+        );
+      }
+    }
+  }
+
+  private orphanContext(id: string): WorkspaceContext {
+    return {
+      id,
+      name: id,
+      owner: { id: '', name: '' },
+      project: { name: '', cloneUrl: '' },
+      spec: { env: [], files: [], setup: [], teardown: [], userData: [], caches: [], ports: [], resources: {}, registryLogins: [], mountPath: '/workspace' },
+      env: {},
+    };
+  }
+
+  private async setPhase(row: WorkspaceRow, phase: Phase, extra: Partial<WorkspaceRow> = {}): Promise<WorkspaceRow> {
+    const updated = await this.o.store.updateWorkspace(row.id, { phase, updated_at: new Date().toISOString(), ...extra });
+    if (row.phase !== phase) await this.o.events.append(row.id, 'phase', phase);
+    return updated ?? row;
+  }
+
+  private async reconcile(id: string, signal: AbortSignal): Promise<void> {
+    let row = await this.o.store.getWorkspace(id);
+    if (!row) return;
+    let provisioner: Provisioner;
+    try {
+      provisioner = this.o.registry.get(row.provisioner);
+    } catch (err) {
+      await this.setPhase(row, 'failed', { message: (err as Error).message });
+      return;
+    }
+    if (row.phase === 'failed' && row.desired === 'running' && row.attempts > 0 && !row.next_attempt_at) return; // waits for an explicit start
+
+    let status: RuntimeStatus;
+    try {
+      status = await provisioner.inspect(id, signal);
+    } catch (err) {
+      await this.fail(row, err, 'inspect');
+      return;
+    }
+    const action: Action = nextAction(row.desired, row.phase as Phase, status.state === 'running');
+    if (action === 'none') {
+      const statusJson = JSON.stringify({ ports: status.ports ?? [], details: status.details ?? {} });
+      if (statusJson !== row.status_json || row.attempts !== 0) await this.o.store.updateWorkspace(id, { status_json: statusJson, attempts: 0, next_attempt_at: null });
+      return;
+    }
+    if (action === 'provision' && row.phase === 'running') {
+      await this.o.events.append(id, 'info', `The runtime is gone (${status.message ?? status.state}); recreating it on the same storage.`);
+    }
+    row = await this.setPhase(row, phaseDuring(action), { message: null });
+    const ctx = await this.context(row, action === 'provision');
+    const progress = (line: string, kind: 'output' | 'progress' | 'info' = 'output') => {
+      void this.o.events.append(id, kind, line).catch(() => undefined);
+    };
+    try {
+      if (action === 'provision') {
+        const st = await provisioner.provision(ctx, { signal, progress });
+        await this.setPhase(row, phaseAfter(action), {
+          attempts: 0,
+          next_attempt_at: null,
+          message: null,
+          status_json: JSON.stringify({ ports: st.ports ?? [], details: st.details ?? {} }),
+        });
+      } else if (action === 'stop') {
+        await provisioner.stop(ctx, { signal, progress });
+        await this.setPhase(row, 'stopped', { attempts: 0, next_attempt_at: null, status_json: null });
+      } else {
+        await provisioner.destroy(ctx, { signal, progress });
+        await this.o.store.revokeWorkspaceTokens(id, new Date().toISOString());
+        await this.o.store.deleteWorkspace(id);
+        this.o.events.closed(id);
+        this.o.logger.info({ workspaceId: id }, 'workspace deleted');
+      }
+    } catch (err) {
+      if (signal.aborted) {
+        await this.o.events.append(id, 'info', (signal.reason as Error)?.message ?? 'Operation cancelled.');
+        return;
+      }
+      await this.fail(row, err, action);
+    }
+  }
+
+  private async fail(row: WorkspaceRow, err: unknown, action: string): Promise<void> {
+    const retryable = err instanceof ProvisionerError ? err.retryable : !(err instanceof BerthError);
+    const message = err instanceof BerthError ? err.message : `Internal error during ${action}: ${(err as Error)?.message ?? String(err)}`;
+    if (!(err instanceof BerthError)) this.o.logger.error({ err, workspaceId: row.id, action }, 'unexpected reconcile error');
+    const attempts = row.attempts + 1;
+    await this.o.events.append(row.id, 'error', message);
+    if (!retryable || attempts >= this.o.maxAttempts) {
+      // Deletion is never given up on: a workspace whose owner wants it gone keeps being retried.
+      if (row.desired === 'deleted') {
+        await this.backoff(row, attempts, message);
+        return;
+      }
+      await this.setPhase(row, 'failed', { attempts, next_attempt_at: null, message });
+      return;
+    }
+    await this.backoff(row, attempts, message);
+  }
+
+  private async backoff(row: WorkspaceRow, attempts: number, message: string): Promise<void> {
+    const delay = Math.min(this.o.maxBackoffMs, this.o.baseBackoffMs * 2 ** (attempts - 1));
+    const at = new Date(Date.now() + delay);
+    await this.o.store.updateWorkspace(row.id, { attempts, message: `${message} (retrying in ${Math.round(delay / 1000)}s)`, next_attempt_at: at.toISOString() });
+    const t = setTimeout(() => this.kick(row.id), delay + 10);
+    t.unref();
+  }
+
+  /** Builds what a provisioner needs; on provision the workspace token is rotated. */
+  async context(row: WorkspaceRow, rotateToken: boolean): Promise<WorkspaceContext> {
+    const [owner, project] = await Promise.all([this.o.store.getUser(row.owner_id), this.o.store.getProject(row.project_id)]);
+    const spec = this.o.codec.decode(row.spec_json);
+    let token: string | undefined;
+    if (rotateToken) {
+      token = newToken('berth_w');
+      const now = new Date().toISOString();
+      await this.o.store.transaction(async (tx) => {
+        await tx.revokeWorkspaceTokens(row.id, now);
+        await tx.createToken({
+          id: newId('tok'),
+          kind: 'workspace',
+          user_id: row.owner_id,
+          workspace_id: row.id,
+          name: `workspace ${row.name}`,
+          hash: hashToken(token!),
+          secret_enc: this.o.box.encrypt(token!),
+          created_at: now,
+          expires_at: null,
+          revoked_at: null,
+        });
+      });
+    } else {
+      const t = await this.o.store.currentWorkspaceToken(row.id);
+      token = t?.secret_enc ? this.o.box.decrypt(t.secret_enc) : undefined;
+    }
+    const env: Record<string, string> = {};
+    for (const e of spec.env) env[e.name] = e.value;
+    Object.assign(env, {
+      BERTH_SERVER_URL: this.o.serverUrl(),
+      BERTH_WORKSPACE_ID: row.id,
+      BERTH_WORKDIR: `${spec.mountPath}/work`,
+      ...(token ? { BERTH_WORKSPACE_TOKEN: token } : {}),
+    });
+    return {
+      id: row.id,
+      name: row.name,
+      owner: { id: row.owner_id, name: owner?.name ?? row.owner_id },
+      project: { name: project?.name ?? row.project_id, cloneUrl: project?.repo_url ?? '' },
+      ...(row.ref ? { ref: row.ref } : {}),
+      spec,
+      env,
+    };
+  }
+}

@@ -1,0 +1,138 @@
+/** Routes for workspaces: lifecycle, events and the exec/terminal WebSocket. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ConflictError, InputError } from '../../core/errors.ts';
+import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, WorkspaceSchema, type CreateWorkspace } from '../../sdk/wire.ts';
+import type { AppDeps } from '../app.ts';
+import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
+
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const RefParams = Type.Object({
+  ref: Type.String({ minLength: 1, maxLength: 127, pattern: '^([a-z0-9-]{1,63}/)?[a-z0-9_-]{1,63}$', description: 'Workspace id, name, or owner/name' }),
+});
+type Ref = { Params: { ref: string } };
+
+/** Registers /workspaces routes. */
+export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
+  api.post<{ Body: CreateWorkspace }>(
+    '/workspaces',
+    { schema: { tags: ['workspaces'], summary: 'Create a workspace (provisioned in the background)', body: CreateWorkspaceSchema, response: { 201: WorkspaceSchema, ...errors } } },
+    async (req, reply) => reply.status(201).send(await deps.workspaces.create(req.principal, req.body)),
+  );
+
+  api.get<{ Querystring: { all?: string } }>(
+    '/workspaces',
+    {
+      schema: {
+        tags: ['workspaces'],
+        summary: "List your workspaces (admins: ?all=true for everyone's)",
+        querystring: Type.Object({ all: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) }, { additionalProperties: false }),
+        response: { 200: Type.Array(WorkspaceSchema), ...errors },
+      },
+    },
+    async (req) => deps.workspaces.list(req.principal, req.query.all === 'true'),
+  );
+
+  api.get<Ref>('/workspaces/:ref', { schema: { tags: ['workspaces'], summary: 'Show a workspace', params: RefParams, response: { 200: WorkspaceSchema, ...errors } } }, async (req) =>
+    deps.workspaces.toWire(await deps.workspaces.resolve(req.principal, req.params.ref)),
+  );
+
+  for (const [verb, desired] of [['start', 'running'], ['stop', 'stopped']] as const) {
+    api.post<Ref>(
+      `/workspaces/:ref/${verb}`,
+      { schema: { tags: ['workspaces'], summary: `${verb === 'start' ? 'Start' : 'Stop'} a workspace`, params: RefParams, response: { 202: WorkspaceSchema, ...errors } } },
+      async (req, reply) => reply.status(202).send(await deps.workspaces.setDesired(req.principal, req.params.ref, desired)),
+    );
+  }
+
+  api.delete<Ref>(
+    '/workspaces/:ref',
+    { schema: { tags: ['workspaces'], summary: 'Delete a workspace and its storage', params: RefParams, response: { 202: WorkspaceSchema, ...errors } } },
+    async (req, reply) => reply.status(202).send(await deps.workspaces.setDesired(req.principal, req.params.ref, 'deleted')),
+  );
+
+  api.get<Ref & { Querystring: { after?: string; follow?: string; tail?: string } }>(
+    '/workspaces/:ref/events',
+    {
+      schema: {
+        tags: ['workspaces'],
+        summary: 'Event log (phase changes, provisioning output). With follow=true: NDJSON stream until the workspace is deleted',
+        params: RefParams,
+        querystring: Type.Object(
+          {
+            after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+            tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'Only the newest N events' })),
+            follow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Array(EventSchema), ...errors },
+      },
+    },
+    async (req, reply) => {
+      const row = await deps.workspaces.resolve(req.principal, req.params.ref);
+      let after = Number(req.query.after ?? 0);
+      const toWire = (e: { id: number; ts: string; kind: string; message: string }) => ({ id: Number(e.id), ts: e.ts, kind: e.kind, message: e.message });
+      if (req.query.tail !== undefined && req.query.follow !== 'true') return (await deps.events.tail(row.id, Number(req.query.tail))).map(toWire);
+      if (req.query.follow !== 'true') return (await deps.events.list(row.id, after, 10_000)).map(toWire);
+
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      const queue: string[] = [];
+      let backlogDone = false;
+      const write = (e: { id: number; ts: string; kind: string; message: string }) => {
+        if (Number(e.id) <= after) return;
+        after = Number(e.id);
+        raw.write(`${JSON.stringify(toWire(e))}\n`);
+      };
+      const unsubscribe = deps.events.subscribe(
+        row.id,
+        (e) => (backlogDone ? write(e) : queue.push(JSON.stringify(e))),
+        () => {
+          unsubscribe();
+          raw.end();
+        },
+      );
+      req.raw.on('close', unsubscribe);
+      for (;;) {
+        const batch = await deps.events.list(row.id, after, 1000);
+        batch.forEach(write);
+        if (batch.length < 1000) break;
+      }
+      backlogDone = true;
+      for (const q of queue) write(JSON.parse(q) as { id: number; ts: string; kind: string; message: string });
+      if (!(await deps.workspaces.exists(row.id))) {
+        unsubscribe();
+        raw.end();
+      }
+    },
+  );
+
+  api.get<Ref>('/workspaces/:ref/exec', { websocket: true, schema: { hide: true, params: RefParams } }, (socket, req) => {
+    let started = false;
+    const early: EarlyMessages = { queue: [], handedOver: false };
+    const buffer = (data: Buffer, isBinary: boolean) => {
+      if (started && !early.handedOver) early.queue.push([data, isBinary]);
+    };
+    socket.on('message', buffer);
+    socket.once('message', (data: Buffer) => {
+      started = true;
+      void (async () => {
+        const start = parseExecStart(data.toString());
+        const row = await deps.workspaces.resolve(req.principal, req.params.ref);
+        if (start.session) {
+          deps.terminals.attach(socket, row.id, start.session, early);
+          return;
+        }
+        if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
+        const provisioner = deps.registry.get(row.provisioner);
+        const ctx = await deps.reconciler.context(row, false);
+        await deps.terminals.start(socket, provisioner, ctx, start, early);
+      })().catch((err) => TerminalService.reject(socket, err));
+    });
+    const t = setTimeout(() => {
+      if (!started) TerminalService.reject(socket, new InputError('No exec request received within 10 seconds.'));
+    }, 10_000);
+    t.unref();
+  });
+}

@@ -1,0 +1,91 @@
+/** The control plane process: wires store, provisioners, reconciler and HTTP together. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { ProvisionerRegistry } from '../provisioners/registry.ts';
+import { ShellProvisioner } from '../provisioners/shell/shell.ts';
+import { SqlStore } from '../store/sql-store.ts';
+import type { Store } from '../store/store.ts';
+import { buildApp } from './app.ts';
+import { AuthService } from './auth.ts';
+import { redactConfig, type ServerConfig } from './config.ts';
+import { EventLog } from './events.ts';
+import { createLogger } from './logger.ts';
+import { ProjectService } from './projects.ts';
+import { Reconciler } from './reconciler.ts';
+import { SecretBox } from './secrets.ts';
+import { TerminalService } from './terminals.ts';
+import { SpecCodec, WorkspaceService } from './workspaces.ts';
+
+/** Berth's version, from package.json. */
+export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Optional overrides, for tests. */
+export interface ServerOverrides {
+  logger?: Logger;
+  registry?: ProvisionerRegistry;
+}
+
+/** A running control plane. */
+export class BerthServer {
+  private constructor(
+    readonly config: ServerConfig,
+    readonly app: FastifyInstance,
+    readonly store: Store,
+    readonly reconciler: Reconciler,
+    readonly registry: ProvisionerRegistry,
+    readonly terminals: TerminalService,
+    readonly logger: Logger,
+    private urlValue: string,
+    /** Set on the first start only: where the admin credentials were written. */
+    readonly bootstrap: { file: string; token: string } | null,
+  ) {}
+
+  /** URL clients use. */
+  get url(): string {
+    return this.urlValue;
+  }
+
+  /** Opens everything, starts listening and reconciling. */
+  static async create(config: ServerConfig, overrides: ServerOverrides = {}): Promise<BerthServer> {
+    const logger = overrides.logger ?? createLogger(config.logLevel);
+    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const box = SecretBox.open(config.dataDir, config.secretKey || undefined);
+    const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
+    const registry = overrides.registry ?? new ProvisionerRegistry();
+    if (!registry.has('shell')) {
+      registry.add(new ShellProvisioner({ root: path.join(config.dataDir, 'workspaces', 'shell'), sharedRoot: path.join(config.dataDir, 'shared') }));
+    }
+    const events = new EventLog(store);
+    const codec = new SpecCodec(box);
+    const auth = new AuthService(store, config.tokenTtl);
+    const projects = new ProjectService(store);
+    let url = config.publicUrl;
+    const reconciler = new Reconciler({ store, registry, events, codec, box, logger: logger.child({ component: 'reconciler' }), serverUrl: () => url, intervalMs: config.reconcileInterval });
+    const defaultProvisioner = 'shell';
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, defaultProvisioner });
+    const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, defaultProvisioner, bodyLimit: config.bodyLimit, version: VERSION });
+
+    const sep = config.listen.lastIndexOf(':');
+    const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');
+    await app.listen({ host, port: Number(config.listen.slice(sep + 1)) });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    if (!url) url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const bootstrap = await auth.bootstrap(config.dataDir, url);
+    logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
+    await reconciler.start();
+    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, url, bootstrap);
+  }
+
+  /** Graceful: stops accepting requests, cancels reconciles (they resume on next start), closes connections. */
+  async shutdown(): Promise<void> {
+    this.terminals.closeAll();
+    await this.reconciler.shutdown();
+    await this.app.close();
+    await this.registry.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Exec and terminal sessions over WebSocket (protocol in src/sdk/wire.ts). Non-TTY execs live as
+ * long as their connection. TTY sessions outlive a disconnect: the process keeps running, its
+ * recent output is kept in a bounded buffer, and a client re-attaching by session id gets the
+ * buffer replayed, then the live stream. Detached sessions end after an idle timeout.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
+import { BerthError, InputError, NotFoundError } from '../core/errors.ts';
+import type { ExecProcess, Provisioner, WorkspaceContext } from '../provisioners/provisioner.ts';
+import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, type ExecStart } from '../sdk/wire.ts';
+
+/** Messages that arrived while the process was being started, replayed in order once it runs. */
+export interface EarlyMessages {
+  queue: [Buffer, boolean][];
+  /** Set once the session handles messages itself. */
+  handedOver: boolean;
+}
+
+interface Session {
+  id: string;
+  workspaceId: string;
+  proc: ExecProcess;
+  tty: boolean;
+  chunks: Buffer[];
+  bytes: number;
+  clients: Set<WebSocket>;
+  exit?: { code: number | null; signal?: string };
+  idleTimer?: NodeJS.Timeout;
+}
+
+/** Options of the terminal service. */
+export interface TerminalServiceOptions {
+  logger: Logger;
+  /** Bytes of output kept per TTY session for replay. */
+  bufferBytes: number;
+  /** How long a detached TTY session lives without clients. */
+  idleMs: number;
+}
+
+function frame(channel: number, data: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([channel]), data]);
+}
+
+function sendJson(ws: WebSocket, msg: unknown): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+}
+
+/** Validates the first message of an exec connection. */
+export function parseExecStart(raw: string): ExecStart {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(raw);
+  } catch {
+    throw new InputError('The first message must be a JSON object like {"cmd":["ls"],"tty":false}.');
+  }
+  const m = msg as Partial<ExecStart>;
+  if (typeof m !== 'object' || m === null) throw new InputError('The first message must be a JSON object.');
+  if (m.session !== undefined) {
+    if (typeof m.session !== 'string' || !/^term_[a-f0-9]{24}$/.test(m.session)) throw new InputError('session must be a terminal session id (term_…).');
+    return { cmd: [], tty: true, session: m.session };
+  }
+  if (!Array.isArray(m.cmd) || m.cmd.length > 4096 || !m.cmd.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+    throw new InputError('cmd must be an array of strings (empty for the workspace shell).');
+  }
+  if (typeof m.tty !== 'boolean') throw new InputError('tty must be true or false.');
+  for (const k of ['cols', 'rows'] as const) {
+    const v = m[k];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 1000)) throw new InputError(`${k} must be an integer between 1 and 1000.`);
+  }
+  if (m.env !== undefined) {
+    if (typeof m.env !== 'object' || m.env === null) throw new InputError('env must be an object of strings.');
+    for (const [k, v] of Object.entries(m.env)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') throw new InputError(`env "${k}" must be a valid variable name with a string value.`);
+      if (k.startsWith('BERTH_')) throw new InputError(`env may not override ${k}.`);
+    }
+  }
+  return { cmd: m.cmd, tty: m.tty, ...(m.cols ? { cols: m.cols } : {}), ...(m.rows ? { rows: m.rows } : {}), ...(m.env ? { env: m.env } : {}) };
+}
+
+/** Holds exec processes and TTY sessions. */
+export class TerminalService {
+  private readonly sessions = new Map<string, Session>();
+
+  constructor(private readonly o: TerminalServiceOptions) {}
+
+  /** Number of live sessions (for status and tests). */
+  count(): number {
+    return this.sessions.size;
+  }
+
+  /** Starts a process for a connected client. */
+  async start(ws: WebSocket, provisioner: Provisioner, ctx: WorkspaceContext, start: ExecStart, early: EarlyMessages = { queue: [], handedOver: false }): Promise<void> {
+    const proc = await provisioner.exec(ctx, {
+      cmd: start.cmd,
+      tty: start.tty,
+      ...(start.cols ? { cols: start.cols } : {}),
+      ...(start.rows ? { rows: start.rows } : {}),
+      ...(start.env ? { env: start.env } : {}),
+    });
+    const s: Session = {
+      id: `term_${crypto.randomBytes(12).toString('hex')}`,
+      workspaceId: ctx.id,
+      proc,
+      tty: start.tty,
+      chunks: [],
+      bytes: 0,
+      clients: new Set(),
+    };
+    if (s.tty) this.sessions.set(s.id, s);
+    const pump = (channel: number) => (data: Buffer | string) => {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      if (s.tty) this.remember(s, buf);
+      for (const c of s.clients) if (c.readyState === c.OPEN) c.send(frame(channel, buf));
+    };
+    proc.stdout.on('data', pump(CHANNEL_STDOUT));
+    proc.stderr?.on('data', pump(CHANNEL_STDERR));
+    const drained = Promise.all(
+      [proc.stdout, proc.stderr].filter((x) => x !== null).map((st) => new Promise<void>((r) => (st.readableEnded ? r() : st.once('close', r).once('end', r)))),
+    );
+    void Promise.all([proc.exited, drained]).then(([exit]) => {
+      s.exit = exit;
+      for (const c of s.clients) {
+        sendJson(c, { type: 'exit', ...exit });
+        c.close(1000, 'exited');
+      }
+      s.clients.clear();
+      if (s.idleTimer) clearTimeout(s.idleTimer);
+      // Keep an exited TTY session briefly so a client re-attaching learns how it ended.
+      const t = setTimeout(() => this.sessions.delete(s.id), 60_000);
+      t.unref();
+    });
+    if (s.tty) sendJson(ws, { type: 'session', id: s.id });
+    this.attachClient(s, ws, early);
+  }
+
+  /** Re-attaches a client to a TTY session of the given workspace, replaying buffered output. */
+  attach(ws: WebSocket, workspaceId: string, sessionId: string, early: EarlyMessages = { queue: [], handedOver: false }): void {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.workspaceId !== workspaceId) throw new NotFoundError(`No terminal session "${sessionId}" in this workspace; it may have ended.`);
+    sendJson(ws, { type: 'session', id: s.id });
+    if (s.bytes > 0) ws.send(frame(CHANNEL_STDOUT, Buffer.concat(s.chunks)));
+    if (s.exit) {
+      sendJson(ws, { type: 'exit', ...s.exit });
+      ws.close(1000, 'exited');
+      return;
+    }
+    this.attachClient(s, ws, early);
+  }
+
+  private remember(s: Session, buf: Buffer): void {
+    s.chunks.push(buf);
+    s.bytes += buf.length;
+    while (s.bytes > this.o.bufferBytes && s.chunks.length > 0) {
+      const over = s.bytes - this.o.bufferBytes;
+      const head = s.chunks[0]!;
+      if (head.length <= over) {
+        s.chunks.shift();
+        s.bytes -= head.length;
+      } else {
+        s.chunks[0] = head.subarray(over);
+        s.bytes -= over;
+      }
+    }
+  }
+
+  private attachClient(s: Session, ws: WebSocket, early: EarlyMessages): void {
+    if (s.idleTimer) clearTimeout(s.idleTimer);
+    s.idleTimer = undefined;
+    s.clients.add(ws);
+    const onMessage = (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        if (data[0] === CHANNEL_STDIN) s.proc.stdin.write(data.subarray(1));
+        return;
+      }
+      let msg: { type?: string; cols?: number; rows?: number; signal?: string };
+      try {
+        msg = JSON.parse(data.toString()) as typeof msg;
+      } catch {
+        sendJson(ws, { type: 'error', code: 'invalid_input', message: 'Control messages must be JSON.' });
+        return;
+      }
+      if (msg.type === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) s.proc.resize(msg.cols!, msg.rows!);
+      else if (msg.type === 'eof') s.proc.stdin.end();
+      else if (msg.type === 'signal' && ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP'].includes(msg.signal ?? '')) s.proc.kill(msg.signal as NodeJS.Signals);
+    };
+    for (const [data, isBinary] of early.queue.splice(0)) onMessage(data, isBinary);
+    early.handedOver = true;
+    ws.on('message', onMessage);
+    ws.on('close', () => {
+      s.clients.delete(ws);
+      if (s.exit || s.clients.size > 0) return;
+      if (!s.tty) {
+        s.proc.kill('SIGKILL');
+        return;
+      }
+      s.idleTimer = setTimeout(() => {
+        this.o.logger.info({ session: s.id }, 'ending idle detached terminal session');
+        s.proc.kill('SIGHUP');
+      }, this.o.idleMs);
+      s.idleTimer.unref();
+    });
+  }
+
+  /** Ends every session (server shutdown). */
+  closeAll(): void {
+    for (const s of this.sessions.values()) {
+      for (const c of s.clients) c.close(1001, 'server shutting down');
+      if (!s.exit) s.proc.kill('SIGHUP');
+    }
+  }
+
+  /** Sends an error to a client and closes it. */
+  static reject(ws: WebSocket, err: unknown): void {
+    const e = err instanceof BerthError ? err : new BerthError('internal', 'Internal error.');
+    sendJson(ws, { type: 'error', code: e.code, message: e.message });
+    ws.close(1008, e.code);
+  }
+}

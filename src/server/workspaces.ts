@@ -1,0 +1,171 @@
+/** Workspace operations behind the API: create, find, start, stop, delete, and their wire form. */
+import { ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
+import { assertName } from '../core/names.ts';
+import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
+import type { ProvisionerRegistry } from '../provisioners/registry.ts';
+import type { Store, WorkspaceRow } from '../store/store.ts';
+import type { CreateWorkspace, Workspace } from '../sdk/wire.ts';
+import type { Principal } from './auth.ts';
+import type { EventLog } from './events.ts';
+import type { ProjectService } from './projects.ts';
+import { newId, type SecretBox } from './secrets.ts';
+
+/** Stores specs with secret values sealed, and opens them again for provisioners. */
+export class SpecCodec {
+  constructor(private readonly box: SecretBox) {}
+
+  encode(spec: Spec): string {
+    return JSON.stringify({
+      ...spec,
+      env: spec.env.map((e) => (e.secret ? { ...e, value: this.box.encrypt(e.value) } : e)),
+      registryLogins: spec.registryLogins.map((l) => ({ ...l, password: this.box.encrypt(l.password) })),
+    });
+  }
+
+  decode(json: string): Spec {
+    const spec = JSON.parse(json) as Spec;
+    return {
+      ...spec,
+      env: spec.env.map((e) => (e.secret ? { ...e, value: this.box.decrypt(e.value) } : e)),
+      registryLogins: spec.registryLogins.map((l) => ({ ...l, password: this.box.decrypt(l.password) })),
+    };
+  }
+
+  /** The spec without decrypting anything, secrets nulled: what the API shows. */
+  redacted(json: string): ReturnType<typeof redactSpec> {
+    return redactSpec(JSON.parse(json) as Spec);
+  }
+}
+
+/** Something that reconciles a workspace soon; `preempt` cancels an operation in flight. */
+export interface Kicker {
+  kick(workspaceId: string, opts?: { preempt?: boolean }): void;
+}
+
+/** Options of the workspace service. */
+export interface WorkspaceServiceOptions {
+  store: Store;
+  registry: ProvisionerRegistry;
+  projects: ProjectService;
+  events: EventLog;
+  codec: SpecCodec;
+  reconciler: Kicker;
+  defaultProvisioner: string;
+}
+
+/** Workspace use cases; authorization is checked here, HTTP is not known here. */
+export class WorkspaceService {
+  private readonly o: WorkspaceServiceOptions;
+  private readonly ownerNames = new Map<string, string>();
+
+  constructor(o: WorkspaceServiceOptions) {
+    this.o = o;
+  }
+
+  async create(p: Principal, input: CreateWorkspace): Promise<Workspace> {
+    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot create workspaces.');
+    assertName(input.name, 'Workspace name');
+    const project = await this.o.projects.get(input.project);
+    const provisioner = this.o.registry.get(input.provisioner ?? this.o.defaultProvisioner);
+    const spec = normalizeSpec(input.spec);
+    provisioner.validate(spec);
+    const now = new Date().toISOString();
+    const row = await this.o.store.createWorkspace({
+      id: newId('ws'),
+      name: input.name,
+      owner_id: p.user.id,
+      project_id: project.id,
+      ref: input.ref ?? project.branch ?? null,
+      provisioner: provisioner.name,
+      spec_json: this.o.codec.encode(spec),
+      desired: 'running',
+      phase: 'pending',
+      message: null,
+      status_json: null,
+      attempts: 0,
+      next_attempt_at: null,
+      created_at: now,
+      updated_at: now,
+    });
+    await this.o.events.append(row.id, 'phase', 'pending');
+    this.o.reconciler.kick(row.id);
+    return this.toWire(row);
+  }
+
+  /** Finds a workspace by id or by name (the caller's own; admins may also name another user's as owner/name). */
+  async resolve(p: Principal, ref: string): Promise<WorkspaceRow> {
+    let row: WorkspaceRow | undefined;
+    if (/^ws_[a-f0-9]{20}$/.test(ref)) {
+      row = await this.o.store.getWorkspace(ref);
+    } else {
+      const slash = ref.indexOf('/');
+      if (slash > 0) {
+        const owner = await this.o.store.getUserByName(ref.slice(0, slash));
+        row = owner ? await this.o.store.getWorkspaceByName(owner.id, ref.slice(slash + 1)) : undefined;
+      } else {
+        assertName(ref, 'Workspace name');
+        row = await this.o.store.getWorkspaceByName(p.user.id, ref);
+      }
+    }
+    if (p.kind === 'workspace') {
+      if (!row || row.id !== p.workspaceId) throw new ForbiddenError('This workspace token is scoped to its own workspace and cannot access another.');
+      return row;
+    }
+    if (!row || (row.owner_id !== p.user.id && p.user.role !== 'admin')) throw new NotFoundError(`No workspace "${ref}".`);
+    return row;
+  }
+
+  async list(p: Principal, all: boolean): Promise<Workspace[]> {
+    if (p.kind === 'workspace') {
+      const row = p.workspaceId ? await this.o.store.getWorkspace(p.workspaceId) : undefined;
+      return row ? [await this.toWire(row)] : [];
+    }
+    const rows = await this.o.store.listWorkspaces(all && p.user.role === 'admin' ? {} : { ownerId: p.user.id });
+    return Promise.all(rows.map((r) => this.toWire(r)));
+  }
+
+  async setDesired(p: Principal, ref: string, desired: 'running' | 'stopped' | 'deleted'): Promise<Workspace> {
+    const row = await this.resolve(p, ref);
+    if (p.kind === 'workspace' && desired === 'deleted') throw new ForbiddenError('A workspace token cannot delete its workspace.');
+    if (row.desired === 'deleted' && desired !== 'deleted') throw new InputError(`Workspace "${row.name}" is being deleted and cannot be ${desired === 'running' ? 'started' : 'stopped'}.`);
+    const patch: Parameters<Store['updateWorkspace']>[1] = { desired, updated_at: new Date().toISOString() };
+    // An explicit start after a failure is a fresh attempt.
+    if (desired === 'running' && row.phase === 'failed') Object.assign(patch, { attempts: 0, next_attempt_at: null, message: null });
+    const changed = row.desired !== desired || row.phase === 'failed';
+    const updated = (await this.o.store.updateWorkspace(row.id, patch))!;
+    if (changed) await this.o.events.append(row.id, 'info', `Desired state set to ${desired}.`);
+    this.o.reconciler.kick(row.id, { preempt: row.desired !== desired });
+    return this.toWire(updated);
+  }
+
+  /** Whether the workspace row still exists. */
+  async exists(id: string): Promise<boolean> {
+    return (await this.o.store.getWorkspace(id)) !== undefined;
+  }
+
+  async toWire(row: WorkspaceRow): Promise<Workspace> {
+    let owner = this.ownerNames.get(row.owner_id);
+    if (!owner) {
+      owner = (await this.o.store.getUser(row.owner_id))?.name ?? row.owner_id;
+      this.ownerNames.set(row.owner_id, owner);
+    }
+    const project = (await this.o.store.getProject(row.project_id))?.name ?? row.project_id;
+    const status = row.status_json ? (JSON.parse(row.status_json) as { ports?: Workspace['ports']; details?: Workspace['details'] }) : {};
+    return {
+      id: row.id,
+      name: row.name,
+      owner,
+      project,
+      ref: row.ref,
+      provisioner: row.provisioner,
+      desired: row.desired,
+      phase: row.phase as Workspace['phase'],
+      message: row.message,
+      ports: status.ports ?? [],
+      details: status.details ?? {},
+      spec: this.o.codec.redacted(row.spec_json),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}

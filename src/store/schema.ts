@@ -1,0 +1,91 @@
+/** Table types for Kysely. Timestamps are ISO-8601 strings so both SQLite and PostgreSQL store them alike. */
+import type { ColumnType, Generated } from 'kysely';
+
+/** A person or automation that owns workspaces. */
+export interface UsersTable {
+  id: string;
+  name: string;
+  role: 'admin' | 'user';
+  created_at: string;
+}
+
+/** API tokens: user tokens and workspace tokens. Only the SHA-256 of the token is stored. */
+export interface TokensTable {
+  id: string;
+  kind: 'user' | 'workspace';
+  user_id: string;
+  workspace_id: string | null;
+  name: string;
+  hash: string;
+  /** Encrypted plaintext, kept only for workspace tokens so they can be injected into later execs. */
+  secret_enc: string | null;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+/** Git repositories known to the control plane. */
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  repo_url: string;
+  branch: string | null;
+  owner_id: string;
+  credentials_enc: string | null;
+  created_at: string;
+}
+
+/** Provisioner instances added at run time (built-in ones come from config). */
+export interface ProvisionersTable {
+  name: string;
+  type: string;
+  config_enc: string;
+  created_at: string;
+}
+
+/** Workspaces: desired state (what the owner wants) and observed phase (what the reconciler saw). */
+export interface WorkspacesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  project_id: string;
+  ref: string | null;
+  provisioner: string;
+  /** Normalized spec as JSON with secret values encrypted. */
+  spec_json: string;
+  desired: 'running' | 'stopped' | 'deleted';
+  phase: string;
+  message: string | null;
+  /** Runtime details from the last inspect (ports, container id), JSON. */
+  status_json: string | null;
+  attempts: number;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Append-only event log per workspace: phase changes and provisioning output line by line. */
+export interface EventsTable {
+  id: Generated<number>;
+  workspace_id: string;
+  ts: string;
+  kind: string;
+  message: string;
+}
+
+/** Key/value settings of the control plane itself. */
+export interface MetaTable {
+  key: string;
+  value: ColumnType<string, string, string>;
+}
+
+/** The database as Kysely sees it. */
+export interface Database {
+  users: UsersTable;
+  tokens: TokensTable;
+  projects: ProjectsTable;
+  provisioners: ProvisionersTable;
+  workspaces: WorkspacesTable;
+  events: EventsTable;
+  meta: MetaTable;
+}

@@ -1,0 +1,194 @@
+/** The Store on Kysely: one implementation for SQLite (embedded default) and PostgreSQL. */
+import fs from 'node:fs';
+import path from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
+import { ConflictError } from '../core/errors.ts';
+import { migrations, type Dialect } from './migrations/index.ts';
+import type { Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspacePatch, WorkspaceRow } from './store.ts';
+
+/** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
+export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === '23505';
+}
+
+/** Store implementation over a Kysely instance (or a transaction of one). */
+export class SqlStore implements Store {
+  private constructor(
+    private readonly db: Kysely<Database> | Transaction<Database>,
+    private readonly root: Kysely<Database>,
+    readonly dialect: Dialect,
+  ) {}
+
+  /** Opens the database, applies pending migrations and returns a ready store. */
+  static async create(location: StoreLocation): Promise<SqlStore> {
+    let db: Kysely<Database>;
+    let dialect: Dialect;
+    if (location.kind === 'sqlite') {
+      if (location.file !== ':memory:') fs.mkdirSync(path.dirname(location.file), { recursive: true });
+      const sqlite = new SqliteDatabase(location.file);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma('busy_timeout = 5000');
+      sqlite.pragma('foreign_keys = ON');
+      db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      dialect = 'sqlite';
+    } else {
+      const pg = await import('pg');
+      db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.default.Pool({ connectionString: location.url, max: 10 }) }) });
+      dialect = 'postgres';
+    }
+    const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+    const { error } = await new Migrator({ db, provider }).migrateToLatest();
+    if (error) {
+      await db.destroy();
+      throw new Error(`Database migration failed: ${(error as Error).message}`, { cause: error });
+    }
+    return new SqlStore(db, db, dialect);
+  }
+
+  async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db !== this.root) return fn(this);
+    return this.root.transaction().execute((trx) => fn(new SqlStore(trx, this.root, this.dialect)));
+  }
+
+  private async insert<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`${what} already exists.`, { cause: err });
+      throw err;
+    }
+  }
+
+  async createUser(row: Insertable<UsersTable>): Promise<UserRow> {
+    await this.insert(`A user named "${row.name}"`, () => this.db.insertInto('users').values(row).execute());
+    return (await this.getUser(row.id))!;
+  }
+  getUser(id: string) {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getUserByName(name: string) {
+    return this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+  listUsers() {
+    return this.db.selectFrom('users').selectAll().orderBy('name').execute();
+  }
+
+  async createToken(row: Insertable<TokensTable>): Promise<void> {
+    await this.insert('That token', () => this.db.insertInto('tokens').values(row).execute());
+  }
+  findTokenByHash(hash: string): Promise<TokenRow | undefined> {
+    return this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+  }
+  getToken(id: string) {
+    return this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  listTokens(userId: string) {
+    return this.db.selectFrom('tokens').selectAll().where('user_id', '=', userId).where('kind', '=', 'user').orderBy('created_at').execute();
+  }
+  async revokeToken(id: string, at: string) {
+    await this.db.updateTable('tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+  }
+  async revokeWorkspaceTokens(workspaceId: string, at: string) {
+    await this.db.updateTable('tokens').set({ revoked_at: at, secret_enc: null }).where('workspace_id', '=', workspaceId).where('revoked_at', 'is', null).execute();
+  }
+  currentWorkspaceToken(workspaceId: string) {
+    return this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('kind', '=', 'workspace')
+      .where('revoked_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
+  }
+
+  async createProject(row: Insertable<ProjectsTable>): Promise<ProjectRow> {
+    await this.insert(`A project named "${row.name}"`, () => this.db.insertInto('projects').values(row).execute());
+    return (await this.getProject(row.id))!;
+  }
+  getProject(id: string) {
+    return this.db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getProjectByName(name: string) {
+    return this.db.selectFrom('projects').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+  listProjects() {
+    return this.db.selectFrom('projects').selectAll().orderBy('name').execute();
+  }
+
+  async createProvisioner(row: Insertable<ProvisionersTable>) {
+    await this.insert(`A provisioner named "${row.name}"`, () => this.db.insertInto('provisioners').values(row).execute());
+  }
+  listProvisioners() {
+    return this.db.selectFrom('provisioners').selectAll().orderBy('name').execute();
+  }
+
+  async createWorkspace(row: Insertable<WorkspacesTable>): Promise<WorkspaceRow> {
+    await this.insert(`A workspace named "${row.name}"`, () => this.db.insertInto('workspaces').values(row).execute());
+    return (await this.getWorkspace(row.id))!;
+  }
+  getWorkspace(id: string) {
+    return this.db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+  getWorkspaceByName(ownerId: string, name: string) {
+    return this.db.selectFrom('workspaces').selectAll().where('owner_id', '=', ownerId).where('name', '=', name).executeTakeFirst();
+  }
+  listWorkspaces(filter: { ownerId?: string; name?: string } = {}) {
+    let q = this.db.selectFrom('workspaces').selectAll();
+    if (filter.ownerId) q = q.where('owner_id', '=', filter.ownerId);
+    if (filter.name) q = q.where('name', '=', filter.name);
+    return q.orderBy('created_at').orderBy('name').execute();
+  }
+  async updateWorkspace(id: string, patch: WorkspacePatch) {
+    await this.db.updateTable('workspaces').set(patch).where('id', '=', id).execute();
+    return this.getWorkspace(id);
+  }
+  async deleteWorkspace(id: string) {
+    await this.db.deleteFrom('events').where('workspace_id', '=', id).execute();
+    await this.db.deleteFrom('tokens').where('workspace_id', '=', id).execute();
+    await this.db.deleteFrom('workspaces').where('id', '=', id).execute();
+  }
+
+  async appendEvents(workspaceId: string, events: { kind: string; message: string; ts: string }[]): Promise<EventRow[]> {
+    if (events.length === 0) return [];
+    return this.db
+      .insertInto('events')
+      .values(events.map((e) => ({ workspace_id: workspaceId, ...e })))
+      .returningAll()
+      .execute();
+  }
+  listEvents(workspaceId: string, afterId: number, limit: number) {
+    return this.db
+      .selectFrom('events')
+      .selectAll()
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
+  async lastEvents(workspaceId: string, n: number) {
+    const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(n).execute();
+    return rows.reverse();
+  }
+
+  async getMeta(key: string) {
+    return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+  }
+  async setMeta(key: string, value: string) {
+    await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  async close() {
+    await this.root.destroy();
+  }
+}
+
+export type { ProvisionersTable };

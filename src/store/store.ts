@@ -1,0 +1,68 @@
+/** The Store: every read and write of control-plane state goes through this interface. */
+import type { Insertable, Selectable, Updateable } from 'kysely';
+import type { Database, EventsTable, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+
+/** A user row. */
+export type UserRow = Selectable<UsersTable>;
+/** A token row (hash only, never the token). */
+export type TokenRow = Selectable<TokensTable>;
+/** A project row. */
+export type ProjectRow = Selectable<ProjectsTable>;
+/** A provisioner row. */
+export type ProvisionerRow = Selectable<ProvisionersTable>;
+/** A workspace row. */
+export type WorkspaceRow = Selectable<WorkspacesTable>;
+/** An event row. */
+export type EventRow = Selectable<EventsTable>;
+/** Fields a workspace update may change. */
+export type WorkspacePatch = Omit<Updateable<WorkspacesTable>, 'id' | 'owner_id' | 'created_at'>;
+
+/** Persistence of users, tokens, projects, provisioners, workspaces and their events. */
+export interface Store {
+  /** Runs `fn` in one transaction; the Store passed to `fn` is bound to it. */
+  transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
+
+  createUser(row: Insertable<UsersTable>): Promise<UserRow>;
+  getUser(id: string): Promise<UserRow | undefined>;
+  getUserByName(name: string): Promise<UserRow | undefined>;
+  listUsers(): Promise<UserRow[]>;
+
+  createToken(row: Insertable<TokensTable>): Promise<void>;
+  findTokenByHash(hash: string): Promise<TokenRow | undefined>;
+  getToken(id: string): Promise<TokenRow | undefined>;
+  listTokens(userId: string): Promise<TokenRow[]>;
+  revokeToken(id: string, at: string): Promise<void>;
+  /** Revokes every live token of a workspace (on rotation and on delete). */
+  revokeWorkspaceTokens(workspaceId: string, at: string): Promise<void>;
+  /** The newest live token of a workspace. */
+  currentWorkspaceToken(workspaceId: string): Promise<TokenRow | undefined>;
+
+  createProject(row: Insertable<ProjectsTable>): Promise<ProjectRow>;
+  getProject(id: string): Promise<ProjectRow | undefined>;
+  getProjectByName(name: string): Promise<ProjectRow | undefined>;
+  listProjects(): Promise<ProjectRow[]>;
+
+  createProvisioner(row: Insertable<ProvisionersTable>): Promise<void>;
+  listProvisioners(): Promise<ProvisionerRow[]>;
+
+  createWorkspace(row: Insertable<WorkspacesTable>): Promise<WorkspaceRow>;
+  getWorkspace(id: string): Promise<WorkspaceRow | undefined>;
+  getWorkspaceByName(ownerId: string, name: string): Promise<WorkspaceRow | undefined>;
+  listWorkspaces(filter?: { ownerId?: string; name?: string }): Promise<WorkspaceRow[]>;
+  updateWorkspace(id: string, patch: WorkspacePatch): Promise<WorkspaceRow | undefined>;
+  /** Removes the workspace row, its events and tokens. */
+  deleteWorkspace(id: string): Promise<void>;
+
+  appendEvents(workspaceId: string, events: { kind: string; message: string; ts: string }[]): Promise<EventRow[]>;
+  listEvents(workspaceId: string, afterId: number, limit: number): Promise<EventRow[]>;
+  /** The newest `n` events, oldest first. */
+  lastEvents(workspaceId: string, n: number): Promise<EventRow[]>;
+
+  getMeta(key: string): Promise<string | undefined>;
+  setMeta(key: string, value: string): Promise<void>;
+
+  /** Closes the connection pool. */
+  close(): Promise<void>;
+}
+
+export type { Database };
