@@ -1,7 +1,7 @@
 /** The HTTP application factory: builds a Fastify instance from services, with no socket, for tests and the server. */
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NotFoundError } from '../core/errors.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
@@ -12,6 +12,7 @@ import type { ProjectService } from './projects.ts';
 import type { Reconciler } from './reconciler.ts';
 import { authRoutes } from './routes/auth.ts';
 import { projectRoutes } from './routes/projects.ts';
+import { provisionerRoutes } from './routes/provisioners.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import type { TerminalService } from './terminals.ts';
 import type { WorkspaceService } from './workspaces.ts';
@@ -42,7 +43,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => Math.random().toString(36).slice(2, 12),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
@@ -75,6 +76,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await authRoutes(api, deps);
       await projectRoutes(api, deps);
+      await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
       api.all('/*', async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);

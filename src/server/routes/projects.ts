@@ -1,13 +1,13 @@
-/** Routes for projects and provisioners. */
+/** Routes for projects. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { CreateProjectSchema, ErrorBodySchema, NameSchema, ProjectSchema, ProvisionerInfoSchema, type CreateProject } from '../../sdk/wire.ts';
+import { CreateProjectSchema, ErrorBodySchema, NameSchema, ProjectSchema, type CreateProject } from '../../sdk/wire.ts';
 import type { AppDeps } from '../app.ts';
 import { projectToWire } from '../projects.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
 
-/** Registers /projects and /provisioners. */
+/** Registers /projects. */
 export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
   api.post<{ Body: CreateProject }>(
     '/projects',
@@ -31,9 +31,4 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
       return projectToWire(await deps.projects.get(req.params.name));
     },
   );
-
-  api.get('/provisioners', { schema: { tags: ['provisioners'], summary: 'List provisioners', response: { 200: Type.Array(ProvisionerInfoSchema), ...errors } } }, async (req) => {
-    deps.auth.requireUser(req.principal);
-    return deps.registry.all().map((p) => ({ name: p.name, type: p.type, default: p.name === deps.defaultProvisioner }));
-  });
 }

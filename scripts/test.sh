@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs the test suite with node's test runner. `unit` = tests beside the code only;
+# `e2e` = test/ only; no argument = everything. Extra arguments are passed as files.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-all}"
+shift || true
+if [ "$#" -gt 0 ]; then
+  files=("$@")
+else
+  case "$mode" in
+    unit) mapfile -t files < <(find src -name '*.test.ts' | sort) ;;
+    e2e) mapfile -t files < <(find test -name '*.test.ts' | sort) ;;
+    all) mapfile -t files < <(find src test -name '*.test.ts' | sort) ;;
+    *) echo "usage: scripts/test.sh [unit|e2e|all] [files...]" >&2; exit 2 ;;
+  esac
+fi
+exec node --import tsx --test --test-reporter=spec --test-concurrency="${BERTH_TEST_CONCURRENCY:-1}" "${files[@]}"
