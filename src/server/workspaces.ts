@@ -66,7 +66,11 @@ export class WorkspaceService {
     if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot create workspaces.');
     assertName(input.name, 'Workspace name');
     const project = await this.o.projects.get(input.project);
-    const provisioner = this.o.registry.get(input.provisioner ?? this.o.defaultProvisioner);
+    const provisionerName = input.provisioner ?? this.o.defaultProvisioner;
+    if (!this.o.registry.has(provisionerName)) {
+      throw new InputError(`No provisioner named "${provisionerName}". Available: ${this.o.registry.names().join(', ')}. See: berth provisioner list`);
+    }
+    const provisioner = this.o.registry.get(provisionerName);
     const spec = normalizeSpec(input.spec);
     provisioner.validate(spec);
     const now = new Date().toISOString();

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { InputError } from '../core/errors.ts';
+import { loadConfig, redactConfig } from './config.ts';
+
+test('defaults, env and flags layer in that order', () => {
+  const c = loadConfig({ listen: '127.0.0.1:9000' }, { BERTH_LISTEN: '0.0.0.0:1', BERTH_RECONCILE_INTERVAL: '2s', BERTH_DATA_DIR: '/tmp/x' });
+  assert.equal(c.listen, '127.0.0.1:9000');
+  assert.equal(c.reconcileInterval, 2000);
+  assert.equal(c.dataDir, '/tmp/x');
+  assert.equal(c.bodyLimit, 1024 * 1024);
+});
+
+test('invalid values fail at start-up naming the option', () => {
+  assert.throws(() => loadConfig({ listen: 'nope' }, {}), (e: unknown) => e instanceof InputError && /--listen/.test(e.message));
+  assert.throws(() => loadConfig({}, { BERTH_BODY_LIMIT: 'big' }), /BERTH_BODY_LIMIT/);
+  assert.throws(() => loadConfig({ logLevel: 'loud' }, {}), /must be one of/);
+  assert.throws(() => loadConfig({ databaseUrl: 'mysql://x' }, {}), /postgres/);
+  assert.throws(() => loadConfig({ bogus: '1' } as never, {}), /Unknown server option/);
+});
+
+test('secrets are masked for logs', () => {
+  const c = loadConfig({ secretKey: 'c2VjcmV0', databaseUrl: 'postgres://u:pw@h/db' }, {});
+  const r = redactConfig(c);
+  assert.equal(r.secretKey, '[redacted]');
+  assert.ok(!JSON.stringify(r).includes('pw@'));
+});

@@ -1,0 +1,74 @@
+/** kill -9 of the control plane mid-provision and mid-delete, then restart: the workspace converges, nothing is orphaned. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { TestServer, eventually, makeRepo, waitGone, waitPhase } from '../harness.ts';
+
+let server: TestServer;
+let repo: string;
+
+/** Processes whose command line contains `marker`. */
+function processesWith(marker: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+}
+
+before(async () => {
+  server = await TestServer.start();
+  repo = makeRepo();
+  await server.client().createProject({ name: 'demo', repo });
+});
+after(async () => {
+  await server?.stop();
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+test('kill -9 mid-provision: after restart the workspace runs, setup completed once more, no orphan process', async () => {
+  const c = server.client();
+  // A setup step that takes long enough to be interrupted; the odd duration marks its process.
+  const marker = 'sleep 4.3217';
+  await c.createWorkspace({ name: 'crash1', project: 'demo', spec: { setup: [`echo start >> ../setup-runs; ${marker}; echo done >> ../setup-runs`] } });
+  await eventually(() => processesWith(marker).length > 0, 'the setup command to start');
+  await server.kill9();
+  // The setup process outlived the server (it is in its own process group).
+  assert.ok(processesWith(marker).length > 0, 'setup still running after kill -9');
+
+  await server.restart();
+  const w = await waitPhase(server.client(), 'crash1', 'running', 60_000);
+  const dir = String(w.details.directory);
+  assert.equal(processesWith(marker).length, 0, 'the interrupted setup was ended, and the new one finished');
+  const runs = fs.readFileSync(path.join(dir, 'setup-runs'), 'utf8').trim().split('\n');
+  assert.deepEqual(runs, ['start', 'start', 'done'], 'the interrupted run never finished; the second one did');
+  const ls = await server.client().run('crash1', ['git', 'status', '--short']);
+  assert.equal(ls.code, 0);
+
+  const shellRoot = path.dirname(dir);
+  assert.deepEqual(fs.readdirSync(shellRoot), [w.id], 'exactly one workspace directory');
+});
+
+test('kill -9 mid-delete: after restart the workspace is gone, no directory, no process', async () => {
+  let c = server.client();
+  const marker = 'sleep 3.8713';
+  await c.createWorkspace({ name: 'crash2', project: 'demo', spec: { teardown: [marker] } });
+  const w = await waitPhase(c, 'crash2', 'running');
+  const dir = String(w.details.directory);
+  await c.deleteWorkspace('crash2');
+  await eventually(() => processesWith(marker).length > 0, 'the teardown command to start');
+  assert.equal((await c.getWorkspace('crash2')).phase, 'deleting');
+  await server.kill9();
+  await server.restart();
+  c = server.client();
+  await waitGone(c, 'crash2');
+  assert.equal(fs.existsSync(dir), false, 'storage directory removed');
+  await eventually(() => processesWith(marker).length === 0, 'no teardown process left', 10_000);
+});
+
+test('a directory the store does not know is removed at start-up as an orphan', async () => {
+  const shellRoot = path.join(server.dataDir, 'workspaces', 'shell');
+  const orphan = path.join(shellRoot, 'ws_0123456789abcdef0123');
+  fs.mkdirSync(path.join(orphan, 'work'), { recursive: true });
+  await server.restart();
+  assert.equal(fs.existsSync(orphan), false);
+});
