@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine of this kind (root, Debian, apt): installs
+# dependencies, brings up the real test environment (Docker engine, authenticated registry,
+# workspace images, remote TLS dockerd, single-node Kubernetes; see docs/testenv.md), then runs
+# unit and e2e tests. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need git || ! need make || ! need g++; then
+  apt-get update -qq && apt-get install -y -qq git build-essential python3 >/dev/null
+fi
+
+start=$(date +%s)
+echo "== dependencies"
+stamp=node_modules/.berth-lock-hash
+hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$hash" > "$stamp"
+fi
+
+echo "== type check"
+npx tsc -p tsconfig.json
+
+echo "== test environment"
+bash testenv/berth-testenv up
+bash testenv/berth-testenv status
+echo "   (ready after $(( $(date +%s) - start ))s)"
+
+echo "== tests"
+bash scripts/test.sh all
