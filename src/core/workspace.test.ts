@@ -21,7 +21,7 @@ test('desired stopped stops whatever still runs', () => {
 test('desired deleted destroys from every phase but deleted', () => {
   for (const phase of PHASES) {
     for (const running of [true, false]) {
-      assert.equal(nextAction('deleted' as DesiredState, phase, running), phase === 'deleted' ? 'none' : 'destroy');
+      assert.equal(nextAction('deleted', phase, running), phase === 'deleted' ? 'none' : 'destroy');
     }
   }
 });
