@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PHASES, nextAction, type DesiredState } from './workspace.ts';
+import { PHASES, nextAction } from './workspace.ts';
 
 test('desired running provisions until the runtime is really up', () => {
   for (const phase of PHASES) {

@@ -1,0 +1,171 @@
+/** Reconciler behaviour against an in-memory provisioner: retries, back-off, preemption, drift. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ProvisionerError } from '../core/errors.ts';
+import { normalizeSpec, type Spec } from '../core/spec.ts';
+import type { ExecProcess, OpOptions, Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
+import { ProvisionerRegistry } from '../provisioners/registry.ts';
+import { SqlStore } from '../store/sql-store.ts';
+import { EventLog } from './events.ts';
+import { createLogger } from './logger.ts';
+import { Reconciler } from './reconciler.ts';
+import { SecretBox } from './secrets.ts';
+import { SpecCodec } from './workspaces.ts';
+
+/** A provisioner that keeps runtimes in a map and fails on demand. */
+class MemoryProvisioner implements Provisioner {
+  readonly name = 'mem';
+  readonly type = 'memory';
+  runtimes = new Map<string, 'running' | 'stopped'>();
+  failures = 0;
+  permanent = false;
+  provisionDelayMs = 0;
+  calls: string[] = [];
+  validate(_spec: Spec): void {}
+  async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
+    this.calls.push(`provision ${ws.env.BERTH_WORKSPACE_TOKEN ? 'with-token' : 'no-token'}`);
+    if (this.failures > 0) {
+      this.failures--;
+      throw new ProvisionerError('engine unavailable', { retryable: !this.permanent });
+    }
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, this.provisionDelayMs);
+      opts.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        reject(new Error('aborted'));
+      });
+    });
+    this.runtimes.set(ws.id, 'running');
+    return { state: 'running', storage: true };
+  }
+  async stop(ws: WorkspaceContext): Promise<void> {
+    this.calls.push('stop');
+    if (this.runtimes.has(ws.id)) this.runtimes.set(ws.id, 'stopped');
+  }
+  async destroy(ws: WorkspaceContext): Promise<void> {
+    this.calls.push('destroy');
+    this.runtimes.delete(ws.id);
+  }
+  async inspect(id: string): Promise<RuntimeStatus> {
+    const r = this.runtimes.get(id);
+    return r ? { state: r, storage: true } : { state: 'absent', storage: false };
+  }
+  async exec(): Promise<ExecProcess> {
+    throw new Error('not used');
+  }
+  async list(): Promise<string[]> {
+    return [...this.runtimes.keys()];
+  }
+  async close(): Promise<void> {}
+}
+
+let store: SqlStore;
+let dir: string;
+let mem: MemoryProvisioner;
+let rec: Reconciler;
+let userId: string;
+let projectId: string;
+let n = 0;
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-rec-'));
+  store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
+  const box = SecretBox.open(dir);
+  mem = new MemoryProvisioner();
+  const registry = new ProvisionerRegistry();
+  registry.add(mem);
+  rec = new Reconciler({ store, registry, events: new EventLog(store), codec: new SpecCodec(box), box, logger: createLogger('silent'), serverUrl: () => 'http://x', intervalMs: 60_000, baseBackoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 });
+  const now = new Date().toISOString();
+  userId = (await store.createUser({ id: 'usr_1', name: 'u', role: 'user', created_at: now })).id;
+  projectId = (await store.createProject({ id: 'prj_1', name: 'p', repo_url: '/tmp', branch: null, owner_id: userId, credentials_enc: null, created_at: now })).id;
+});
+after(async () => {
+  await rec.shutdown();
+  await store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function newWorkspace(): Promise<string> {
+  const now = new Date().toISOString();
+  const id = `ws_${(++n).toString(16).padStart(20, '0')}`;
+  await store.createWorkspace({
+    id, name: `w${n}`, owner_id: userId, project_id: projectId, ref: null, provisioner: 'mem',
+    spec_json: new SpecCodec(SecretBox.open(dir)).encode(normalizeSpec({})), desired: 'running', phase: 'pending',
+    message: null, status_json: null, attempts: 0, next_attempt_at: null, created_at: now, updated_at: now,
+  });
+  return id;
+}
+
+async function settle(id: string, phase: string, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    await rec.idle(id);
+    if ((await store.getWorkspace(id))?.phase === phase) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`workspace ${id} did not reach ${phase}; it is ${(await store.getWorkspace(id))?.phase}`);
+}
+
+test('retryable failures are retried with back-off until provisioning succeeds', async () => {
+  mem.failures = 2;
+  mem.permanent = false;
+  const id = await newWorkspace();
+  rec.kick(id);
+  await settle(id, 'running');
+  const row = (await store.getWorkspace(id))!;
+  assert.equal(row.attempts, 0);
+  const errors = (await store.listEvents(id, 0, 100)).filter((e) => e.kind === 'error');
+  assert.equal(errors.length, 2);
+  assert.ok(mem.calls.filter((c) => c === 'provision with-token').length >= 3, 'every provision gets a fresh token');
+});
+
+test('a permanent failure marks the workspace failed without retrying', async () => {
+  mem.failures = 1;
+  mem.permanent = true;
+  const id = await newWorkspace();
+  const before = mem.calls.length;
+  rec.kick(id);
+  await settle(id, 'failed');
+  await new Promise((r) => setTimeout(r, 100));
+  rec.kick(id);
+  await rec.idle(id);
+  assert.equal(mem.calls.length - before, 1, 'no second attempt until the owner starts it again');
+  assert.match((await store.getWorkspace(id))!.message ?? '', /engine unavailable/);
+});
+
+test('deleting during a slow provision cancels it and removes everything', async () => {
+  mem.failures = 0;
+  mem.provisionDelayMs = 5000;
+  const id = await newWorkspace();
+  rec.kick(id);
+  await new Promise((r) => setTimeout(r, 50));
+  await store.updateWorkspace(id, { desired: 'deleted' });
+  const t0 = Date.now();
+  rec.kick(id, { preempt: true });
+  await rec.idle(id);
+  assert.ok(Date.now() - t0 < 2000, 'the provision was aborted, not waited for');
+  assert.equal(await store.getWorkspace(id), undefined);
+  assert.equal(mem.runtimes.has(id), false);
+  mem.provisionDelayMs = 0;
+});
+
+test('a runtime that vanished behind our back is recreated', async () => {
+  const id = await newWorkspace();
+  rec.kick(id);
+  await settle(id, 'running');
+  mem.runtimes.delete(id);
+  rec.kick(id);
+  await settle(id, 'running');
+  assert.equal(mem.runtimes.get(id), 'running');
+  const infos = (await store.listEvents(id, 0, 100)).map((e) => e.message);
+  assert.ok(infos.some((m) => /runtime is gone/.test(m)));
+});
+
+test('orphans (resources without a workspace row) are destroyed', async () => {
+  mem.runtimes.set('ws_ffffffffffffffffffff', 'running');
+  await rec.collectOrphans();
+  assert.equal(mem.runtimes.has('ws_ffffffffffffffffffff'), false);
+});
