@@ -5,6 +5,8 @@ import { report, type Result } from './lib.ts';
 
 const SUITES: Record<string, () => Promise<{ run(): Promise<Result[]> }>> = {
   shell: () => import('./shell.ts'),
+  docker: () => import('./docker.ts'),
+  'git-clone': () => import('./git-clone.ts'),
 };
 
 const args = process.argv.slice(2);

@@ -4,9 +4,10 @@ import { Command, Option } from 'commander';
 import { BerthError } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
 import { ApiError, type BerthClient } from '../sdk/client.ts';
-import type { Workspace } from '../sdk/wire.ts';
+import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
+import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
 
@@ -72,17 +73,83 @@ program
     else process.stdout.write(`${me.user.name} (${me.user.role}${me.tokenKind === 'workspace' ? `, workspace token of ${me.workspaceId}` : ''})\n`);
   });
 
+/** Reads project credentials from --username/--password-stdin or --ssh-key; the password only ever from standard input. */
+async function readCredentials(opts: { username?: string; passwordStdin?: boolean; sshKey?: string }): Promise<{ username?: string; password?: string; sshKey?: string }> {
+  const credentials: { username?: string; password?: string; sshKey?: string } = {};
+  if (opts.passwordStdin) {
+    if (!opts.username) throw new CliError('--password-stdin needs --username.');
+    if (process.stdin.isTTY) process.stderr.write('Password or token: ');
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    credentials.username = opts.username;
+    credentials.password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    if (!credentials.password) throw new CliError('No password was given on standard input.');
+  } else if (opts.username) throw new CliError('--username needs --password-stdin (the password is never taken as an argument).');
+  if (opts.sshKey) {
+    try {
+      credentials.sshKey = fs.readFileSync(opts.sshKey, 'utf8');
+    } catch (err) {
+      throw new CliError(`Cannot read the SSH key ${opts.sshKey}: ${(err as Error).message}`);
+    }
+  }
+  return credentials;
+}
+
 const project = program.command('project').description('Manage projects (git repositories).');
 project
   .command('add <name>')
   .description('Add a project.')
   .requiredOption('--repo <url>', 'Repository URL or absolute local path')
   .option('--branch <branch>', 'Default branch for new workspaces')
+  .option('--username <user>', 'User name for an http(s) repository (with --password-stdin)')
+  .option('--password-stdin', 'Read the password or access token from standard input')
+  .option('--ssh-key <file>', 'Private key file for an ssh repository (a deploy key without passphrase)')
+  .option('--no-sync', 'Do not fetch the repository into the mirror now')
   .option('--json', 'JSON output')
-  .action(async (name: string, opts: { repo: string; branch?: string; json?: boolean }) => {
-    const p = await client().createProject({ name, repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}) });
+  .action(async (name: string, opts: { repo: string; branch?: string; username?: string; passwordStdin?: boolean; sshKey?: string; sync: boolean; json?: boolean }) => {
+    const credentials = opts.passwordStdin || opts.username || opts.sshKey ? await readCredentials(opts) : {};
+    const c = client();
+    const p = await c.createProject({ name, repo: opts.repo, ...(opts.branch ? { branch: opts.branch } : {}), ...(Object.keys(credentials).length ? { credentials } : {}) });
+    if (!opts.json) process.stdout.write(`Project ${p.name} added (${p.repo}${p.credentials ? `, ${p.credentials} credentials stored encrypted` : ''}).\n`);
+    if (opts.sync) {
+      try {
+        const r = await c.syncProject(name);
+        if (!opts.json) process.stdout.write(`Mirror fetched: ${r.refs} branches and tags, default branch ${r.head ?? '(none)'}.\n`);
+      } catch (err) {
+        if (opts.json) json(p);
+        throw new CliError(`The project was added, but fetching it failed: ${(err as Error).message}\nFix the URL or credentials, or retry with: berth project sync ${name}`);
+      }
+    }
     if (opts.json) json(p);
-    else process.stdout.write(`Project ${p.name} added (${p.repo}).\n`);
+  });
+project
+  .command('update <name>')
+  .description("Change a project's URL, default branch or credentials.")
+  .option('--repo <url>', 'New repository URL or absolute local path')
+  .option('--branch <branch>', 'New default branch for new workspaces')
+  .option('--username <user>', 'User name for an http(s) repository (with --password-stdin)')
+  .option('--password-stdin', 'Read the new password or access token from standard input')
+  .option('--ssh-key <file>', 'New private key file for an ssh repository')
+  .option('--clear-credentials', 'Remove the stored credentials')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { repo?: string; branch?: string; username?: string; passwordStdin?: boolean; sshKey?: string; clearCredentials?: boolean; json?: boolean }) => {
+    const patch: UpdateProject = {};
+    if (opts.repo) patch.repo = opts.repo;
+    if (opts.branch) patch.branch = opts.branch;
+    if (opts.clearCredentials) patch.credentials = null;
+    else if (opts.passwordStdin || opts.username || opts.sshKey) patch.credentials = await readCredentials(opts);
+    const p = await client().updateProject(name, patch);
+    if (opts.json) json(p);
+    else process.stdout.write(`Project ${p.name} updated (${p.repo}${p.credentials ? `, ${p.credentials} credentials` : ', no credentials'}).\n`);
+  });
+project
+  .command('sync <name>')
+  .description("Fetch the project's upstream into the server's mirror now.")
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: { json?: boolean }) => {
+    const r = await client().syncProject(name);
+    if (opts.json) json(r);
+    else process.stdout.write(`Project ${r.project} synced in ${r.durationMs} ms: ${r.updated} ref(s) updated, ${r.refs} branches and tags, default branch ${r.head ?? '(none)'}.\n`);
   });
 project
   .command('list')
@@ -94,9 +161,8 @@ project
     else process.stdout.write(`${table(['NAME', 'REPO', 'BRANCH'], ps.map((p) => [p.name, p.repo, p.branch ?? '']))}\n`);
   });
 
-program
-  .command('provisioner')
-  .description('Inspect provisioners.')
+const provisioner = program.command('provisioner').description('Manage provisioners (where workspaces run).');
+provisioner
   .command('list')
   .description('List provisioners.')
   .option('--json', 'JSON output')
@@ -104,6 +170,34 @@ program
     const ps = await client().listProvisioners();
     if (opts.json) json(ps);
     else process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT'], ps.map((p) => [p.name, p.type, p.default ? 'yes' : '']))}\n`);
+  });
+provisioner
+  .command('add <name>')
+  .description('Add a provisioner (admin). The server checks that it can reach its backend first. Docker options: docs/provisioners/docker.md')
+  .requiredOption('--type <type>', 'shell | docker | agent | kubernetes')
+  .option('--docker-host <url>', 'docker: unix:///var/run/docker.sock (default), tcp://HOST:PORT or ssh://USER@HOST')
+  .option('--tls-cert-path <dir>', 'docker: directory with ca.pem, cert.pem, key.pem for tcp+TLS')
+  .option('--no-tls-verify', "docker: do not verify the engine's certificate")
+  .option('--storage <kind>', 'docker: bind (a directory per workspace; local engines) or volume (a named volume per workspace)')
+  .option('--root <dir>', 'docker: directory of bind storage on the server (default DATA_DIR/workspaces/NAME)')
+  .option('--network <name>', 'docker: network of workspace containers (default bridge)')
+  .option('--allow-ports', "docker: publish the spec's ports on the engine host's 127.0.0.1")
+  .option('--allow-docker-socket', "docker: mount the engine's socket into workspaces")
+  .option('--server-url <url>', 'docker: the control plane URL as workspaces on this engine must use it')
+  .option('--default-image <image>', 'docker: image for workspaces whose spec names none')
+  .option('--default', 'Use it for workspaces created without --provisioner')
+  .option('--json', 'JSON output')
+  .action(async (name: string, opts: Record<string, string | boolean | undefined>) => {
+    const keys: [string, string][] = [
+      ['dockerHost', 'dockerHost'], ['tlsCertPath', 'tlsCertPath'], ['storage', 'storage'], ['root', 'root'], ['network', 'network'],
+      ['allowPorts', 'allowPorts'], ['allowDockerSocket', 'allowDockerSocket'], ['serverUrl', 'serverUrl'], ['defaultImage', 'defaultImage'],
+    ];
+    const options: Record<string, unknown> = {};
+    for (const [flag, key] of keys) if (opts[flag] !== undefined) options[key] = opts[flag];
+    if (opts.tlsVerify === false) options.tlsVerify = false;
+    const p = await client().createProvisioner({ name, type: String(opts.type), options, ...(opts.default ? { default: true } : {}) });
+    if (opts.json) json(p);
+    else process.stdout.write(`Provisioner ${p.name} (${p.type}) added${p.default ? ' as the default' : ''}.\n`);
   });
 
 const token = program.command('token').description('Manage your API tokens.');
@@ -301,6 +395,8 @@ ws.command('exec <name>')
     process.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
     process.stdin.destroy();
   });
+
+addGitCommand(ws);
 
 ws.command('shell <name>')
   .description('Open an interactive terminal in the workspace. Detaching (Ctrl-] then d) keeps it running.')

@@ -15,10 +15,21 @@ export interface WorkspaceContext {
   owner: { id: string; name: string };
   project: {
     name: string;
-    /** What `git clone` is given: the project's upstream (or, later, the control plane's git gateway). */
+    /** What `git clone` is given: the control plane's git gateway (`<server>/git/<project>.git`), or the upstream when the gateway is off. */
     cloneUrl: string;
-    /** Extra environment for git during clone (e.g. credential helpers); never logged. */
+    /**
+     * Extra environment for git during clone: GIT_CONFIG_* variables carrying a credential helper that
+     * reads $BERTH_WORKSPACE_TOKEN. Holds no secret itself; after the clone, persist its credential
+     * settings in the checkout with `checkoutConfigSteps` / `checkoutConfigScript` from `../git-setup.ts`.
+     */
     gitEnv?: Record<string, string>;
+    /**
+     * For runtimes that cannot reach the gateway at init time: streams a `git bundle` of the
+     * workspace's ref (or the default branch) straight from the control plane's mirror. Clone it with
+     * `git clone --branch <ref> <bundle-file> work`, then `git remote set-url origin <cloneUrl>` and
+     * apply the checkout config, so later pulls and pushes go through the gateway.
+     */
+    bundle?: (signal: AbortSignal) => Promise<NodeJS.ReadableStream>;
   };
   /** Branch or ref to check out; undefined = the remote's default branch. */
   ref?: string;
@@ -93,6 +104,9 @@ export interface Provisioner {
 
   /** Rejects, with an InputError, a spec this provisioner cannot honour; called before anything is stored. */
   validate(spec: Spec): void;
+
+  /** Optional: verifies the backend answers and the options fit it (an admin adding the provisioner sees what is wrong). */
+  check?(signal?: AbortSignal): Promise<void>;
 
   /**
    * Creates or adopts storage and runtime and leaves the workspace ready for exec: storage

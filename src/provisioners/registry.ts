@@ -9,6 +9,7 @@ export type ProvisionerFactory = (name: string, options: Record<string, unknown>
 export class ProvisionerRegistry {
   private readonly instances = new Map<string, Provisioner>();
   private readonly factories = new Map<string, ProvisionerFactory>();
+  private defaultInstance: string | undefined;
 
   /** Makes a provisioner type available to `create`. */
   registerType(type: string, factory: ProvisionerFactory): void {
@@ -20,13 +21,28 @@ export class ProvisionerRegistry {
     return [...this.factories.keys()].sort();
   }
 
-  /** Builds and adds an instance of a registered type. */
-  async create(name: string, type: string, options: Record<string, unknown>): Promise<Provisioner> {
+  /** Builds an instance of a registered type without adding it (to check it first). */
+  async build(name: string, type: string, options: Record<string, unknown>): Promise<Provisioner> {
     const factory = this.factories.get(type);
     if (!factory) throw new InputError(`Unknown provisioner type "${type}". Known types: ${this.types().join(', ')}.`);
-    const p = await factory(name, options);
+    return factory(name, options);
+  }
+
+  /** Builds and adds an instance of a registered type. */
+  async create(name: string, type: string, options: Record<string, unknown>): Promise<Provisioner> {
+    const p = await this.build(name, type, options);
     this.add(p);
     return p;
+  }
+
+  /** Makes `name` the provisioner of workspaces created without one. */
+  setDefault(name: string): void {
+    this.defaultInstance = name;
+  }
+
+  /** The default provisioner's name: the one set, if registered, else `shell`. */
+  defaultName(): string {
+    return this.defaultInstance && this.instances.has(this.defaultInstance) ? this.defaultInstance : 'shell';
   }
 
   /** Adds an already built instance. */

@@ -2,14 +2,22 @@
 import WebSocket from 'ws';
 import type {
   CreateProject,
+  CreateProvisioner,
   CreateWorkspace,
   ErrorBody,
   ExecStart,
+  GitCommitResult,
+  GitDiff,
+  GitStatus,
+  GitSyncOptions,
+  GitSyncResult,
   Me,
   NewToken,
   Project,
+  ProjectSync,
   ProvisionerInfo,
   Token,
+  UpdateProject,
   User,
   Workspace,
   WorkspaceEvent,
@@ -102,8 +110,54 @@ export class BerthClient {
   listProjects() {
     return this.request<Project[]>('GET', '/api/v1/projects');
   }
+  getProject(name: string) {
+    return this.request<Project>('GET', `/api/v1/projects/${encodeURIComponent(name)}`);
+  }
+  /** Changes a project's URL, default branch or credentials (`credentials: null` removes them). */
+  updateProject(name: string, patch: UpdateProject) {
+    return this.request<Project>('PATCH', `/api/v1/projects/${encodeURIComponent(name)}`, patch);
+  }
+  /** Fetches the project's upstream into its mirror now. */
+  syncProject(name: string) {
+    return this.request<ProjectSync>('POST', `/api/v1/projects/${encodeURIComponent(name)}/sync`);
+  }
+  /** `git status` of a workspace's checkout. */
+  gitStatus(ref: string) {
+    return this.request<GitStatus>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/git/status`);
+  }
+  /** Staged and unstaged changes per file, optionally for some paths only. */
+  gitDiff(ref: string, paths: string[] = []) {
+    const q = paths.map((p) => `path=${encodeURIComponent(p)}`).join('&');
+    return this.request<GitDiff>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/git/diff${q ? `?${q}` : ''}`);
+  }
+  /** Stages, unstages or discards the paths (or everything with `all`). */
+  gitPaths(ref: string, verb: 'stage' | 'unstage' | 'discard', sel: { paths?: string[]; all?: boolean }) {
+    return this.request<GitStatus>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/git/${verb}`, sel);
+  }
+  /** Commits in the workspace; the author is the workspace owner unless git is configured there. */
+  gitCommit(ref: string, message: string, all = false) {
+    return this.request<GitCommitResult>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/git/commit`, { message, ...(all ? { all } : {}) });
+  }
+  /** Pulls or pushes through the git gateway. */
+  gitSync(ref: string, verb: 'pull' | 'push', opts: GitSyncOptions = {}) {
+    return this.request<GitSyncResult>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/git/${verb}`, opts);
+  }
+  /** Streams a git bundle of the workspace's project (`gitRef`, else the workspace's ref, else the default branch). */
+  async bundle(ref: string, gitRef?: string): Promise<ReadableStream<Uint8Array>> {
+    const res = await fetch(`${this.url}/api/v1/workspaces/${encodeURIComponent(ref)}/bundle${gitRef ? `?ref=${encodeURIComponent(gitRef)}` : ''}`, {
+      headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
+    });
+    if (!res.ok || !res.body) {
+      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
+      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
+    }
+    return res.body;
+  }
   listProvisioners() {
     return this.request<ProvisionerInfo[]>('GET', '/api/v1/provisioners');
+  }
+  createProvisioner(p: CreateProvisioner) {
+    return this.request<ProvisionerInfo>('POST', '/api/v1/provisioners', p);
   }
   createWorkspace(w: CreateWorkspace) {
     return this.request<Workspace>('POST', '/api/v1/workspaces', w);

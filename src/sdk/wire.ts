@@ -53,22 +53,70 @@ export const ProjectSchema = Type.Object({
   name: Type.String(),
   repo: Type.String(),
   branch: Nullable(Type.String()),
+  /** Kind of upstream credentials stored (encrypted) with the project; the credentials themselves are never returned. */
+  credentials: Nullable(Type.Union([Type.Literal('password'), Type.Literal('ssh-key')])),
   createdAt: Type.String(),
 });
 export type Project = Static<typeof ProjectSchema>;
+
+/** Upstream credentials: a username plus password or access token (https), or an SSH private key (ssh). Write-only. */
+export const ProjectCredentialsInputSchema = Type.Object(
+  {
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    password: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    sshKey: Type.Optional(Type.String({ minLength: 1, maxLength: 16384 })),
+  },
+  { additionalProperties: false },
+);
 
 export const CreateProjectSchema = Type.Object(
   {
     name: NameSchema,
     repo: Type.String({ minLength: 1, maxLength: 2048 }),
     branch: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    credentials: Type.Optional(ProjectCredentialsInputSchema),
   },
   { additionalProperties: false },
 );
 export type CreateProject = Static<typeof CreateProjectSchema>;
 
+/** Changes to a project; `credentials: null` removes the stored credentials. */
+export const UpdateProjectSchema = Type.Object(
+  {
+    repo: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    branch: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 255 }))),
+    credentials: Type.Optional(Nullable(ProjectCredentialsInputSchema)),
+  },
+  { additionalProperties: false },
+);
+export type UpdateProject = Static<typeof UpdateProjectSchema>;
+
+/** The result of fetching a project's upstream into its mirror. */
+export const ProjectSyncSchema = Type.Object({
+  project: Type.String(),
+  fetchedAt: Type.String(),
+  fetched: Type.Boolean({ description: 'False when the mirror was fresh and no fetch was needed.' }),
+  durationMs: Type.Integer(),
+  refs: Type.Integer({ description: 'Branches and tags in the mirror.' }),
+  updated: Type.Integer({ description: 'Refs the fetch created, moved or removed.' }),
+  head: Nullable(Type.String({ description: "The upstream's default branch." })),
+});
+export type ProjectSync = Static<typeof ProjectSyncSchema>;
+
 export const ProvisionerInfoSchema = Type.Object({ name: Type.String(), type: Type.String(), default: Type.Boolean() });
 export type ProvisionerInfo = Static<typeof ProvisionerInfoSchema>;
+
+/** Adds a provisioner instance; `options` are type-specific (docs/provisioners/<type>.md) and stored encrypted. */
+export const CreateProvisionerSchema = Type.Object(
+  {
+    name: NameSchema,
+    type: Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' }),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    default: Type.Optional(Type.Boolean({ description: 'Use it for workspaces created without --provisioner.' })),
+  },
+  { additionalProperties: false },
+);
+export type CreateProvisioner = Static<typeof CreateProvisionerSchema>;
 
 export const PhaseSchema = Type.Union(
   ['pending', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'failed'].map((p) => Type.Literal(p)),
@@ -122,6 +170,84 @@ export const MeSchema = Type.Object({
   workspaceId: Nullable(Type.String()),
 });
 export type Me = Static<typeof MeSchema>;
+
+/** State of a file on one side (index or work tree), from `git status`. */
+export const GitFileStateSchema = Type.Union(
+  ['unmodified', 'modified', 'type-changed', 'added', 'deleted', 'renamed', 'copied', 'unmerged', 'untracked', 'ignored'].map((s) => Type.Literal(s)),
+);
+/** One file in `git status`: `index` is the staged state, `worktree` the unstaged one. */
+export const GitFileStatusSchema = Type.Object({
+  path: Type.String(),
+  origPath: Type.Optional(Type.String()),
+  index: GitFileStateSchema,
+  worktree: GitFileStateSchema,
+  conflicted: Type.Boolean(),
+});
+/** `git status` of a workspace's checkout. */
+export const GitStatusSchema = Type.Object({
+  branch: Nullable(Type.String()),
+  detached: Type.Boolean(),
+  commit: Nullable(Type.String()),
+  upstream: Nullable(Type.String()),
+  ahead: Type.Integer(),
+  behind: Type.Integer(),
+  clean: Type.Boolean(),
+  files: Type.Array(GitFileStatusSchema),
+});
+export type GitStatus = Static<typeof GitStatusSchema>;
+
+/** The diff of one file. */
+export const GitFileDiffSchema = Type.Object({
+  path: Type.String(),
+  oldPath: Type.Optional(Type.String()),
+  change: Type.Union(['added', 'deleted', 'modified', 'renamed', 'copied', 'mode-changed'].map((s) => Type.Literal(s))),
+  binary: Type.Boolean(),
+  additions: Type.Integer(),
+  deletions: Type.Integer(),
+  patch: Type.String(),
+});
+/** Staged (index vs HEAD) and unstaged (work tree vs index) changes, per file. */
+export const GitDiffSchema = Type.Object({
+  staged: Type.Array(GitFileDiffSchema),
+  unstaged: Type.Array(GitFileDiffSchema),
+  truncated: Type.Boolean({ description: 'True when the diff was too large and was cut.' }),
+});
+export type GitDiff = Static<typeof GitDiffSchema>;
+
+/** Paths of the checkout to stage, unstage or discard; `all` for every changed file. */
+export const GitPathsSchema = Type.Object(
+  {
+    paths: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { maxItems: 10000 })),
+    all: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type GitPaths = Static<typeof GitPathsSchema>;
+
+/** A commit request; `all` stages every tracked change first (like `git commit -a`). */
+export const GitCommitSchema = Type.Object(
+  { message: Type.String({ minLength: 1, maxLength: 65536 }), all: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export type GitCommit = Static<typeof GitCommitSchema>;
+
+/** The commit that was made. */
+export const GitCommitResultSchema = Type.Object({ commit: Type.String(), branch: Nullable(Type.String()), summary: Type.String() });
+export type GitCommitResult = Static<typeof GitCommitResultSchema>;
+
+/** Options of pull and push. */
+export const GitSyncOptionsSchema = Type.Object(
+  {
+    rebase: Type.Optional(Type.Boolean({ description: 'pull: rebase instead of merge.' })),
+    force: Type.Optional(Type.Boolean({ description: 'push: force, with a lease on what was last fetched.' })),
+  },
+  { additionalProperties: false },
+);
+export type GitSyncOptions = Static<typeof GitSyncOptionsSchema>;
+
+/** What pull or push printed, and the status afterwards. */
+export const GitSyncResultSchema = Type.Object({ output: Type.String(), status: GitStatusSchema });
+export type GitSyncResult = Static<typeof GitSyncResultSchema>;
 
 /**
  * Terminal/exec WebSocket protocol (`GET /api/v1/workspaces/:ref/exec`, version 1).

@@ -8,9 +8,12 @@ import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { AuthService, Principal } from './auth.ts';
 import { errorHandler } from './errors.ts';
 import type { EventLog } from './events.ts';
+import { gitHttpRoutes } from './git/http.ts';
 import type { ProjectService } from './projects.ts';
+import type { ProvisionerService } from './provisioners.ts';
 import type { Reconciler } from './reconciler.ts';
 import { authRoutes } from './routes/auth.ts';
+import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { provisionerRoutes } from './routes/provisioners.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
@@ -28,8 +31,12 @@ export interface AppDeps {
   events: EventLog;
   terminals: TerminalService;
   defaultProvisioner: string;
+  /** Adding and listing provisioner instances; absent = the registry is fixed. */
+  provisioners?: ProvisionerService;
   bodyLimit: number;
   version: string;
+  /** The git gateway (smart HTTP at /git, bundles) and git operations on workspaces; absent = not served. */
+  git?: GitRouteDeps;
 }
 
 declare module 'fastify' {
@@ -80,11 +87,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await projectRoutes(api, deps);
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
+      if (deps.git) await gitRoutes(api, deps, deps.git);
       api.all('/*', async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
       });
     },
     { prefix: '/api/v1' },
   );
+  const git = deps.git;
+  if (git) await app.register(async (scope) => gitHttpRoutes(scope, { auth: deps.auth, gateway: git.gateway }), { prefix: '/git' });
   return app;
 }

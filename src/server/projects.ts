@@ -1,16 +1,18 @@
-/** Projects: git repositories known to the control plane. */
+/** Projects: git repositories known to the control plane, their upstream credentials and mirrors. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, NotFoundError } from '../core/errors.ts';
+import { ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
 import type { ProjectRow, Store } from '../store/store.ts';
-import type { CreateProject, Project } from '../sdk/wire.ts';
+import type { CreateProject, Project, ProjectSync, UpdateProject } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
-import { newId } from './secrets.ts';
+import { normalizeCredentials, type ProjectCredentials } from './git/credentials.ts';
+import type { GitMirrors, MirrorProject } from './git/mirrors.ts';
+import { newId, type SecretBox } from './secrets.ts';
 
-/** Converts a project row to its wire form (credentials are never included). */
-export function projectToWire(p: ProjectRow): Project {
-  return { id: p.id, name: p.name, repo: p.repo_url, branch: p.branch, createdAt: p.created_at };
+/** Converts a project row to its wire form; credentials are never included, only their kind. */
+export function projectToWire(p: ProjectRow, credentials: ProjectCredentials['kind'] | null = null): Project {
+  return { id: p.id, name: p.name, repo: p.repo_url, branch: p.branch, credentials, createdAt: p.created_at };
 }
 
 /** Accepts https://, http://, ssh://, git://, file://, scp-like user@host:path, and absolute local paths. */
@@ -33,32 +35,98 @@ export function validateRepoUrl(repo: string): string {
   throw new InputError(`"${repo}" is not a repository URL git accepts here: use https://, ssh://, git://, file://, user@host:path or an absolute local path.`);
 }
 
-/** Creating and finding projects. */
-export class ProjectService {
-  constructor(private readonly store: Store) {}
+/** What the project service needs for credentials and mirrors; without it, projects carry no credentials and cannot sync. */
+export interface ProjectGitOptions {
+  box: SecretBox;
+  mirrors: GitMirrors;
+}
 
+/** Creating and finding projects, and syncing their mirrors. */
+export class ProjectService {
+  constructor(private readonly store: Store, private readonly git?: ProjectGitOptions) {}
+
+  /** Adds a project; credentials are validated against the URL and stored encrypted. */
   async create(p: Principal, input: CreateProject): Promise<Project> {
     assertName(input.name, 'Project name');
     const repo = validateRepoUrl(input.repo);
+    const creds = normalizeCredentials(repo, input.credentials);
+    if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
     const row = await this.store.createProject({
       id: newId('prj'),
       name: input.name,
       repo_url: repo,
       branch: input.branch ?? null,
       owner_id: p.user.id,
-      credentials_enc: null,
+      credentials_enc: creds ? this.git!.box.encrypt(JSON.stringify(creds)) : null,
       created_at: new Date().toISOString(),
     });
-    return projectToWire(row);
+    return this.toWire(row);
+  }
+
+  /**
+   * Changes the URL, default branch or credentials (owner or admin). Credentials left out are kept
+   * when they still fit the URL; `credentials: null` removes them. The next fetch uses the new settings.
+   */
+  async update(p: Principal, name: string, input: UpdateProject): Promise<Project> {
+    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot change projects; use a user token.');
+    const row = await this.get(name);
+    if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can change it.`);
+    const repo = input.repo === undefined ? row.repo_url : validateRepoUrl(input.repo);
+    const patch: Parameters<Store['updateProject']>[1] = {};
+    if (input.repo !== undefined) patch.repo_url = repo;
+    if (input.branch !== undefined) patch.branch = input.branch;
+    if (input.credentials === null) patch.credentials_enc = null;
+    else if (input.credentials !== undefined) {
+      const creds = normalizeCredentials(repo, input.credentials);
+      if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
+      patch.credentials_enc = creds ? this.git!.box.encrypt(JSON.stringify(creds)) : null;
+    } else if (input.repo !== undefined) {
+      // Kept credentials must still fit the new URL, so an https password never goes to an ssh host.
+      const kept = this.credentials(row);
+      normalizeCredentials(repo, kept ? (kept.kind === 'password' ? { username: kept.username, password: kept.password } : { sshKey: kept.privateKey }) : undefined);
+    }
+    const updated = (await this.store.updateProject(row.id, patch))!;
+    this.git?.mirrors.invalidate(row.name);
+    return this.toWire(updated);
   }
 
   async list(): Promise<Project[]> {
-    return (await this.store.listProjects()).map(projectToWire);
+    return (await this.store.listProjects()).map((r) => this.toWire(r));
   }
 
+  /** Finds a project by name or id, or throws NotFoundError. */
   async get(name: string): Promise<ProjectRow> {
     const row = (await this.store.getProjectByName(name)) ?? (name.startsWith('prj_') ? await this.store.getProject(name) : undefined);
     if (!row) throw new NotFoundError(`No project named "${name}". Add it with: berth project add ${name} --repo URL`);
     return row;
+  }
+
+  /** The wire form of a row. */
+  toWire(row: ProjectRow): Project {
+    return projectToWire(row, this.credentials(row)?.kind ?? null);
+  }
+
+  /** The decrypted upstream credentials (in memory only), or null. */
+  credentials(row: ProjectRow): ProjectCredentials | null {
+    if (!row.credentials_enc || !this.git) return null;
+    return JSON.parse(this.git.box.decrypt(row.credentials_enc)) as ProjectCredentials;
+  }
+
+  /** What the mirror manager needs about a project. */
+  mirrorProject(row: ProjectRow): MirrorProject {
+    return { name: row.name, repo: row.repo_url, credentials: this.credentials(row) };
+  }
+
+  /** The mirror manager (undefined when the server runs without the git gateway). */
+  get mirrors(): GitMirrors | undefined {
+    return this.git?.mirrors;
+  }
+
+  /** Fetches the upstream into the project's mirror now (users only). */
+  async sync(p: Principal, name: string, signal?: AbortSignal): Promise<ProjectSync> {
+    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot sync projects; use a user token.');
+    const row = await this.get(name);
+    if (!this.git) throw new InputError('This server runs without the git gateway, so there is no mirror to sync.');
+    return this.git.mirrors.sync(this.mirrorProject(row), signal ? { signal } : {});
   }
 }

@@ -11,6 +11,7 @@ import type { Provisioner, RuntimeStatus, WorkspaceContext } from '../provisione
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { EventLog } from './events.ts';
+import type { GitGateway } from './git/gateway.ts';
 import { hashToken, newId, newToken, type SecretBox } from './secrets.ts';
 import type { SpecCodec } from './workspaces.ts';
 
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   maxBackoffMs?: number;
   /** Attempts after which a retryable error marks the workspace failed. */
   maxAttempts?: number;
+  /** The git gateway; when set, workspaces clone from it instead of from the upstream. */
+  git?: GitGateway;
 }
 
 interface Slot {
@@ -41,7 +44,7 @@ interface Slot {
 
 /** Drives workspaces to their desired state. */
 export class Reconciler {
-  private readonly o: Required<ReconcilerOptions>;
+  private readonly o: Required<Omit<ReconcilerOptions, 'git'>> & Pick<ReconcilerOptions, 'git'>;
   private readonly slots = new Map<string, Slot>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -276,7 +279,10 @@ export class Reconciler {
       id: row.id,
       name: row.name,
       owner: { id: row.owner_id, name: owner?.name ?? row.owner_id },
-      project: { name: project?.name ?? row.project_id, cloneUrl: project?.repo_url ?? '' },
+      project:
+        this.o.git && project
+          ? this.o.git.workspaceProject(project.name, this.o.serverUrl(), row.ref)
+          : { name: project?.name ?? row.project_id, cloneUrl: project?.repo_url ?? '' },
       ...(row.ref ? { ref: row.ref } : {}),
       spec,
       env,

@@ -121,6 +121,10 @@ export class SqlStore implements Store {
   listProjects() {
     return this.db.selectFrom('projects').selectAll().orderBy('name').execute();
   }
+  async updateProject(id: string, patch: Partial<Pick<ProjectRow, 'repo_url' | 'branch' | 'credentials_enc'>>) {
+    if (Object.keys(patch).length > 0) await this.db.updateTable('projects').set(patch).where('id', '=', id).execute();
+    return this.getProject(id);
+  }
 
   async createProvisioner(row: Insertable<ProvisionersTable>) {
     await this.insert(`A provisioner named "${row.name}"`, () => this.db.insertInto('provisioners').values(row).execute());

@@ -41,6 +41,8 @@ export interface Store {
   getProject(id: string): Promise<ProjectRow | undefined>;
   getProjectByName(name: string): Promise<ProjectRow | undefined>;
   listProjects(): Promise<ProjectRow[]>;
+  /** Changes a project's URL, default branch or (encrypted) credentials. */
+  updateProject(id: string, patch: Partial<Pick<ProjectRow, 'repo_url' | 'branch' | 'credentials_enc'>>): Promise<ProjectRow | undefined>;
 
   createProvisioner(row: Insertable<ProvisionersTable>): Promise<void>;
   listProvisioners(): Promise<ProvisionerRow[]>;

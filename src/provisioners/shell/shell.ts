@@ -3,7 +3,7 @@
  * processes (under a PTY for terminals). Storage: `<root>/<workspace id>/`, which plays the part of
  * the mount path (`/workspace`); the checkout is `work/`, Berth's own files are in `.berth/`.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -12,6 +12,7 @@ import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.
 import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
+import { checkoutConfigSteps } from '../git-setup.ts';
 import type { ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
@@ -109,8 +110,19 @@ export class ShellProvisioner implements Provisioner {
   }
 
   private async cloneIfAbsent(ws: WorkspaceContext, p: ReturnType<ShellProvisioner['paths']>, opts: OpOptions): Promise<void> {
+    // Persists the gateway's credential helper (it reads $BERTH_WORKSPACE_TOKEN, never holds it) so
+    // pull and push work in the checkout, also after the token rotates. Idempotent.
+    const configureCheckout = async (dir: string) => {
+      for (const step of checkoutConfigSteps(ws.project.gitEnv)) {
+        const code = await new Promise<number>((resolve) => {
+          execFile('git', ['-C', dir, ...step.args], (err) => resolve(err ? Number((err as { code?: unknown }).code ?? 1) || 1 : 0));
+        });
+        if (!step.okCodes.includes(code)) throw new ProvisionerError(`Configuring git in ${dir} failed (git ${step.args.join(' ')} exited with ${code}).`, { retryable: false });
+      }
+    };
     if (fs.existsSync(path.join(p.work, '.git'))) {
       opts.progress('Repository already present in work/, keeping it.', 'info');
+      await configureCheckout(p.work);
       return;
     }
     if (fs.existsSync(p.work)) {
@@ -130,6 +142,7 @@ export class ShellProvisioner implements Provisioner {
         code: 'clone_failed',
       });
     }
+    await configureCheckout(tmp);
     fs.renameSync(tmp, p.work);
   }
 

@@ -12,6 +12,9 @@
 export const PRE_RECEIVE_HOOK = `#!/bin/sh
 # Installed by Berth (src/server/git/hook.ts); rewritten on every mirror sync. Do not edit.
 set -u
+# The hook itself moves no ref. Unset, so a receive-pack started for a local-path upstream does not
+# believe it runs inside this mirror's quarantine and refuse to update its own refs.
+unset GIT_QUARANTINE_PATH
 upstream=$(git config --get remote.origin.url) || {
   echo "berth: this mirror has no upstream configured; the push was not accepted." >&2
   exit 1

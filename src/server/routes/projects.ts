@@ -1,17 +1,23 @@
 /** Routes for projects. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { CreateProjectSchema, ErrorBodySchema, NameSchema, ProjectSchema, type CreateProject } from '../../sdk/wire.ts';
+import { CreateProjectSchema, ErrorBodySchema, NameSchema, ProjectSchema, ProjectSyncSchema, UpdateProjectSchema, type CreateProject, type UpdateProject } from '../../sdk/wire.ts';
 import type { AppDeps } from '../app.ts';
-import { projectToWire } from '../projects.ts';
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 502: ErrorBodySchema };
 
 /** Registers /projects. */
 export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
   api.post<{ Body: CreateProject }>(
     '/projects',
-    { schema: { tags: ['projects'], summary: 'Add a project (a git repository)', body: CreateProjectSchema, response: { 201: ProjectSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Add a project (a git repository); credentials are stored encrypted and never returned',
+        body: CreateProjectSchema,
+        response: { 201: ProjectSchema, ...errors },
+      },
+    },
     async (req, reply) => {
       deps.auth.requireUser(req.principal);
       return reply.status(201).send(await deps.projects.create(req.principal, req.body));
@@ -28,7 +34,42 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     { schema: { tags: ['projects'], summary: 'Show a project', params: Type.Object({ name: NameSchema }), response: { 200: ProjectSchema, ...errors } } },
     async (req) => {
       deps.auth.requireUser(req.principal);
-      return projectToWire(await deps.projects.get(req.params.name));
+      return deps.projects.toWire(await deps.projects.get(req.params.name));
+    },
+  );
+
+  api.patch<{ Params: { name: string }; Body: UpdateProject }>(
+    '/projects/:name',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Change a project: URL, default branch, credentials (null removes them); owner or admin',
+        params: Type.Object({ name: NameSchema }),
+        body: UpdateProjectSchema,
+        response: { 200: ProjectSchema, ...errors },
+      },
+    },
+    async (req) => {
+      deps.auth.requireUser(req.principal);
+      return deps.projects.update(req.principal, req.params.name, req.body);
+    },
+  );
+
+  api.post<{ Params: { name: string } }>(
+    '/projects/:name/sync',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: "Fetch the upstream into the project's mirror now (502 with git's message when the upstream fails)",
+        params: Type.Object({ name: NameSchema }),
+        response: { 200: ProjectSyncSchema, ...errors },
+      },
+    },
+    async (req) => {
+      deps.auth.requireUser(req.principal);
+      const controller = new AbortController();
+      req.raw.socket.once('close', () => controller.abort());
+      return deps.projects.sync(req.principal, req.params.name, controller.signal);
     },
   );
 }

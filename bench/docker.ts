@@ -1,0 +1,153 @@
+/**
+ * Docker provisioner benchmarks, each against its raw baseline in the same run, on the real local
+ * engine of testenv:
+ *  - create→ready of a docker workspace vs `docker run` + `git clone` of the same repository in the
+ *    same image (target ratio ≤ 1.2);
+ *  - start of a stopped workspace (a fresh container on kept storage) vs `docker start` of a
+ *    stopped container (≤ 1.2);
+ *  - 20 workspaces created in parallel: total time and failures (target: 0 failures).
+ * Berth is driven through its API client (what the CLI and the web UI use); the baselines through
+ * the docker CLI, as a person would type them.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BerthClient } from '../src/sdk/client.ts';
+import { TestServer, tempDir } from '../test/harness.ts';
+import { cleanupEngines, installationOf, testEnv } from '../test/docker/env.ts';
+import { compareTimes, report, timeMs, type Result } from './lib.ts';
+import { generatedRepo } from './repo.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 20);
+
+function docker(...args: string[]): string {
+  return execFileSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: testEnv().BERTH_TEST_DOCKER_HOST }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Resolves once the workspace is running (rejects if it failed), following the event stream. */
+async function ready(c: BerthClient, id: string, after = 0): Promise<void> {
+  await c.followEvents(id, (e) => e.kind === 'phase' && (e.message === 'running' || e.message === 'failed'), { after });
+  const w = await c.getWorkspace(id);
+  if (w.phase !== 'running') throw new Error(`workspace ${w.name} is ${w.phase}: ${w.message}`);
+}
+
+async function stopped(c: BerthClient, id: string, after: number): Promise<void> {
+  await c.followEvents(id, (e) => e.kind === 'phase' && (e.message === 'stopped' || e.message === 'failed'), { after });
+}
+
+async function createToReady(c: BerthClient, repo: string, image: string): Promise<Result> {
+  const scratch = tempDir('berth-bench-docker-');
+  const names: string[] = [];
+  try {
+    const res = await compareTimes({
+      name: 'docker create→ready',
+      baselineName: 'docker run + git clone',
+      runs: RUNS,
+      maxRatio: 1.2,
+      baseline: async (i) => {
+        const dir = path.join(scratch, `b${i}`);
+        fs.mkdirSync(dir);
+        const name = `berth-bench-baseline-${process.pid}-${i}`;
+        names.push(name);
+        docker('run', '-d', '--name', name, '-v', `${repo}:/src:ro`, '-v', `${dir}:/workspace`, image, 'sleep', 'infinity');
+        docker('exec', name, 'git', 'clone', '-q', '/src', '/workspace/work');
+      },
+      berth: async (i) => {
+        const w = await c.createWorkspace({ name: `b${i}`, project: 'bench', provisioner: 'docker', spec: { image } });
+        await ready(c, w.id);
+      },
+    });
+    return res;
+  } finally {
+    if (names.length) docker('rm', '-f', ...names);
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Start of a stopped workspace vs `docker start`; only the start is timed (compareTimes would time the stop that precedes it too). */
+async function stopToStartTimed(c: BerthClient, image: string): Promise<Result> {
+  const w = await c.createWorkspace({ name: 'restart', project: 'bench', provisioner: 'docker', spec: { image } });
+  await ready(c, w.id);
+  const base = `berth-bench-start-${process.pid}`;
+  docker('run', '-d', '--name', base, image, 'sleep', 'infinity');
+  const b: number[] = [];
+  const r: number[] = [];
+  try {
+    for (let i = 0; i < RUNS; i++) {
+      docker('stop', '-t', '0', base);
+      b.push(await timeMs(async () => docker('start', base)));
+      const last = (await c.lastEvent(w.id))?.id ?? 0;
+      await c.stopWorkspace(w.id);
+      await stopped(c, w.id, last);
+      const t0 = (await c.lastEvent(w.id))?.id ?? 0;
+      r.push(
+        await timeMs(async () => {
+          await c.startWorkspace(w.id);
+          await ready(c, w.id, t0);
+        }),
+      );
+    }
+  } finally {
+    docker('rm', '-f', base);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const berth = median(r);
+  const baseline = median(b);
+  return { name: 'docker stop→start', unit: 'ms', berth, baseline, baselineName: 'docker start', ratio: berth / baseline, target: '<= 1.2', met: berth / baseline <= 1.2, runs: RUNS, samples: { berth: r, baseline: b } };
+}
+
+async function parallelCreates(c: BerthClient, image: string): Promise<Result> {
+  let failures = 0;
+  const messages: string[] = [];
+  const total = await timeMs(async () => {
+    const ws = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => c.createWorkspace({ name: `p${i}`, project: 'bench', provisioner: 'docker', spec: { image } })));
+    await Promise.all(
+      ws.map((w) =>
+        ready(c, w.id).catch((err: unknown) => {
+          failures++;
+          messages.push((err as Error).message);
+        }),
+      ),
+    );
+  });
+  if (messages.length) process.stderr.write(`parallel create failures:\n${messages.join('\n')}\n`);
+  return {
+    name: `docker ${PARALLEL} parallel creates`,
+    unit: 'failures',
+    berth: failures,
+    baseline: 0,
+    baselineName: 'no failures',
+    ratio: failures,
+    target: '0 failures',
+    met: failures === 0,
+    runs: 1,
+    samples: { berth: [failures], baseline: [0] },
+    extra: { totalMs: Math.round(total), perWorkspaceMs: Math.round(total / PARALLEL) },
+  };
+}
+
+/** Runs the three docker benchmarks against one server. */
+export async function run(): Promise<Result[]> {
+  const image = testEnv().BERTH_TEST_IMAGE;
+  const repo = generatedRepo(1000, 500);
+  const server = await TestServer.start({ env: { BERTH_LOG_LEVEL: 'warn' } });
+  const installation = installationOf(server);
+  try {
+    const c = server.client();
+    await c.createProject({ name: 'bench', repo });
+    // Warm-up outside the measurements: image metadata and the project mirror.
+    const warm = await c.createWorkspace({ name: 'warm', project: 'bench', provisioner: 'docker', spec: { image } });
+    await ready(c, warm.id);
+    docker('run', '--rm', image, 'true');
+    const results = [await createToReady(c, repo, image), await stopToStartTimed(c, image), await parallelCreates(c, image)];
+    const par = results[2]!;
+    process.stdout.write(`${PARALLEL} parallel creates: ${par.extra?.totalMs} ms total, ${par.berth} failure(s)\n`);
+    return results;
+  } finally {
+    await server.stop();
+    cleanupEngines(installation);
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) report(await run());

@@ -1,0 +1,119 @@
+/**
+ * Getting the repository into a workspace: the checkout is made on the control plane's host, where
+ * the git gateway (or a bundle of it) is always reachable, and then moved into the bind directory
+ * (local engine) or streamed into the workspace volume (remote engine). The engine never needs to
+ * reach the control plane for the clone, and the image needs no git.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AbortedError, ProvisionerError } from '../../core/errors.ts';
+import { progressFilter } from '../../core/lines.ts';
+import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
+import type { ProgressSink, WorkspaceContext } from '../provisioner.ts';
+
+/** Runs git on the host; resolves with the exit code, streaming its output as progress. */
+function git(args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv; progress?: ProgressSink; signal?: AbortSignal }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = progressFilter((line, kind) => opts.progress?.(line, kind));
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => out.push(d));
+    const onAbort = () => child.kill('SIGKILL');
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (err) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(new ProvisionerError(`Cannot run git on the server: ${err.message}`, { retryable: false, cause: err }));
+    });
+    child.once('close', (code) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      out.flush();
+      if (opts.signal?.aborted) reject(new AbortedError());
+      else resolve(code ?? 128);
+    });
+  });
+}
+
+/** Rewrites `from` (an origin like http://127.0.0.1:7420) to `to` in the keys and values of GIT_CONFIG_* pairs. */
+export function rewriteGitEnv(gitEnv: Record<string, string> | undefined, from: string, to: string): Record<string, string> | undefined {
+  if (!gitEnv || from === to) return gitEnv;
+  const pairs = gitConfigPairs(gitEnv).map(([k, v]) => [k.split(from).join(to), v] as [string, string]);
+  const rest = Object.fromEntries(Object.entries(gitEnv).filter(([k]) => !/^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(k)));
+  return { ...rest, ...gitConfigEnv(pairs) };
+}
+
+/** Options of a host-side clone. */
+export interface CloneOptions {
+  progress: ProgressSink;
+  signal: AbortSignal;
+  /** The server URL as the host sees it and as the workspace sees it; remote and credential settings are rewritten from one to the other. */
+  serverUrl?: { host: string; workspace: string };
+}
+
+/**
+ * Clones the workspace's project into `dest` (which must not exist) on this host: from the
+ * project's bundle when it offers one, else from its clone URL. Afterwards `origin` and the
+ * gateway credential settings point at the URL the workspace itself uses.
+ */
+export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOptions): Promise<void> {
+  const project = ws.project;
+  // The gateway's credential helper reads the workspace token from the environment.
+  const token = ws.env.BERTH_WORKSPACE_TOKEN ? { BERTH_WORKSPACE_TOKEN: ws.env.BERTH_WORKSPACE_TOKEN } : {};
+  const env = { ...process.env, ...project.gitEnv, ...token, GIT_TERMINAL_PROMPT: '0' };
+  const branch = ws.ref ? ['--branch', ws.ref] : [];
+  fs.rmSync(dest, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  let source = project.cloneUrl;
+  let bundleFile: string | undefined;
+  try {
+    if (project.bundle) {
+      bundleFile = `${dest}.bundle`;
+      o.progress(`Fetching a bundle of ${project.name}`, 'info');
+      await pipeline(await project.bundle(o.signal), fs.createWriteStream(bundleFile, { mode: 0o600 }), { signal: o.signal });
+      source = bundleFile;
+    }
+    if (!source) throw new ProvisionerError(`Project "${project.name}" has no clone URL.`, { retryable: false, code: 'clone_failed' });
+    o.progress(`Cloning ${project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
+    // --no-hardlinks: the checkout is chowned to the workspace user, which must never reach a local upstream's objects.
+    const code = await git(['clone', '--progress', '--no-hardlinks', ...branch, '--', source, dest], { env, progress: o.progress, signal: o.signal });
+    if (code !== 0) {
+      throw new ProvisionerError(`git clone of project "${project.name}"${ws.ref ? ` at ${ws.ref}` : ''} failed with exit code ${code}; see the workspace log for git's message.`, {
+        code: 'clone_failed',
+        retryable: true,
+      });
+    }
+    let origin = project.cloneUrl;
+    let gitEnv = project.gitEnv;
+    const s = o.serverUrl;
+    if (s && s.host !== s.workspace) {
+      if (origin.startsWith(s.host)) origin = s.workspace + origin.slice(s.host.length);
+      gitEnv = rewriteGitEnv(gitEnv, new URL(s.host).origin, new URL(s.workspace).origin);
+    }
+    if (origin && (origin !== source || bundleFile)) {
+      await git(['remote', 'set-url', 'origin', origin], { cwd: dest, env });
+    }
+    for (const step of checkoutConfigSteps(gitEnv)) {
+      const c = await git(step.args, { cwd: dest, env: { ...process.env } });
+      if (!step.okCodes.includes(c)) throw new ProvisionerError(`git ${step.args.slice(0, 3).join(' ')} failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
+    }
+  } catch (err) {
+    fs.rmSync(dest, { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (bundleFile) fs.rmSync(bundleFile, { force: true });
+  }
+}
+
+/** Changes the owner of a tree (not following symlinks); used when the server runs as root. */
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await fs.promises.lchown(dir, uid, gid);
+  const entries = await fs.promises.readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await chownTree(p, uid, gid);
+      else await fs.promises.lchown(p, uid, gid);
+    }),
+  );
+}

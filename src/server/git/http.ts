@@ -1,0 +1,73 @@
+/** Fastify routes of the git gateway at `/git/<project>.git/…`, outside /api/v1, with their own auth and plain-text errors. */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BerthError, UnauthorizedError } from '../../core/errors.ts';
+import type { AuthService } from '../auth.ts';
+import { statusFor } from '../errors.ts';
+import type { GitGateway } from './gateway.ts';
+
+/** What the git routes need. */
+export interface GitHttpDeps {
+  auth: AuthService;
+  gateway: GitGateway;
+}
+
+/**
+ * Registers the smart-HTTP endpoints; mount with `{ prefix: '/git' }`. A missing or bad token gets
+ * 401 with `WWW-Authenticate: Basic`, so git asks its credential helpers; other errors are
+ * text/plain, which git prints to the user as `remote: …` lines.
+ */
+export async function gitHttpRoutes(git: FastifyInstance, deps: GitHttpDeps): Promise<void> {
+  // Request bodies (packs) are streamed to git untouched: no parsing, no size limit, no buffering.
+  git.removeAllContentTypeParsers();
+  git.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  git.setErrorHandler((err: FastifyError | BerthError, req: FastifyRequest, reply: FastifyReply) => {
+    const status = err instanceof BerthError ? statusFor(err.code) : (err.statusCode ?? 500);
+    if (status >= 500) req.log.warn({ err }, 'git gateway request failed');
+    if (status === 401) void reply.header('www-authenticate', 'Basic realm="berth", charset="UTF-8"');
+    const message = err instanceof BerthError || status < 500 ? err.message : `Internal error (request ${req.id}); the server log has the details.`;
+    void reply.status(status).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(`${message}\n`);
+  });
+
+  git.addHook('onRequest', async (req) => {
+    try {
+      req.principal = await deps.auth.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (err instanceof UnauthorizedError && !req.headers.authorization) {
+        throw new UnauthorizedError('Authentication required: use a Berth token (workspace or user token) as the password; any user name works.');
+      }
+      throw err;
+    }
+  });
+
+  const handle = (endpoint: string) => async (req: FastifyRequest<{ Params: { repo: string } }>, reply: FastifyReply) => {
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    const qs = req.url.indexOf('?');
+    const res = await deps.gateway.serve({
+      principal: req.principal,
+      method: req.method as 'GET' | 'POST',
+      repo: req.params.repo,
+      endpoint,
+      query: qs === -1 ? '' : req.url.slice(qs + 1),
+      headers: req.headers,
+      remoteAddr: req.ip,
+      ...(req.method === 'POST' ? { body: req.raw } : {}),
+      signal: controller.signal,
+    });
+    controller.signal.addEventListener('abort', () => res.kill(), { once: true });
+    void reply.status(res.status);
+    for (const [k, v] of Object.entries(res.headers)) void reply.header(k, v);
+    return reply.send(res.body);
+  };
+
+  const hide = { schema: { hide: true } };
+  git.get('/:repo/info/refs', hide, handle('info/refs'));
+  git.post('/:repo/git-upload-pack', hide, handle('git-upload-pack'));
+  git.post('/:repo/git-receive-pack', hide, handle('git-receive-pack'));
+  git.all('/*', hide, async (req) => {
+    throw new BerthError('not_found', `No git endpoint ${req.method} ${req.url.split('?')[0]}; clone with: git clone <server>/git/<project>.git`);
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * Shared helpers of the Docker e2e suites: the real engines, registry and images that
+ * `testenv/berth-testenv up` starts (described by its env.json), docker CLI access to both engines,
+ * and clean-up of everything a test server created on them.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { TestServer } from '../harness.ts';
+
+/** What testenv/berth-testenv writes to env.json. */
+export interface TestEnv {
+  BERTH_TEST_DOCKER_HOST: string;
+  BERTH_TEST_REGISTRY: string;
+  BERTH_TEST_REGISTRY_USER: string;
+  BERTH_TEST_REGISTRY_PASSWORD: string;
+  BERTH_TEST_IMAGE: string;
+  BERTH_TEST_IMAGE_PRIVATE: string;
+  BERTH_TEST_IMAGE_BUSYBOX: string;
+  BERTH_TEST_IMAGE_BUSYBOX_PRIVATE: string;
+  BERTH_TEST_REMOTE_DOCKER_HOST: string;
+  BERTH_TEST_REMOTE_DOCKER_CERT_PATH: string;
+}
+
+/** Reads the test environment; a missing one is an error that says how to start it, never a silent skip. */
+export function testEnv(): TestEnv {
+  const state = process.env.BERTH_TESTENV_STATE ?? '/var/lib/berth-testenv';
+  const file = path.join(state, 'env.json');
+  let env: TestEnv;
+  try {
+    env = JSON.parse(fs.readFileSync(file, 'utf8')) as TestEnv;
+  } catch (err) {
+    throw new Error(`The Docker tests need the real test environment, but ${file} cannot be read (${(err as Error).message}). Start it with: sudo testenv/berth-testenv up`);
+  }
+  for (const k of ['BERTH_TEST_DOCKER_HOST', 'BERTH_TEST_IMAGE', 'BERTH_TEST_IMAGE_PRIVATE', 'BERTH_TEST_REMOTE_DOCKER_HOST'] as const) {
+    if (!env[k]) throw new Error(`${file} has no ${k}; re-run testenv/berth-testenv up.`);
+  }
+  return env;
+}
+
+/** Runs the docker CLI against the local engine, or the remote TLS one. Returns stdout. */
+export function docker(args: string[], opts: { remote?: boolean; allowFail?: boolean } = {}): string {
+  const env = testEnv();
+  const e: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: env.BERTH_TEST_DOCKER_HOST, DOCKER_CONFIG: '/nonexistent-berth-docker-config' };
+  delete e.DOCKER_TLS_VERIFY;
+  delete e.DOCKER_CERT_PATH;
+  if (opts.remote) Object.assign(e, { DOCKER_HOST: env.BERTH_TEST_REMOTE_DOCKER_HOST, DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: env.BERTH_TEST_REMOTE_DOCKER_CERT_PATH });
+  try {
+    return execFileSync('docker', args, { env: e, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    if (opts.allowFail) return '';
+    throw new Error(`docker ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr ?? (err as Error).message}`);
+  }
+}
+
+/** `docker inspect` of one object as JSON, or null when it does not exist. */
+export function inspect<T = Record<string, unknown>>(what: 'container' | 'volume', name: string, remote = false): T | null {
+  const out = docker([what, 'inspect', name], { remote, allowFail: true });
+  return out ? ((JSON.parse(out) as T[])[0] ?? null) : null;
+}
+
+/** Names of containers (all states) carrying a label. */
+export function containersWith(label: string, remote = false): string[] {
+  return docker(['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}'], { remote }).split('\n').filter(Boolean);
+}
+
+/** Names of volumes carrying a label. */
+export function volumesWith(label: string, remote = false): string[] {
+  return docker(['volume', 'ls', '--filter', `label=${label}`, '--format', '{{.Name}}'], { remote }).split('\n').filter(Boolean);
+}
+
+/** The installation id a test server labels its engine objects with (read from its database). */
+export function installationOf(server: TestServer): string {
+  const db = new Database(path.join(server.dataDir, 'berth.db'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("select value from meta where key = 'installation_id'").get() as { value: string } | undefined;
+    if (!row) throw new Error('the server has no installation id yet');
+    return row.value;
+  } finally {
+    db.close();
+  }
+}
+
+/** Removes every container and volume a test server created on both engines. */
+export function cleanupEngines(installation: string): void {
+  for (const remote of [false, true]) {
+    const label = `berth.installation=${installation}`;
+    try {
+      const cs = containersWith(label, remote);
+      if (cs.length) docker(['rm', '-f', ...cs], { remote, allowFail: true });
+      const vs = volumesWith(label, remote);
+      if (vs.length) docker(['volume', 'rm', '-f', ...vs], { remote, allowFail: true });
+    } catch (err) {
+      process.stderr.write(`cleanup of the ${remote ? 'remote' : 'local'} engine failed: ${(err as Error).message}\n`);
+    }
+  }
+}
