@@ -30,6 +30,12 @@ export interface WorkspaceContext {
      * apply the checkout config, so later pulls and pushes go through the gateway.
      */
     bundle?: (signal: AbortSignal) => Promise<NodeJS.ReadableStream>;
+    /**
+     * For runtimes on the control plane's own host (shell, local docker): makes the project's mirror
+     * fresh and returns its directory, so the clone reads it from disk instead of over HTTP. The
+     * checkout's `origin` must still be set to `cloneUrl`.
+     */
+    localMirror?: (signal: AbortSignal) => Promise<string>;
   };
   /** Branch or ref to check out; undefined = the remote's default branch. */
   ref?: string;

@@ -55,12 +55,17 @@ test("wrong credentials make the sync fail with git's message; updating them fix
   assert.match(ssh.stderr, /only work with an http:\/\/ or https:\/\/ repository URL/);
 });
 
-test('a workspace clones through the gateway, commits and pushes; the upstream has the commit', async () => {
+test('a workspace clones from the gateway, commits and pushes; the upstream has the commit', async () => {
   const c = server.client();
   await c.createWorkspace({ name: 'dev', project: 'web' });
   await waitPhase(c, 'dev', 'running');
   const origin = await wsRun(c, 'dev', ['git', 'remote', 'get-url', 'origin']);
   assert.equal(origin.stdout.trim(), `${server.url}/git/web.git`);
+  // The workspace's token clones the project over the gateway's smart HTTP, as a remote runtime does.
+  const token = (await wsRun(c, 'dev', ['printenv', 'BERTH_WORKSPACE_TOKEN'])).stdout.trim();
+  const viaHttp = path.join(root, 'via-http');
+  git(root, '-c', `http.extraHeader=Authorization: Bearer ${token}`, 'clone', '-q', `${server.url}/git/web.git`, viaHttp);
+  assert.equal(revParse(path.join(viaHttp, '.git'), 'HEAD'), revParse(bare, 'main'));
 
   await wsCommit(c, 'dev', 'feature.txt', 'hello from the workspace', 'add feature');
   const push = await wsRun(c, 'dev', ['git', 'push', 'origin', 'main']);

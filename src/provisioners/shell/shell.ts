@@ -134,8 +134,14 @@ export class ShellProvisioner implements Provisioner {
     const tmp = path.join(p.berth, 'clone.tmp');
     fs.rmSync(tmp, { recursive: true, force: true });
     opts.progress(`Cloning ${ws.project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
-    const args = ['clone', '--progress', ...(ws.ref ? ['--branch', ws.ref] : []), '--', ws.project.cloneUrl, tmp];
-    const code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git');
+    // On the control plane's host the mirror is on the same disk: read it directly (copying, not
+    // hard-linking, so nothing done in the workspace can touch the mirror's objects) and point
+    // origin at the gateway afterwards.
+    const source = ws.project.localMirror ? await ws.project.localMirror(opts.signal) : ws.project.cloneUrl;
+    const local = source !== ws.project.cloneUrl;
+    const args = ['clone', '--progress', ...(local ? ['--no-hardlinks'] : []), ...(ws.ref ? ['--branch', ws.ref] : []), '--', source, tmp];
+    let code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git');
+    if (code === 0 && local) code = await this.runTracked(ws, p, ['-C', tmp, 'remote', 'set-url', 'origin', ws.project.cloneUrl], 'provision', opts.progress, opts.signal, 'git');
     if (code !== 0) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw new ProvisionerError(`git clone of project "${ws.project.name}" failed with exit code ${code}; see the workspace log for git's message.`, {

@@ -141,6 +141,11 @@ export class GitGateway {
       cloneUrl: `${base}/git/${projectName}.git`,
       gitEnv: gatewayGitEnv(base),
       bundle: (signal: AbortSignal) => this.bundle(projectName, ref ?? undefined, signal),
+      localMirror: async (signal: AbortSignal) => {
+        const project = this.o.projects.mirrorProject(await this.o.projects.get(projectName));
+        await this.o.mirrors.prepare(project, signal);
+        return this.o.mirrors.path(projectName);
+      },
     };
   }
 }
