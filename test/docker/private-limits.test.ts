@@ -140,3 +140,23 @@ test('ports are published on 127.0.0.1 only when the provisioner allows it, and 
   await waitGone(c, open.id);
   await waitGone(c, closed.id);
 });
+
+test('the Docker socket is mounted only by a provisioner that allows it', async () => {
+  const r = await runCli(server, ['provisioner', 'add', 'docker-sock', '--type', 'docker', '--allow-docker-socket']);
+  assert.equal(r.code, 0, r.stderr);
+  const c = server.client();
+  const spec = { image: current().BERTH_TEST_IMAGE_BUSYBOX };
+  const [a, b] = await Promise.all([
+    c.createWorkspace({ name: 'sock', project: 'demo', provisioner: 'docker-sock', spec }),
+    c.createWorkspace({ name: 'nosock', project: 'demo', provisioner: 'docker', spec }),
+  ]);
+  await waitPhase(c, a.id, 'running', 90_000);
+  await waitPhase(c, b.id, 'running', 90_000);
+  const probe = ['sh', '-c', 'test -S /var/run/docker.sock && echo present || echo absent'];
+  assert.equal((await c.run(a.id, probe)).stdout, 'present\n');
+  assert.equal((await c.run(b.id, probe)).stdout, 'absent\n');
+  await c.deleteWorkspace(a.id);
+  await c.deleteWorkspace(b.id);
+  await waitGone(c, a.id);
+  await waitGone(c, b.id);
+});

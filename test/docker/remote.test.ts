@@ -30,8 +30,9 @@ after(async () => {
 });
 
 test('provisioner add checks the TLS engine; workspaces live in named volumes that persist across stop/start', async () => {
-  let r = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'docker', '--docker-host', env.BERTH_TEST_REMOTE_DOCKER_HOST, '--tls-cert-path', env.BERTH_TEST_REMOTE_DOCKER_CERT_PATH]);
+  let r = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'docker', '--docker-host', env.BERTH_TEST_REMOTE_DOCKER_HOST, '--tls-cert-path', env.BERTH_TEST_REMOTE_DOCKER_CERT_PATH, '--default']);
   assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'Provisioner remote (docker) added as the default.\n');
   // Without client certificates the TLS engine refuses, and the admin is told so.
   r = await runCli(server, ['provisioner', 'add', 'remote-nocert', '--type', 'docker', '--docker-host', env.BERTH_TEST_REMOTE_DOCKER_HOST]);
   assert.notEqual(r.code, 0);
@@ -82,13 +83,15 @@ test('provisioner add checks the TLS engine; workspaces live in named volumes th
   assert.deepEqual(volumesWith(`berth.installation=${installation}`, true), [], 'workspace volume and unshared cache volume are removed');
 });
 
-test('the remote provisioner is restored from the store after a restart', async () => {
+test('the remote provisioner is restored from the store after a restart, still the default', async () => {
   await server.restart();
   const r = await runCli(server, ['provisioner', 'list', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok((JSON.parse(r.stdout) as { name: string }[]).some((p) => p.name === 'remote'));
+  const list = JSON.parse(r.stdout) as { name: string; default: boolean }[];
+  assert.deepEqual(list.filter((p) => p.default).map((p) => p.name), ['remote']);
   const c = server.client();
-  const w = await c.createWorkspace({ name: 'again', project: 'demo', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } });
+  const w = await c.createWorkspace({ name: 'again', project: 'demo', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } });
+  assert.equal(w.provisioner, 'remote', 'workspaces without --provisioner go to the default');
   await waitPhase(c, w.id, 'running', 120_000);
   const out = await c.run(w.id, ['cat', 'README.md']);
   assert.equal(out.stdout, '# remote\n');

@@ -1,6 +1,6 @@
 /**
  * Getting the repository into a workspace: the checkout is made on the control plane's host, where
- * the git gateway (or a bundle of it) is always reachable, and then moved into the bind directory
+ * the project's mirror (or the git gateway, or a bundle of it) is always at hand, and then moved into the bind directory
  * (local engine) or streamed into the workspace volume (remote engine). The engine never needs to
  * reach the control plane for the clone, and the image needs no git.
  */
@@ -53,8 +53,8 @@ export interface CloneOptions {
 
 /**
  * Clones the workspace's project into `dest` (which must not exist) on this host: from the
- * project's bundle when it offers one, else from its clone URL. Afterwards `origin` and the
- * gateway credential settings point at the URL the workspace itself uses.
+ * project's local mirror when the gateway offers it, else from a bundle, else from its clone URL.
+ * Afterwards `origin` and the gateway credential settings point at the URL the workspace itself uses.
  */
 export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOptions): Promise<void> {
   const project = ws.project;
@@ -67,7 +67,10 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
   let source = project.cloneUrl;
   let bundleFile: string | undefined;
   try {
-    if (project.bundle) {
+    if (project.localMirror) {
+      // The mirror is on this host's disk: the fastest source (copied, never hard-linked).
+      source = await project.localMirror(o.signal);
+    } else if (project.bundle) {
       bundleFile = `${dest}.bundle`;
       o.progress(`Fetching a bundle of ${project.name}`, 'info');
       await pipeline(await project.bundle(o.signal), fs.createWriteStream(bundleFile, { mode: 0o600 }), { signal: o.signal });
@@ -90,7 +93,7 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
       if (origin.startsWith(s.host)) origin = s.workspace + origin.slice(s.host.length);
       gitEnv = rewriteGitEnv(gitEnv, new URL(s.host).origin, new URL(s.workspace).origin);
     }
-    if (origin && (origin !== source || bundleFile)) {
+    if (origin && origin !== source) {
       await git(['remote', 'set-url', 'origin', origin], { cwd: dest, env });
     }
     for (const step of checkoutConfigSteps(gitEnv)) {

@@ -34,6 +34,9 @@ export const DEV_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'K
  */
 export const KEEPALIVE = "trap 'exit 0' TERM INT HUP; while :; do sleep 86400 & wait $!; done";
 
+/** Written into `.berth/` once the checkout is complete and owned by the workspace user. */
+const CHECKOUT_MARKER = 'checkout-complete';
+
 /** Runtime settings chosen by the operator (provisioner options), not by workspace owners. */
 export interface RuntimeSettings {
   /** Label values that mark what this runtime owns. */
@@ -198,54 +201,78 @@ export class DockerRuntime {
     let containerId: string | undefined;
     try {
       for (const s of shared) await this.storage.ensureShared(s);
-      // A container left by an earlier attempt (or a previous run) is replaced: every start is a fresh container on the same storage.
-      if (await this.engine.removeContainer(name)) progress('Removed the previous container of this workspace.', 'info');
       throwIfAborted(signal);
 
       const hostDir = this.storage.hostDir(ws.id);
       const hadCheckout = hostDir ? fs.existsSync(path.join(hostDir, 'work', '.git')) : undefined;
+      // The marker is written with the checkout's final ownership: without it, the checkout is redone (remote) or its ownership fixed (local).
+      const complete = hostDir ? Boolean(hadCheckout) && fs.existsSync(path.join(hostDir, '.berth', CHECKOUT_MARKER)) : undefined;
       if (hostDir && !hadCheckout) this.assertWorkClean(hostDir);
 
       const create = async () => {
         const spec = this.containerSpec(ws, image, imageRef, user);
-        containerId = await this.createContainer(spec);
+        containerId = await this.createContainer(spec, progress);
         user ??= await this.user(image, ws.spec.user, imageRef, containerId);
         await this.engine.startContainer(containerId);
       };
-      // Local engine: the host-side clone goes straight into the bind directory while the container starts.
+      // Local engine: the host-side clone runs while the container starts, in a scratch directory the
+      // workspace cannot reach (so nothing it does, such as planting symlinks, can redirect what the
+      // server writes or chowns), and is moved into place once owned by the workspace user.
+      let scratch: string | undefined;
       const clone = async () => {
         if (!hostDir || hadCheckout) return;
-        const tmp = path.join(hostDir, '.berth', 'clone.tmp');
-        await cloneOnHost(host, tmp, { progress, signal, ...(extras.serverUrl ? { serverUrl: extras.serverUrl } : {}) });
-        fs.renameSync(tmp, path.join(hostDir, 'work'));
+        scratch = fs.mkdtempSync(path.join(this.storage.scratchDir!(), `${ws.id}-`));
+        await cloneOnHost(host, path.join(scratch, 'work'), { progress, signal, ...(extras.serverUrl ? { serverUrl: extras.serverUrl } : {}) });
       };
-      const results = await Promise.allSettled([create(), clone()]);
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      const id = containerId!;
+      const id = await (async () => {
+        try {
+          const results = await Promise.allSettled([create(), clone()]);
+          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
+          throwIfAborted(signal);
+          if (scratch && hostDir) {
+            const chownHere = !(await this.rootless());
+            if (chownHere) await chownTree(path.join(scratch, 'work'), user!.uid, user!.gid);
+            fs.renameSync(path.join(scratch, 'work'), path.join(hostDir, 'work'));
+          }
+          return containerId!;
+        } finally {
+          if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+        }
+      })();
       const u = user!;
-      throwIfAborted(signal);
 
       // Ownership of the mount roots is set once (and again if it was lost); on a host that cannot tell, every time.
       const owned = !(await this.rootless()) && (await this.storage.rootsOwnedBy(ws.id, meta.shared, u.uid));
       const entries: TarEntry[] = this.ownershipEntries(ws, u, !owned);
       let tmpClone: string | undefined;
+      const mp = ws.spec.mountPath;
+      const marker: TarEntry = { type: 'file', path: `${mp.slice(1)}/.berth/${CHECKOUT_MARKER}`, mode: 0o600, uid: u.uid, gid: u.gid, data: Buffer.from(`${new Date().toISOString()}\n`) };
       try {
         if (hostDir) {
-          if (!hadCheckout) {
-            if (!(await this.rootless())) await chownTree(path.join(hostDir, 'work'), u.uid, u.gid);
-            else await this.chownInContainer(id, `${ws.spec.mountPath}/work`, u, progress);
+          if (!complete) {
+            // Fresh clones were chowned before the move; a checkout without the marker (a crash in between, or a server that cannot chown) is fixed inside the container.
+            if (hadCheckout || (await this.rootless())) await this.chownInContainer(id, `${mp}/work`, u, progress);
+            entries.push(marker);
           }
-        } else if (!(await this.engine.pathExists(id, `${ws.spec.mountPath}/work/.git`))) {
-          // Remote engine: clone on this host and stream the checkout into the volume.
+          if (hadCheckout) progress('Repository already present in work/, keeping it.', 'info');
+        } else if (!(await this.engine.pathExists(id, `${mp}/.berth/${CHECKOUT_MARKER}`))) {
+          if (await this.engine.pathExists(id, `${mp}/work`)) {
+            // An upload cut short by a crash: kept aside, never deleted, in case it holds anything of value.
+            const aside = `${mp}/.berth/incomplete-checkout-${Date.now()}`;
+            const res = await this.engine.run(id, { cmd: ['mv', `${mp}/work`, aside], user: '0', trackPid: false });
+            if (res.code !== 0) throw new ProvisionerError(`${mp}/work is incomplete and cannot be moved aside (mv exit code ${res.code}).`, { code: 'clone_failed' });
+            progress(`Moved an incomplete checkout aside to ${aside}.`, 'info');
+          }
+          // Remote engine: clone on this host and stream the checkout into the volume, the marker last.
           tmpClone = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-clone-')), 'work');
           await cloneOnHost(host, tmpClone, { progress, signal, ...(extras.serverUrl ? { serverUrl: extras.serverUrl } : {}) });
           progress('Copying the checkout into the workspace volume.', 'info');
-          for await (const e of directoryEntries(tmpClone, `${ws.spec.mountPath.slice(1)}/work`, u.uid, u.gid)) entries.push(e);
+          for await (const e of directoryEntries(tmpClone, `${mp.slice(1)}/work`, u.uid, u.gid)) entries.push(e);
+          entries.push(marker);
         } else {
           progress('Repository already present in work/, keeping it.', 'info');
         }
-        if (hadCheckout) progress('Repository already present in work/, keeping it.', 'info');
         entries.push(...this.fileEntries(ws, u));
         if (entries.length > 0) await this.engine.putArchive(id, '/', tarStream(entries), signal);
       } finally {
@@ -278,13 +305,17 @@ export class DockerRuntime {
     fs.rmSync(work, { recursive: true, force: true });
   }
 
-  private async createContainer(spec: Docker.ContainerCreateOptions): Promise<string> {
+  /**
+   * Creates the workspace container. A container with its name, left by an earlier attempt or an
+   * earlier start, is replaced: every start is a fresh container on the same storage.
+   */
+  private async createContainer(spec: Docker.ContainerCreateOptions, progress: ProgressSink): Promise<string> {
     try {
       return await this.engine.createContainer(spec);
     } catch (err) {
-      // Two provisions racing (or a remove still in progress): replace and try once more.
       if (err instanceof ProvisionerError && err.retryable && spec.name) {
         await this.engine.removeContainer(spec.name);
+        progress('Replaced the previous container of this workspace.', 'info');
         return await this.engine.createContainer(spec);
       }
       throw err;

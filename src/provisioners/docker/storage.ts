@@ -83,6 +83,8 @@ export interface WorkspaceStorage {
   remove(id: string): Promise<void>;
   /** Whether the workspace's and the shared stores' root directories are known to belong to `uid` already (false = unknown). */
   rootsOwnedBy(id: string, sharedKeys: string[], uid: number): Promise<boolean>;
+  /** For bind storage: a directory on the same filesystem, out of every workspace's reach, for work in progress. */
+  scratchDir?(): string;
   /** For bind storage: the host directory (fast checks and host-side clones); undefined for volumes. */
   hostDir(id: string): string | undefined;
   /** Human-readable location for `ws show`. */
@@ -105,6 +107,18 @@ export class BindStorage implements WorkspaceStorage {
     return path.join(this.root, checkId(id));
   }
 
+  scratchDir(): string {
+    const d = path.join(this.root, '.tmp');
+    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    return d;
+  }
+
+  /** Removes scratch directories a crash left behind for a workspace. */
+  private clearScratch(id: string): void {
+    const d = path.join(this.root, '.tmp');
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith(`${id}-`)) fs.rmSync(path.join(d, e), { recursive: true, force: true });
+  }
+
   describe(id: string): string {
     return this.hostDir(id);
   }
@@ -118,6 +132,7 @@ export class BindStorage implements WorkspaceStorage {
     fs.renameSync(`${metaFile}.tmp`, metaFile);
     const created = !fs.existsSync(dir);
     fs.mkdirSync(path.join(dir, '.berth'), { recursive: true });
+    this.clearScratch(meta.id);
     return created;
   }
 
@@ -176,6 +191,7 @@ export class BindStorage implements WorkspaceStorage {
   }
 
   async remove(id: string): Promise<void> {
+    this.clearScratch(checkId(id));
     await fs.promises.rm(this.hostDir(id), { recursive: true, force: true });
     await fs.promises.rm(path.join(this.metaDir, `${checkId(id)}.json`), { force: true });
   }
