@@ -21,8 +21,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
   echo "$hash" > "$stamp"
 fi
 
-echo "== type check"
+echo "== type check and lint"
 npx tsc -p tsconfig.json
+npx eslint src test bench
 
 echo "== test environment"
 bash testenv/berth-testenv up
