@@ -24,9 +24,11 @@ class MemoryProvisioner implements Provisioner {
   permanent = false;
   provisionDelayMs = 0;
   calls: string[] = [];
+  tokens: string[] = [];
   validate(_spec: Spec): void {}
   async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
     this.calls.push(`provision ${ws.env.BERTH_WORKSPACE_TOKEN ? 'with-token' : 'no-token'}`);
+    if (ws.env.BERTH_WORKSPACE_TOKEN) this.tokens.push(ws.env.BERTH_WORKSPACE_TOKEN);
     if (this.failures > 0) {
       this.failures--;
       throw new ProvisionerError('engine unavailable', { retryable: !this.permanent });
@@ -112,6 +114,7 @@ async function settle(id: string, phase: string, ms = 3000): Promise<void> {
 test('retryable failures are retried with back-off until provisioning succeeds', async () => {
   mem.failures = 2;
   mem.permanent = false;
+  mem.tokens = [];
   const id = await newWorkspace();
   rec.kick(id);
   await settle(id, 'running');
@@ -119,7 +122,10 @@ test('retryable failures are retried with back-off until provisioning succeeds',
   assert.equal(row.attempts, 0);
   const errors = (await store.listEvents(id, 0, 100)).filter((e) => e.kind === 'error');
   assert.equal(errors.length, 2);
-  assert.ok(mem.calls.filter((c) => c === 'provision with-token').length >= 3, 'every provision gets a fresh token');
+  assert.equal(mem.tokens.length, 3);
+  assert.equal(new Set(mem.tokens).size, 3, 'every provision gets a fresh token');
+  const live = await store.currentWorkspaceToken(id);
+  assert.ok(live, 'the newest token is live');
 });
 
 test('a permanent failure marks the workspace failed without retrying', async () => {

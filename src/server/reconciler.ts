@@ -127,6 +127,8 @@ export class Reconciler {
         continue;
       }
       for (const id of ids.filter((i) => !known.has(i))) {
+        // The API is already serving: a workspace created since `known` was read is not an orphan.
+        if (await this.o.store.getWorkspace(id)) continue;
         this.o.logger.info({ workspaceId: id, provisioner: p.name }, 'removing orphaned workspace resources');
         const ctx = this.orphanContext(id);
         await p.destroy(ctx, { signal: new AbortController().signal, progress: () => undefined }).catch((err) =>
@@ -160,7 +162,8 @@ export class Reconciler {
     try {
       provisioner = this.o.registry.get(row.provisioner);
     } catch (err) {
-      await this.setPhase(row, 'failed', { message: (err as Error).message });
+      // The provisioner may come back (an engine that was down at start); retry with back-off.
+      await this.fail(row, new ProvisionerError((err as Error).message, { retryable: true, cause: err }), 'lookup');
       return;
     }
     if (row.phase === 'failed' && row.desired === 'running' && row.attempts > 0 && !row.next_attempt_at) return; // waits for an explicit start
@@ -182,11 +185,16 @@ export class Reconciler {
       await this.o.events.append(id, 'info', `The runtime is gone (${status.message ?? status.state}); recreating it on the same storage.`);
     }
     row = await this.setPhase(row, phaseDuring(action), { message: null });
-    const ctx = await this.context(row, action === 'provision');
     const progress = (line: string, kind: 'output' | 'progress' | 'info' = 'output') => {
       void this.o.events.append(id, kind, line).catch(() => undefined);
     };
     try {
+      const ctx = await this.context(row, action === 'provision').catch(async (err: unknown) => {
+        if (action !== 'destroy') throw err;
+        // A workspace whose secrets can no longer be opened (lost or replaced key) must still be deletable.
+        await this.o.events.append(id, 'error', `Cannot open the workspace's stored secrets (${(err as Error).message}); deleting without them.`);
+        return { ...this.orphanContext(id), name: row!.name, spec: { ...this.orphanContext(id).spec, ...this.o.codec.redacted(row!.spec_json), env: [], registryLogins: [] } };
+      });
       if (action === 'provision') {
         const st = await provisioner.provision(ctx, { signal, progress });
         await this.setPhase(row, phaseAfter(action), {

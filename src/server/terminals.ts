@@ -28,7 +28,12 @@ interface Session {
   clients: Set<WebSocket>;
   exit?: { code: number | null; signal?: string };
   idleTimer?: NodeJS.Timeout;
+  /** Reading from the process is paused because a client is slow. */
+  paused?: boolean;
 }
+
+/** Bytes queued on a client socket above which the process's output is paused. */
+const HIGH_WATER = 1024 * 1024;
 
 /** Options of the terminal service. */
 export interface TerminalServiceOptions {
@@ -112,7 +117,19 @@ export class TerminalService {
     const pump = (channel: number) => (data: Buffer | string) => {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       if (s.tty) this.remember(s, buf);
-      for (const c of s.clients) if (c.readyState === c.OPEN) c.send(frame(channel, buf));
+      let congested = false;
+      for (const c of s.clients) {
+        if (c.readyState !== c.OPEN) continue;
+        c.send(frame(channel, buf), () => this.relieve(s));
+        if (c.bufferedAmount > HIGH_WATER) congested = true;
+      }
+      // A client that reads slower than the process writes must not grow the server's memory:
+      // stop reading the process until the socket has drained.
+      if (congested && !s.paused) {
+        s.paused = true;
+        s.proc.stdout.pause();
+        s.proc.stderr?.pause();
+      }
     };
     proc.stdout.on('data', pump(CHANNEL_STDOUT));
     proc.stderr?.on('data', pump(CHANNEL_STDERR));
@@ -165,6 +182,15 @@ export class TerminalService {
     }
   }
 
+  /** Resumes reading a paused process once every client's socket has drained. */
+  private relieve(s: Session): void {
+    if (!s.paused) return;
+    for (const c of s.clients) if (c.readyState === c.OPEN && c.bufferedAmount > HIGH_WATER / 2) return;
+    s.paused = false;
+    s.proc.stdout.resume();
+    s.proc.stderr?.resume();
+  }
+
   private attachClient(s: Session, ws: WebSocket, early: EarlyMessages): void {
     if (s.idleTimer) clearTimeout(s.idleTimer);
     s.idleTimer = undefined;
@@ -188,8 +214,9 @@ export class TerminalService {
     for (const [data, isBinary] of early.queue.splice(0)) onMessage(data, isBinary);
     early.handedOver = true;
     ws.on('message', onMessage);
-    ws.on('close', () => {
+    const onClose = () => {
       s.clients.delete(ws);
+      this.relieve(s);
       if (s.exit || s.clients.size > 0) return;
       if (!s.tty) {
         s.proc.kill('SIGKILL');
@@ -200,7 +227,10 @@ export class TerminalService {
         s.proc.kill('SIGHUP');
       }, this.o.idleMs);
       s.idleTimer.unref();
-    });
+    };
+    // The client may have gone while the process was starting; then it never emits 'close' again.
+    if (ws.readyState !== ws.OPEN) onClose();
+    else ws.on('close', onClose);
   }
 
   /** Ends every session (server shutdown). */

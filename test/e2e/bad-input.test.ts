@@ -74,6 +74,7 @@ function cases(): Case[] {
     { name: "stopping another user's workspace by name", method: 'POST', path: '/api/v1/workspaces/mine/stop', token: 'bob', status: 404, message: /No workspace "mine"/ },
     { name: 'invalid workspace reference', path: '/api/v1/workspaces/Bad..Name', status: 400, message: /ref/ },
     { name: 'non-admin creating a user', method: 'POST', path: '/api/v1/users', body: { name: 'eve' }, token: 'bob', status: 403, message: /Only an admin/ },
+    { name: 'non-admin asking for a shell workspace', method: 'POST', path: '/api/v1/workspaces', body: { ...goodWs, provisioner: 'shell' }, token: 'bob', status: 403, message: /only admins may use it/ },
     { name: 'workspace token creating a workspace', method: 'POST', path: '/api/v1/workspaces', body: goodWs, token: 'ws', status: 403, message: /workspace token cannot create/ },
     { name: 'unknown route', path: '/api/v1/nothing-here', status: 404, message: /No route GET \/api\/v1\/nothing-here/ },
     { name: 'duplicate project', method: 'POST', path: '/api/v1/projects', body: { name: 'demo', repo }, status: 409, message: /already exists/ },

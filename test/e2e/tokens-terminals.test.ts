@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { BerthClient } from '../../src/sdk/client.ts';
 import { TestServer, eventually, makeRepo, waitPhase } from '../harness.ts';
 
@@ -59,6 +60,7 @@ test('the workspace token rotates on every provision and the old one stops worki
   // The token is not written into the workspace's files.
   const w = await admin.getWorkspace('wa');
   const grep = await admin.run('wa', ['grep', '-rl', afterRotation, String(w.details.directory)]);
+  assert.equal(grep.code, 1, `grep exits 1 when nothing matches: ${grep.stdout}${grep.stderr}`);
   assert.equal(grep.stdout, '');
 });
 
@@ -83,4 +85,33 @@ test('a TTY session survives a disconnect and replays its output on re-attach', 
   await eventually(() => replay.includes('again remembered 40 120'), 'the same shell, resized', 10_000);
   second.write('exit 5\n');
   assert.equal((await second.done).code, 5);
+});
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+test("a client that stops reading holds the command back instead of growing the server's memory", async () => {
+  const pid = server.proc.pid!;
+  const base = rssBytes(pid);
+  const ws = new WebSocket(`${server.url.replace('http', 'ws')}/api/v1/workspaces/wa/exec`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  let received = 0;
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => ws.send(JSON.stringify({ cmd: ['head', '-c', '400000000', '/dev/zero'], tty: false })));
+    ws.once('message', () => {
+      // Stop reading at the TCP level, like a client on a slow link.
+      (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      resolve();
+    });
+    ws.once('error', reject);
+  });
+  ws.on('message', (d: Buffer) => (received += d.length));
+  await new Promise((r) => setTimeout(r, 3000));
+  const grown = rssBytes(pid) - base;
+  ws.terminate();
+  assert.ok(grown < 120 * 1024 * 1024, `server memory grew by ${Math.round(grown / 1048576)} MiB`);
+  assert.ok(received < 400_000_000);
+  // The abandoned command is ended with its connection.
+  await eventually(async () => !(await server.client().run('wa', ['sh', '-c', 'ps -eo args | grep -c "[h]ead -c 400000000" || true'])).stdout.startsWith('1'), 'the command to end', 10_000);
 });

@@ -269,7 +269,13 @@ export class ShellProvisioner implements Provisioner {
     }
     procs.record('exec', term.pid);
     const stdout = new PassThrough();
-    term.onData((d) => stdout.write(d));
+    term.onData((d) => {
+      // Propagate back-pressure to the terminal, so a slow reader holds the process, not our memory.
+      if (!stdout.write(d)) {
+        term.pause();
+        stdout.once('drain', () => term.resume());
+      }
+    });
     const stdin = new Writable({
       write(chunk: Buffer, _enc, cb) {
         term.write(chunk.toString('utf8'));
