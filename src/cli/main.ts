@@ -1,5 +1,6 @@
 /** The `berth` command. */
 import fs from 'node:fs';
+import readline from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { BerthError } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
@@ -24,7 +25,12 @@ for (const o of SERVER_OPTIONS) {
 serverCmd.action(async (opts: Record<string, string | undefined>) => {
   const { BerthServer, VERSION } = await import('../server/server.ts');
   const config = loadConfig(opts, {});
-  const server = await BerthServer.create(config);
+  let server: Awaited<ReturnType<typeof BerthServer.create>>;
+  try {
+    server = await BerthServer.create(config);
+  } catch (err) {
+    throw startupError(err, config.listen, config.dataDir);
+  }
   const out = [`Berth ${VERSION} control plane listening on ${server.url}`];
   if (server.bootstrap) {
     out.push(
@@ -35,8 +41,10 @@ serverCmd.action(async (opts: Record<string, string | undefined>) => {
       `  berth login --url ${server.url} --token ${server.bootstrap.token}`,
       '',
     );
-  } else {
+  } else if (fs.existsSync(`${config.dataDir}/admin-credentials`)) {
     out.push(`Admin credentials are in ${config.dataDir}/admin-credentials.`);
+  } else {
+    out.push(`No admin credentials file in ${config.dataDir}; mint a new admin token with: berth admin token --data-dir ${config.dataDir}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   let stopping = false;
@@ -49,6 +57,50 @@ serverCmd.action(async (opts: Record<string, string | undefined>) => {
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 });
+
+/** Turns the usual start-up failures into one actionable line instead of a stack trace. */
+function startupError(err: unknown, listen: string, dataDir: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'EADDRINUSE':
+      return new CliError(`Cannot listen on ${listen}: the address is already in use (is another berth server running?). Choose another with --listen HOST:PORT.`);
+    case 'EADDRNOTAVAIL':
+      return new CliError(`Cannot listen on ${listen}: no network interface of this machine has that address.`);
+    case 'EACCES':
+    case 'EPERM':
+      return new CliError(`Permission denied: ${e.message}. Check --listen (ports below 1024 need privileges) and that ${dataDir} is writable.`);
+    case 'ENOTDIR':
+    case 'ENOENT':
+    case 'EROFS':
+      return new CliError(`Cannot use the data directory ${dataDir}: ${e.message}.`);
+    default:
+      return err;
+  }
+}
+
+program
+  .command('admin')
+  .description('Maintenance on the server host.')
+  .command('token')
+  .description('Mint a new admin token directly in the data directory (when every admin token is lost or expired) and rewrite admin-credentials.')
+  .option('--data-dir <dir>', 'Data directory of the server', process.env.BERTH_DATA_DIR)
+  .option('--database-url <url>', 'PostgreSQL URL, if the server uses one', process.env.BERTH_DATABASE_URL)
+  .option('--user <name>', 'Admin user', 'admin')
+  .option('--ttl <duration>', 'Lifetime of the token (default: 90d)')
+  .action(async (opts: { dataDir?: string; databaseUrl?: string; user: string; ttl?: string }) => {
+    const config = loadConfig({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) }, {});
+    if (!opts.databaseUrl && !fs.existsSync(`${config.dataDir}/berth.db`)) throw new CliError(`No Berth database in ${config.dataDir}; pass --data-dir.`);
+    const { SqlStore } = await import('../store/sql-store.ts');
+    const { AuthService } = await import('../server/auth.ts');
+    const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: `${config.dataDir}/berth.db` });
+    try {
+      const url = config.publicUrl || `http://${config.listen}`;
+      const r = await new AuthService(store, config.tokenTtl).recoverAdmin(config.dataDir, url, opts.user, opts.ttl);
+      process.stdout.write(`New token for ${opts.user} (also written to ${r.file}):\n${r.token}\n`);
+    } finally {
+      await store.close();
+    }
+  });
 
 program
   .command('login')
@@ -247,7 +299,7 @@ async function waitFor(c: BerthClient, ref: string, target: Workspace['phase'], 
     throw err;
   });
   if (!current || (current.phase === target && current.desired === target)) return;
-  await c.followEvents(
+  const following = c.followEvents(
     ref,
     (e) => {
       printer.event(e);
@@ -257,6 +309,12 @@ async function waitFor(c: BerthClient, ref: string, target: Workspace['phase'], 
     },
     { after },
   );
+  try {
+    await following;
+  } catch (err) {
+    // A workspace deleted between our checks is exactly what `rm --wait` waits for.
+    if (!(target === 'deleted' && err instanceof ApiError && err.status === 404)) throw err;
+  }
   printer.done();
   if (target === 'deleted') return;
   if (failed || !reached) {
@@ -391,9 +449,13 @@ ws.command('exec <name>')
       process.stdin.on('end', () => conn.eof());
     }
     process.once('SIGINT', () => conn.signal('SIGINT'));
-    const { code, signal } = await conn.done;
-    process.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
-    process.stdin.destroy();
+    try {
+      const { code, signal } = await conn.done;
+      process.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+    } finally {
+      // An open pipe on stdin would otherwise keep the process alive after an error.
+      process.stdin.destroy();
+    }
   });
 
 addGitCommand(ws);
@@ -405,9 +467,13 @@ ws.command('shell <name>')
     process.exitCode = await openShell(client(), name, opts.session);
   });
 
-function prompt(question: string): Promise<string> {
-  process.stderr.write(question);
-  return new Promise((resolve) => process.stdin.once('data', (d) => resolve(d.toString())));
+async function prompt(question: string): Promise<string> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await rl.question(question);
+  } finally {
+    rl.close();
+  }
 }
 
 /** Runs the CLI; errors become one line on stderr and a non-zero exit code. */

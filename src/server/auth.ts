@@ -122,9 +122,27 @@ export class AuthService {
       if (err instanceof ConflictError) return null; // another replica won the race
       throw err;
     }
+    return { file: this.writeCredentials(dataDir, url, 'admin', created.token), token: created.token };
+  }
+
+  /**
+   * Issues a fresh token for an admin (by default `admin`) and rewrites `<dataDir>/admin-credentials`:
+   * the way back in when every admin token is lost or expired (`berth admin token`, run on the server's host).
+   */
+  async recoverAdmin(dataDir: string, url: string, name = 'admin', ttl?: string): Promise<{ file: string; token: string }> {
+    const user = await this.store.getUserByName(name);
+    if (!user) throw new NotFoundError(`No user named "${name}" in this data directory.`);
+    if (user.role !== 'admin') throw new ForbiddenError(`User "${name}" is not an admin.`);
+    const t = await this.createUserToken(user.id, 'recovered on the server host', ttl);
+    return { file: this.writeCredentials(dataDir, url, name, t.token), token: t.token };
+  }
+
+  private writeCredentials(dataDir: string, url: string, user: string, token: string): string {
     const file = path.join(dataDir, 'admin-credentials');
-    fs.writeFileSync(file, `# Berth admin credentials, created ${this.now().toISOString()}\nBERTH_URL=${url}\nBERTH_USER=admin\nBERTH_TOKEN=${created.token}\n`, { mode: 0o600 });
-    fs.chmodSync(file, 0o600);
-    return { file, token: created.token };
+    const tmp = `${file}.tmp`;
+    fs.writeFileSync(tmp, `# Berth admin credentials, written ${this.now().toISOString()}\nBERTH_URL=${url}\nBERTH_USER=${user}\nBERTH_TOKEN=${token}\n`, { mode: 0o600 });
+    fs.chmodSync(tmp, 0o600);
+    fs.renameSync(tmp, file);
+    return file;
   }
 }

@@ -2,6 +2,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError } from '../core/errors.ts';
 
 /** Encrypts and decrypts small secrets with one key. Ciphertext format: `v1:<iv>:<tag>:<data>` in base64url. */
 export class SecretBox {
@@ -11,7 +12,7 @@ export class SecretBox {
   static open(dataDir: string, base64Key?: string): SecretBox {
     if (base64Key) {
       const key = Buffer.from(base64Key, 'base64');
-      if (key.length !== 32) throw new Error('BERTH_SECRET_KEY must be 32 bytes encoded in base64.');
+      if (key.length !== 32) throw new InputError('BERTH_SECRET_KEY (--secret-key) must be 32 random bytes encoded in base64, e.g. the output of: openssl rand -base64 32');
       return new SecretBox(key);
     }
     const file = path.join(dataDir, 'secret.key');
@@ -24,7 +25,7 @@ export class SecretBox {
       }
     }
     const key = Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte base64 key.`);
+    if (key.length !== 32) throw new InputError(`${file} does not hold a 32-byte base64 key; restore it from your backup (secrets stored with another key cannot be read).`);
     return new SecretBox(key);
   }
 

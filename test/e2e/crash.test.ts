@@ -57,12 +57,34 @@ test('kill -9 mid-delete: after restart the workspace is gone, no directory, no 
   await c.deleteWorkspace('crash2');
   await eventually(() => processesWith(marker).length > 0, 'the teardown command to start');
   assert.equal((await c.getWorkspace('crash2')).phase, 'deleting');
+  const interrupted = processesWith(marker).map((l) => Number(l.trim().split(/\s+/)[0]));
   await server.kill9();
+  const t0 = Date.now();
   await server.restart();
+  // The interrupted teardown is ended at once (it would otherwise run for almost 4 s more).
+  await eventually(() => interrupted.every((pid) => !fs.existsSync(`/proc/${pid}`)), 'the interrupted teardown to be ended', 10_000, 20);
+  assert.ok(Date.now() - t0 < 3500, `ended after ${Date.now() - t0} ms`);
   c = server.client();
   await waitGone(c, 'crash2');
   assert.equal(fs.existsSync(dir), false, 'storage directory removed');
-  await eventually(() => processesWith(marker).length === 0, 'no teardown process left', 10_000);
+  assert.deepEqual(processesWith(marker), [], 'no teardown process left');
+});
+
+test('SIGTERM shuts down promptly even while a client follows the event log', async () => {
+  const c = server.client();
+  await c.createWorkspace({ name: 'follow', project: 'demo' });
+  await waitPhase(c, 'follow', 'running');
+  const controller = new AbortController();
+  const following = c.followEvents('follow', () => false, { signal: controller.signal }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  const exited = new Promise((r) => server.proc.once('exit', r));
+  server.proc.kill('SIGTERM');
+  await exited;
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`);
+  controller.abort();
+  await following;
+  await server.restart();
 });
 
 test('a directory the store does not know is removed at start-up as an orphan', async () => {

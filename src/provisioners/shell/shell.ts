@@ -170,6 +170,8 @@ export class ShellProvisioner implements Provisioner {
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
     const p = this.paths(ws.id);
+    // Setup or teardown steps of an interrupted earlier attempt end before teardown runs again.
+    await p.procs.killAll(['provision']);
     if (fs.existsSync(p.marker)) await this.teardown(ws, p, opts);
     const killed = await p.procs.killAll(['provision', 'exec']);
     if (killed) opts.progress(`Ended ${killed} process group(s).`, 'info');
@@ -188,6 +190,7 @@ export class ShellProvisioner implements Provisioner {
   async destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
     const p = this.paths(ws.id);
     if (!fs.existsSync(p.dir)) return;
+    await p.procs.killAll(['provision']);
     if (fs.existsSync(p.marker)) await this.teardown(ws, p, opts);
     await p.procs.killAll(['provision', 'exec']);
     fs.rmSync(p.dir, { recursive: true, force: true });

@@ -1,0 +1,81 @@
+/** CLI behaviour a user meets on common mistakes and on recovery. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { BERTH_BIN, TestServer, runCli, tempDir } from '../harness.ts';
+
+let server: TestServer;
+
+before(async () => {
+  server = await TestServer.start();
+});
+after(async () => {
+  await server?.stop();
+});
+
+function berth(args: string[], env: Record<string, string> = {}, keepStdinOpenMs = 0): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const p = spawn(process.execPath, [BERTH_BIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const kill = setTimeout(() => p.kill('SIGKILL'), 30_000);
+    const close = setTimeout(() => p.stdin.end(), keepStdinOpenMs);
+    p.on('close', (code) => {
+      clearTimeout(kill);
+      clearTimeout(close);
+      resolve({ code, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+test('start-up mistakes are one clear line, not a stack trace', async () => {
+  const dir = tempDir('berth-cli-');
+  let r = await berth(['server', '--data-dir', dir, '--listen', `127.0.0.1:${server.port}`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /already in use/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+
+  r = await berth(['server', '--data-dir', tempDir('berth-cli-'), '--listen', '127.0.0.1:0'], { BERTH_SECRET_KEY: 'abc' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /must be 32 random bytes encoded in base64/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+
+  r = await berth(['server', '--listen', 'nowhere']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--listen .* must be HOST:PORT/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('berth admin token mints a working admin token on the server host', async () => {
+  const r = await berth(['admin', 'token', '--data-dir', server.dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  const token = /^(berth_u_\S+)$/m.exec(r.stdout)![1]!;
+  assert.equal((await server.client(token).me()).user.name, 'admin');
+  const creds = fs.readFileSync(path.join(server.dataDir, 'admin-credentials'), 'utf8');
+  assert.ok(creds.includes(token));
+  assert.equal(fs.statSync(path.join(server.dataDir, 'admin-credentials')).mode & 0o777, 0o600);
+  const missing = await berth(['admin', 'token', '--data-dir', tempDir('berth-empty-')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /No Berth database/);
+});
+
+test('ws exec with an open stdin pipe still exits on an error', async () => {
+  const r = await berth(['ws', 'exec', 'nosuch', '--', 'ls'], { BERTH_URL: server.url, BERTH_TOKEN: server.adminToken }, 20_000);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /No workspace "nosuch"/);
+  assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+});
+
+test('commands without a login say how to log in', async () => {
+  const r = await berth(['ws', 'list'], { BERTH_CONFIG: path.join(tempDir('berth-cfg-'), 'none.json'), BERTH_URL: '', BERTH_TOKEN: '' });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Not logged in: run "berth login/);
+  const bad = await runCli(server, ['ws', 'list'], { token: `berth_u_${'x'.repeat(43)}` });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /token is not valid/);
+});
