@@ -12,7 +12,7 @@ import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.
 import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
-import { checkoutConfigSteps } from '../git-setup.ts';
+import { checkoutConfigSteps, gitConfigPairs } from '../git-setup.ts';
 import type { ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
@@ -134,12 +134,15 @@ export class ShellProvisioner implements Provisioner {
     const tmp = path.join(p.berth, 'clone.tmp');
     fs.rmSync(tmp, { recursive: true, force: true });
     opts.progress(`Cloning ${ws.project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
-    // On the control plane's host the mirror is on the same disk: read it directly (copying, not
-    // hard-linking, so nothing done in the workspace can touch the mirror's objects) and point
-    // origin at the gateway afterwards.
+    // On the control plane's host the mirror is on the same disk: read it directly (git hard-links
+    // its immutable object files; shell workspaces belong to admins, who own the host anyway) and
+    // point origin at the gateway afterwards. The credential settings go in with the clone itself.
     const source = ws.project.localMirror ? await ws.project.localMirror(opts.signal) : ws.project.cloneUrl;
     const local = source !== ws.project.cloneUrl;
-    const args = ['clone', '--progress', ...(local ? ['--no-hardlinks'] : []), ...(ws.ref ? ['--branch', ws.ref] : []), '--', source, tmp];
+    const credentialConfig = gitConfigPairs(ws.project.gitEnv)
+      .filter(([k]) => k.toLowerCase().startsWith('credential.'))
+      .flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    const args = ['clone', '--progress', ...credentialConfig, ...(ws.ref ? ['--branch', ws.ref] : []), '--', source, tmp];
     let code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git');
     if (code === 0 && local) code = await this.runTracked(ws, p, ['-C', tmp, 'remote', 'set-url', 'origin', ws.project.cloneUrl], 'provision', opts.progress, opts.signal, 'git');
     if (code !== 0) {
@@ -148,7 +151,6 @@ export class ShellProvisioner implements Provisioner {
         code: 'clone_failed',
       });
     }
-    await configureCheckout(tmp);
     fs.renameSync(tmp, p.work);
   }
 
