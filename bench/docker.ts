@@ -100,7 +100,10 @@ async function stopToStartTimed(c: BerthClient, image: string): Promise<Result> 
 /** Runs a docker CLI command asynchronously (for the parallel baseline). */
 function dockerAsync(...args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('docker', args, { env: { ...process.env, DOCKER_HOST: testEnv().BERTH_TEST_DOCKER_HOST } }, (err) => (err ? reject(err) : resolve()));
+    execFile('docker', args, { env: { ...process.env, DOCKER_HOST: testEnv().BERTH_TEST_DOCKER_HOST } }, (err) => {
+      if (err) reject(new Error(err.message));
+      else resolve();
+    });
   });
 }
 

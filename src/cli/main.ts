@@ -193,6 +193,7 @@ project
     const p = await client().updateProject(name, patch);
     if (opts.json) json(p);
     else process.stdout.write(`Project ${p.name} updated (${p.repo}${p.credentials ? `, ${p.credentials} credentials` : ', no credentials'}).\n`);
+    if (!opts.json && p.notice) process.stderr.write(`${p.notice}\n`);
   });
 project
   .command('sync <name>')

@@ -17,6 +17,17 @@ export type ErrorBody = Static<typeof ErrorBodySchema>;
 
 export const NameSchema = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63 });
 
+/**
+ * What `git check-ref-format --branch` accepts: no control characters, spaces or `~ ^ : ? * [ \`,
+ * no `..`, `@{` or `//`, no component starting with `.` or ending with `.lock`, not starting with
+ * `-` or `/`, not ending with `/` or `.`, and not `@` or `HEAD`. The server also asks git itself.
+ */
+export const BRANCH_NAME_PATTERN =
+  '^(?!-)(?!/)(?!\\.)(?!.*/\\.)(?!.*\\.\\.)(?!.*//)(?!.*@\\{)(?!@$)(?!HEAD$)(?!.*\\.lock(?:/|$))(?!.*[/.]$)[^\\x00-\\x20\\x7f~^:?*\\[\\\\]+$';
+
+/** A branch name (or tag, for workspace refs) as git accepts it. */
+export const BranchNameSchema = Type.String({ minLength: 1, maxLength: 255, pattern: BRANCH_NAME_PATTERN });
+
 export const UserSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -56,6 +67,8 @@ export const ProjectSchema = Type.Object({
   /** Kind of upstream credentials stored (encrypted) with the project; the credentials themselves are never returned. */
   credentials: Nullable(Type.Union([Type.Literal('password'), Type.Literal('ssh-key')])),
   createdAt: Type.String(),
+  /** Something the caller should know about the change just made (e.g. credentials dropped because the URL moved host). */
+  notice: Type.Optional(Type.String()),
 });
 export type Project = Static<typeof ProjectSchema>;
 
@@ -73,7 +86,7 @@ export const CreateProjectSchema = Type.Object(
   {
     name: NameSchema,
     repo: Type.String({ minLength: 1, maxLength: 2048 }),
-    branch: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    branch: Type.Optional(BranchNameSchema),
     credentials: Type.Optional(ProjectCredentialsInputSchema),
   },
   { additionalProperties: false },
@@ -84,7 +97,7 @@ export type CreateProject = Static<typeof CreateProjectSchema>;
 export const UpdateProjectSchema = Type.Object(
   {
     repo: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
-    branch: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 255 }))),
+    branch: Type.Optional(Nullable(BranchNameSchema)),
     credentials: Type.Optional(Nullable(ProjectCredentialsInputSchema)),
   },
   { additionalProperties: false },
@@ -153,7 +166,7 @@ export const CreateWorkspaceSchema = Type.Object(
   {
     name: NameSchema,
     project: NameSchema,
-    ref: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s~^:?*\\[\\\\]+$' })),
+    ref: Type.Optional(BranchNameSchema),
     provisioner: Type.Optional(NameSchema),
     spec: Type.Optional(SpecInputSchema),
   },

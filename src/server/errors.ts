@@ -41,6 +41,9 @@ export function describeValidation(context: string, issue: AjvIssue): string {
       if (/(^|\.)name$|^params\.ref$|(^|\.)project$|(^|\.)provisioner$/.test(field)) {
         return `${field} is not a valid name: use 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit.`;
       }
+      if (/^(branch|ref)$/.test(field)) {
+        return `${field} has an invalid format: it must be a git branch name (no spaces or ~ ^ : ? * [ \\, no "..", "@{" or "//", not starting with "-" or ".", not ending with "/", "." or ".lock").`;
+      }
       return `${field} has an invalid format.`;
     case 'type':
       return `${field} must be of type ${String(issue.params.type)}.`;

@@ -6,8 +6,9 @@ import { assertName } from '../core/names.ts';
 import type { ProjectRow, Store } from '../store/store.ts';
 import type { CreateProject, Project, ProjectSync, UpdateProject } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
-import { normalizeCredentials, type ProjectCredentials } from './git/credentials.ts';
-import type { GitMirrors, MirrorProject } from './git/mirrors.ts';
+import { assertNoCredentialsInUrl, normalizeCredentials, upstreamEndpoint, type ProjectCredentials } from './git/credentials.ts';
+import type { GitMirrors, MirrorProject, SyncResult } from './git/mirrors.ts';
+import { assertBranchName } from './git/refs.ts';
 import { newId, type SecretBox } from './secrets.ts';
 
 /** Converts a project row to its wire form; credentials are never included, only their kind. */
@@ -15,10 +16,28 @@ export function projectToWire(p: ProjectRow, credentials: ProjectCredentials['ki
   return { id: p.id, name: p.name, repo: p.repo_url, branch: p.branch, credentials, createdAt: p.created_at };
 }
 
+/** Whether `repo` names a repository on the server's own disk (an absolute path or a file:// URL). */
+export function isLocalRepo(repo: string): boolean {
+  return repo.startsWith('/') || /^file:/i.test(repo);
+}
+
+/**
+ * Only admins may point a project at the server's disk: the mirror reads it and the push relay
+ * writes into it as the server's own user, so anyone else could read or change any repository there.
+ */
+export function assertMayUseRepo(p: Principal, repo: string): void {
+  if (isLocalRepo(repo) && p.user.role !== 'admin') {
+    throw new ForbiddenError(
+      "Only admins may use a repository on the server's disk (a local path or file:// URL), because the server reads and pushes into it as its own user; use an https:// or ssh URL instead.",
+    );
+  }
+}
+
 /** Accepts https://, http://, ssh://, git://, file://, scp-like user@host:path, and absolute local paths. */
 export function validateRepoUrl(repo: string): string {
   if (/[\s\0]/.test(repo)) throw new InputError('The repository URL must not contain spaces or control characters.');
   if (repo.startsWith('-')) throw new InputError('The repository URL must not start with "-".');
+  assertNoCredentialsInUrl(repo);
   if (repo.startsWith('/')) {
     if (!fs.existsSync(repo)) throw new InputError(`The local repository path ${repo} does not exist on the server.`);
     return path.normalize(repo);
@@ -48,7 +67,10 @@ export class ProjectService {
   /** Adds a project; credentials are validated against the URL and stored encrypted. */
   async create(p: Principal, input: CreateProject): Promise<Project> {
     assertName(input.name, 'Project name');
+    // Checked before the URL, so a non-admin learns nothing about which paths exist on the server.
+    assertMayUseRepo(p, input.repo);
     const repo = validateRepoUrl(input.repo);
+    if (input.branch !== undefined) await assertBranchName(input.branch, 'branch');
     const creds = normalizeCredentials(repo, input.credentials);
     if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
     const row = await this.store.createProject({
@@ -65,14 +87,18 @@ export class ProjectService {
 
   /**
    * Changes the URL, default branch or credentials (owner or admin). Credentials left out are kept
-   * when they still fit the URL; `credentials: null` removes them. The next fetch uses the new settings.
+   * while the URL stays on the same scheme, host and port, and dropped (with a `notice`) when it moves;
+   * `credentials: null` removes them. The next fetch uses the new settings.
    */
   async update(p: Principal, name: string, input: UpdateProject): Promise<Project> {
     if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot change projects; use a user token.');
     const row = await this.get(name);
     if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can change it.`);
+    if (input.repo !== undefined) assertMayUseRepo(p, input.repo);
     const repo = input.repo === undefined ? row.repo_url : validateRepoUrl(input.repo);
+    if (input.branch !== undefined && input.branch !== null) await assertBranchName(input.branch, 'branch');
     const patch: Parameters<Store['updateProject']>[1] = {};
+    let notice: string | undefined;
     if (input.repo !== undefined) patch.repo_url = repo;
     if (input.branch !== undefined) patch.branch = input.branch;
     if (input.credentials === null) patch.credentials_enc = null;
@@ -81,13 +107,49 @@ export class ProjectService {
       if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
       patch.credentials_enc = creds ? this.git!.box.encrypt(JSON.stringify(creds)) : null;
     } else if (input.repo !== undefined) {
-      // Kept credentials must still fit the new URL, so an https password never goes to an ssh host.
       const kept = this.credentials(row);
-      normalizeCredentials(repo, kept ? (kept.kind === 'password' ? { username: kept.username, password: kept.password } : { sshKey: kept.privateKey }) : undefined);
+      const from = upstreamEndpoint(row.repo_url);
+      const to = upstreamEndpoint(repo);
+      if (kept && from !== to) {
+        // Credentials were given for one server; a new URL must not hand them to another one.
+        patch.credentials_enc = null;
+        notice = `The stored credentials were removed because the repository moved from ${from ?? 'a local path'} to ${to ?? 'a local path'}; give them again with --username/--password-stdin or --ssh-key if the new host needs them.`;
+      } else {
+        // Kept credentials must still fit the new URL, so an https password never goes to an ssh host.
+        normalizeCredentials(repo, kept ? (kept.kind === 'password' ? { username: kept.username, password: kept.password } : { sshKey: kept.privateKey }) : undefined);
+      }
     }
     const updated = (await this.store.updateProject(row.id, patch))!;
     this.git?.mirrors.invalidate(row.name);
-    return this.toWire(updated);
+    return notice ? { ...this.toWire(updated), notice } : this.toWire(updated);
+  }
+
+  /**
+   * Throws InputError unless `ref` is a valid branch name that names a branch or tag in the project's
+   * mirror (synced within the freshness window, and once more on a miss, since the upstream may have
+   * the branch already). When the mirror cannot be prepared, only the name is checked: the workspace's
+   * clone then reports the upstream's problem as before. `fromProject` says the ref is the project's default branch.
+   */
+  async assertRef(row: ProjectRow, ref: string, opts: { fromProject?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    await assertBranchName(ref, opts.fromProject ? 'branch' : 'ref');
+    const mirrors = this.git?.mirrors;
+    if (!mirrors) return;
+    const project = this.mirrorProject(row);
+    let synced: SyncResult | null;
+    try {
+      synced = await mirrors.prepare(project, opts.signal);
+    } catch {
+      return;
+    }
+    if (await mirrors.hasRef(row.name, ref)) return;
+    if (synced && !synced.fetched) {
+      await mirrors.prepare(project, opts.signal, { force: true });
+      if (await mirrors.hasRef(row.name, ref)) return;
+    }
+    const branches = await mirrors.branches(row.name);
+    const shown = branches.length > 20 ? `${branches.slice(0, 20).join(', ')} and ${branches.length - 20} more` : branches.join(', ') || 'no branches yet';
+    const hint = opts.fromProject ? ` It is the project's default branch; change it with: berth project update ${row.name} --branch NAME.` : '';
+    throw new InputError(`Branch "${ref}" does not exist in project "${row.name}"; it has: ${shown}.${hint}`, { details: { branches: branches.slice(0, 100) } });
   }
 
   async list(): Promise<Project[]> {

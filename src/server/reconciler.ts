@@ -193,7 +193,7 @@ export class Reconciler {
         if (action !== 'destroy') throw err;
         // A workspace whose secrets can no longer be opened (lost or replaced key) must still be deletable.
         await this.o.events.append(id, 'error', `Cannot open the workspace's stored secrets (${(err as Error).message}); deleting without them.`);
-        return { ...this.orphanContext(id), name: row!.name, spec: { ...this.orphanContext(id).spec, ...this.o.codec.redacted(row!.spec_json), env: [], registryLogins: [] } };
+        return { ...this.orphanContext(id), name: row.name, spec: { ...this.orphanContext(id).spec, ...this.o.codec.redacted(row.spec_json), env: [], registryLogins: [] } };
       });
       if (action === 'provision') {
         const st = await provisioner.provision(ctx, { signal, progress });

@@ -1,5 +1,5 @@
 /** Workspace operations behind the API: create, find, start, stop, delete, and their wire form. */
-import { ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
 import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
@@ -72,14 +72,23 @@ export class WorkspaceService {
     }
     const provisioner = this.o.registry.get(provisionerName);
     const spec = normalizeSpec(input.spec);
+    if (provisioner.type === 'shell' && p.user.role !== 'admin') {
+      // Shell workspaces run as the control plane's own user, next to its database and keys.
+      throw new ForbiddenError(
+        `The "${provisioner.name}" provisioner runs workspaces as the server's own user, so only admins may use it; choose another provisioner (berth provisioner list).`,
+      );
+    }
     provisioner.validate(spec);
+    const ref = input.ref ?? project.branch ?? null;
+    // A ref the upstream does not have would fail every clone attempt; say so now, naming the branches there are.
+    if (ref) await this.o.projects.assertRef(project, ref, { fromProject: input.ref === undefined });
     const now = new Date().toISOString();
     const row = await this.o.store.createWorkspace({
       id: newId('ws'),
       name: input.name,
       owner_id: p.user.id,
       project_id: project.id,
-      ref: input.ref ?? project.branch ?? null,
+      ref,
       provisioner: provisioner.name,
       spec_json: this.o.codec.encode(spec),
       desired: 'running',
@@ -131,12 +140,15 @@ export class WorkspaceService {
   async setDesired(p: Principal, ref: string, desired: 'running' | 'stopped' | 'deleted'): Promise<Workspace> {
     const row = await this.resolve(p, ref);
     if (p.kind === 'workspace' && desired === 'deleted') throw new ForbiddenError('A workspace token cannot delete its workspace.');
-    if (row.desired === 'deleted' && desired !== 'deleted') throw new InputError(`Workspace "${row.name}" is being deleted and cannot be ${desired === 'running' ? 'started' : 'stopped'}.`);
+    const deleting = () => new ConflictError(`Workspace "${row.name}" is being deleted and cannot be ${desired === 'running' ? 'started' : 'stopped'}.`);
+    if (row.desired === 'deleted' && desired !== 'deleted') throw deleting();
     const patch: Parameters<Store['updateWorkspace']>[1] = { desired, updated_at: new Date().toISOString() };
     // An explicit start after a failure is a fresh attempt.
     if (desired === 'running' && row.phase === 'failed') Object.assign(patch, { attempts: 0, next_attempt_at: null, message: null });
     const changed = row.desired !== desired || row.phase === 'failed';
-    const updated = (await this.o.store.updateWorkspace(row.id, patch))!;
+    // Conditional, so a start racing a delete can never undo the delete.
+    const updated = await this.o.store.updateWorkspace(row.id, patch, desired === 'deleted' ? {} : { unlessDesired: 'deleted' });
+    if (!updated) throw deleting();
     if (changed) await this.o.events.append(row.id, 'info', `Desired state set to ${desired}.`);
     this.o.reconciler.kick(row.id, { preempt: row.desired !== desired });
     return this.toWire(updated);

@@ -149,8 +149,11 @@ export class SqlStore implements Store {
     if (filter.name) q = q.where('name', '=', filter.name);
     return q.orderBy('created_at').orderBy('name').execute();
   }
-  async updateWorkspace(id: string, patch: WorkspacePatch) {
-    await this.db.updateTable('workspaces').set(patch).where('id', '=', id).execute();
+  async updateWorkspace(id: string, patch: WorkspacePatch, guard: { unlessDesired?: 'running' | 'stopped' | 'deleted' } = {}) {
+    let q = this.db.updateTable('workspaces').set(patch).where('id', '=', id);
+    if (guard.unlessDesired) q = q.where('desired', '<>', guard.unlessDesired);
+    const res = await q.executeTakeFirst();
+    if (guard.unlessDesired && Number(res.numUpdatedRows) === 0) return undefined;
     return this.getWorkspace(id);
   }
   async deleteWorkspace(id: string) {

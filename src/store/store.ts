@@ -51,7 +51,8 @@ export interface Store {
   getWorkspace(id: string): Promise<WorkspaceRow | undefined>;
   getWorkspaceByName(ownerId: string, name: string): Promise<WorkspaceRow | undefined>;
   listWorkspaces(filter?: { ownerId?: string; name?: string }): Promise<WorkspaceRow[]>;
-  updateWorkspace(id: string, patch: WorkspacePatch): Promise<WorkspaceRow | undefined>;
+  /** Updates a workspace; with `unlessDesired`, only if its desired state is not that one (returns undefined otherwise). */
+  updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: 'running' | 'stopped' | 'deleted' }): Promise<WorkspaceRow | undefined>;
   /** Removes the workspace row, its events and tokens. */
   deleteWorkspace(id: string): Promise<void>;
 

@@ -118,3 +118,15 @@ test('a failing setup command marks the workspace failed with the reason, and st
   await c.deleteWorkspace('w3');
   await waitGone(c, 'w3');
 });
+
+test('a start racing a delete never undoes the delete', async () => {
+  const c = server.client();
+  await c.createWorkspace({ name: 'race', project: 'demo' });
+  await waitPhase(c, 'race', 'running');
+  const results = await Promise.allSettled([c.startWorkspace('race'), c.deleteWorkspace('race'), c.startWorkspace('race'), c.stopWorkspace('race'), c.startWorkspace('race')]);
+  assert.equal(results[1].status, 'fulfilled');
+  for (const r of results) {
+    if (r.status === "rejected") assert.match(`${(r.reason as { status?: number }).status} ${(r.reason as Error).message}`, /is being deleted|No workspace/);
+  }
+  await waitGone(c, 'race');
+});

@@ -50,9 +50,13 @@ test("wrong credentials make the sync fail with git's message; updating them fix
   const again = await runCli(server, ['project', 'sync', 'bad']);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /Project bad synced in \d+ ms: 1 ref\(s\) updated, 1 branches and tags, default branch main/);
-  const ssh = await runCli(server, ['project', 'update', 'bad', '--repo', 'git@git.example.com:team/app.git']);
+  const ssh = await runCli(server, ['project', 'update', 'bad', '--repo', 'git@git.example.com:team/app.git', '--username', UPSTREAM_USER, '--password-stdin'], { input: UPSTREAM_PASSWORD });
   assert.equal(ssh.code, 1);
   assert.match(ssh.stderr, /only work with an http:\/\/ or https:\/\/ repository URL/);
+  // Moving to another host without sending credentials again leaves the stored ones behind.
+  const moved = await runCli(server, ['project', 'update', 'bad', '--repo', 'git@git.example.com:team/app.git']);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.match(moved.stdout, /Project bad updated \(git@git\.example\.com:team\/app\.git, no credentials\)/);
 });
 
 test('a workspace clones from the gateway, commits and pushes; the upstream has the commit', async () => {

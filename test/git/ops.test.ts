@@ -83,6 +83,22 @@ test('status, diff, stage, unstage, discard and commit on the checkout', async (
   assert.deepEqual([s.ahead, s.behind, s.clean], [1, 0, true]);
 });
 
+test('staging paths outside the checkout is a 400, not a 502', async () => {
+  const c = server.client();
+  for (const [paths, re] of [
+    [['../outside.txt'], /contains a "\.\." segment/],
+    [['src/../../x'], /contains a "\.\." segment/],
+    [['/etc/passwd'], /is absolute/],
+  ] as const) {
+    await rejectsWith(c.gitPaths('dev', 'stage', { paths: [...paths] }), 400, re);
+  }
+  // A symbolic link out of the checkout: only git can tell.
+  await wsRun(c, 'dev', ['sh', '-c', 'mkdir -p "$0/outside" && echo x > "$0/outside/secret" && ln -s "$0/outside" link', root]);
+  await rejectsWith(c.gitPaths('dev', 'stage', { paths: ['link/secret'] }), 400, /outside the checkout[\s\S]*beyond a symbolic link/);
+  await wsRun(c, 'dev', ['rm', 'link']);
+  assert.equal((await c.gitStatus('dev')).clean, true);
+});
+
 test('push and pull through the API; conflicts and nothing-to-commit are 409', async () => {
   const c = server.client();
   const pushed = await c.gitSync('dev', 'push');

@@ -30,11 +30,43 @@ export function transportOf(repo: string): 'http' | 'ssh' | 'local' | 'git' {
   return 'local';
 }
 
+/**
+ * Refuses secrets in a repository URL, which is stored in clear and shown to every user: any user
+ * info in an http(s) URL (a token alone is a secret), and a password in any other URL. A user name
+ * in ssh://user@host or user@host:path is not a secret and stays allowed.
+ */
+export function assertNoCredentialsInUrl(repo: string): void {
+  if (/^https?:\/\/[^/?#]*@/i.test(repo)) {
+    throw new InputError('The repository URL contains a user name or token. Put credentials in --username/--password-stdin, not in the URL. (API: credentials.username and credentials.password.)');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(repo)) {
+    throw new InputError('The repository URL contains a password. Put credentials in --username/--password-stdin (or --ssh-key), not in the URL.');
+  }
+}
+
+/**
+ * Where a repository URL leads, as `scheme://host:port` with the default port filled in (an scp-like
+ * `user@host:path` is `ssh://host:22`), or null for a path on the server's disk. Credentials belong
+ * to this endpoint: they must not follow a project to another one.
+ */
+export function upstreamEndpoint(repo: string): string | null {
+  const scp = /^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!\/\/)/.exec(repo);
+  if (scp && !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return `ssh://${scp[1]!.toLowerCase()}:22`;
+  let url: URL;
+  try {
+    url = new URL(repo);
+  } catch {
+    return null;
+  }
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  const defaults: Record<string, string> = { http: '80', https: '443', ssh: '22', git: '9418' };
+  if (!(scheme in defaults)) return null;
+  return `${scheme}://${url.hostname.toLowerCase()}:${url.port || defaults[scheme]!}`;
+}
+
 /** Validates credentials against the repository URL and returns their stored form (or null for none). */
 export function normalizeCredentials(repo: string, input: CredentialsInput | undefined): ProjectCredentials | null {
-  if (/^[a-z]+:\/\/[^/@]*:[^/@]*@/i.test(repo)) {
-    throw new InputError('The repository URL contains a password; pass credentials with --username and --password-stdin (API: credentials.username and credentials.password) instead.');
-  }
+  assertNoCredentialsInUrl(repo);
   if (!input || (input.username === undefined && input.password === undefined && input.sshKey === undefined)) return null;
   const transport = transportOf(repo);
   if (input.sshKey !== undefined) {

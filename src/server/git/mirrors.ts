@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { BerthError, NotFoundError } from '../../core/errors.ts';
+import { AbortedError, BerthError, NotFoundError } from '../../core/errors.ts';
 import { gitEnvWith, scrubSecrets, upstreamAuth, type ProjectCredentials, type UpstreamAuth } from './credentials.ts';
 import { PRE_RECEIVE_HOOK } from './hook.ts';
 import { KeyedMutex } from './lock.ts';
@@ -40,6 +40,14 @@ export interface SyncResult {
   head: string | null;
 }
 
+/** A fetch that concurrent callers share; it is cancelled only when every caller has stopped waiting. */
+interface SharedFetch {
+  result: Promise<SyncResult>;
+  controller: AbortController;
+  /** Callers still waiting; a caller without a signal is counted forever, so the fetch always finishes. */
+  waiters: number;
+}
+
 /** Options of the mirror manager. */
 export interface GitMirrorsOptions {
   /** Directory holding `<project>.git` mirrors. */
@@ -55,7 +63,7 @@ export class GitMirrors {
   readonly lock = new KeyedMutex();
   readonly root: string;
   private readonly last = new Map<string, SyncResult>();
-  private readonly inflight = new Map<string, Promise<SyncResult>>();
+  private readonly inflight = new Map<string, SharedFetch>();
   /** Upstream URL last written into each mirror's config by this process (saves a git call per sync). */
   private readonly configuredUrl = new Map<string, string>();
 
@@ -88,31 +96,98 @@ export class GitMirrors {
 
   /**
    * Fetches the upstream into the mirror, creating it first if needed. With `maxAgeMs`, a mirror
-   * fetched within that window is returned as it is. Concurrent callers share one fetch.
+   * fetched within that window is returned as it is. Concurrent callers share one fetch; a caller's
+   * `signal` only stops that caller waiting (AbortedError), and the fetch is cancelled once no caller waits.
    */
   async sync(p: MirrorProject, opts: { maxAgeMs?: number; signal?: AbortSignal } = {}): Promise<SyncResult> {
     const last = this.last.get(p.name);
     if (opts.maxAgeMs !== undefined && last && Date.now() - Date.parse(last.fetchedAt) < opts.maxAgeMs && this.exists(p.name)) {
       return { ...last, fetched: false, durationMs: 0 };
     }
-    const running = this.inflight.get(p.name);
-    if (running) return running;
-    const started = this.lock.run(p.name, () => this.fetch(p, opts.signal)).finally(() => this.inflight.delete(p.name));
-    this.inflight.set(p.name, started);
-    return started;
+    if (opts.signal?.aborted) throw new AbortedError(`Stopped waiting for the fetch of project "${p.name}".`);
+    let shared = this.inflight.get(p.name);
+    if (!shared) {
+      const controller = new AbortController();
+      const result = this.lock.run(p.name, () => this.fetch(p, controller.signal)).finally(() => {
+        if (this.inflight.get(p.name)?.controller === controller) this.inflight.delete(p.name);
+      });
+      // Every caller may have stopped waiting by the time it fails; that is not an unhandled rejection.
+      result.catch(() => undefined);
+      shared = { result, controller, waiters: 0 };
+      this.inflight.set(p.name, shared);
+    }
+    return this.await(p.name, shared, opts.signal);
+  }
+
+  /** Waits for a shared fetch until it settles or `signal` fires; the last caller to leave cancels it. */
+  private await(project: string, shared: SharedFetch, signal?: AbortSignal): Promise<SyncResult> {
+    shared.waiters++;
+    if (!signal) return shared.result;
+    return new Promise<SyncResult>((resolve, reject) => {
+      const leave = () => {
+        shared.waiters--;
+        reject(new AbortedError(`Stopped waiting for the fetch of project "${project}".`));
+        if (shared.waiters === 0) {
+          // Later callers start a fetch of their own rather than join one being cancelled.
+          if (this.inflight.get(project) === shared) this.inflight.delete(project);
+          shared.controller.abort();
+        }
+      };
+      signal.addEventListener('abort', leave, { once: true });
+      shared.result.then(
+        (r) => {
+          signal.removeEventListener('abort', leave);
+          resolve(r);
+        },
+        (err: Error) => {
+          signal.removeEventListener('abort', leave);
+          reject(err);
+        },
+      );
+    });
   }
 
   /**
-   * Makes the mirror fresh enough to serve: syncs within the freshness window; if the upstream is
-   * unreachable but the mirror exists, serves it as it is (and logs why).
+   * Makes the mirror fresh enough to serve: syncs within the freshness window (`force`: fetches
+   * regardless); if the upstream is unreachable but the mirror exists, serves it as it is (and logs
+   * why) and returns null.
    */
-  async prepare(p: MirrorProject, signal?: AbortSignal): Promise<void> {
+  async prepare(p: MirrorProject, signal?: AbortSignal, opts: { force?: boolean } = {}): Promise<SyncResult | null> {
     try {
-      await this.sync(p, { maxAgeMs: this.o.freshnessMs, ...(signal ? { signal } : {}) });
+      return await this.sync(p, { ...(opts.force ? {} : { maxAgeMs: this.o.freshnessMs }), ...(signal ? { signal } : {}) });
     } catch (err) {
-      if (!this.exists(p.name)) throw err;
+      if (!this.exists(p.name) || err instanceof AbortedError) throw err;
       this.o.logger.warn({ project: p.name, reason: (err as Error).message }, 'upstream fetch failed; serving the mirror as it is');
+      return null;
     }
+  }
+
+  /** Whether the mirror has a branch or tag named `ref` (read from the ref files first; git only when they do not say). */
+  async hasRef(project: string, ref: string): Promise<boolean> {
+    const dir = this.path(project);
+    const candidates = [`refs/heads/${ref}`, `refs/tags/${ref}`];
+    const packed = packedRefs(dir);
+    for (const c of candidates) {
+      if (packed.has(c)) return true;
+      try {
+        if (fs.statSync(path.join(dir, c)).isFile()) return true;
+      } catch {
+        /* not a loose ref */
+      }
+    }
+    for (const c of candidates) {
+      if ((await runGit(['rev-parse', '--verify', '--quiet', `${c}^{commit}`], { cwd: dir, env: gitEnvWith([]) })).code === 0) return true;
+    }
+    return false;
+  }
+
+  /** The mirror's branches, its HEAD branch (the upstream's default) first, the rest sorted. */
+  async branches(project: string): Promise<string[]> {
+    const dir = this.path(project);
+    const r = await runGit(['for-each-ref', '--format=%(refname:lstrip=2)', 'refs/heads/'], { cwd: dir, env: gitEnvWith([]) });
+    const all = r.stdout.split('\n').filter(Boolean).sort();
+    const head = headBranch(dir)?.replace(/^refs\/heads\//, '');
+    return head && all.includes(head) ? [head, ...all.filter((b) => b !== head)] : all;
   }
 
   /** Forgets the freshness of a mirror, so the next on-demand sync fetches (after a push moved the upstream, say). */

@@ -86,6 +86,10 @@ export class WorkspaceGit {
     const text = lastLines(`${r.stderr}\n${r.stdout}`, 12);
     if (/not a git repository/i.test(text)) throw new ConflictError(`The workspace has no git checkout in its work directory, so it cannot ${what}.`);
     if (/pathspec .* did not match|did not match any file/i.test(text)) throw new InputError(`git could not ${what}: ${text}`);
+    // A path that leads out of the checkout (through '..', an absolute path or a symbolic link) is the caller's mistake.
+    if (/outside repository|beyond a symbolic link|pathspec/i.test(text)) {
+      throw new InputError(`git could not ${what} because a path is outside the checkout or not a valid path in it; give paths relative to the repository root. git said: ${text}`);
+    }
     throw new BerthError('git_failed', `git could not ${what}: ${text || `exit code ${r.code}`}`, { details: { exitCode: r.code } });
   }
 
@@ -98,6 +102,7 @@ export class WorkspaceGit {
 
   /** Staged and unstaged changes per file, optionally for some paths only. */
   async diff(t: GitTarget, paths: string[] = []): Promise<GitDiff> {
+    for (const p of paths) this.assertInside(p);
     const spec = paths.length ? ['--', ...paths] : [];
     const args = ['diff', '--no-ext-diff', '--no-textconv', '-M'];
     const [staged, unstaged] = await Promise.all([
@@ -128,8 +133,8 @@ export class WorkspaceGit {
 
   /** Throws away unstaged changes of the paths: tracked files return to their staged state, untracked ones are deleted. */
   async discard(t: GitTarget, sel: GitPaths): Promise<GitStatus> {
-    const before = await this.status(t);
     const wanted = sel.all ? null : new Set(this.paths(sel));
+    const before = await this.status(t);
     const pick = (f: GitStatus['files'][number]) => wanted === null || wanted.has(f.path) || [...wanted].some((w) => f.path.startsWith(`${w.replace(/\/$/, '')}/`));
     const untracked = before.files.filter((f) => f.worktree === 'untracked' && pick(f)).map((f) => f.path);
     const tracked = before.files.filter((f) => f.worktree !== 'untracked' && f.worktree !== 'unmodified' && f.worktree !== 'ignored' && pick(f)).map((f) => f.path);
@@ -221,7 +226,14 @@ export class WorkspaceGit {
     if (sel.all) return ['.'];
     const paths = sel.paths ?? [];
     if (paths.length === 0) throw new InputError('Name the files (paths) or pass all: true.');
-    for (const p of paths) if (p.includes('\0')) throw new InputError('Paths must not contain NUL characters.');
+    for (const p of paths) this.assertInside(p);
     return paths;
+  }
+
+  /** Refuses paths that could name something outside the checkout before git sees them. */
+  private assertInside(p: string): void {
+    if (p.includes('\0')) throw new InputError('Paths must not contain NUL characters.');
+    if (p.startsWith('/')) throw new InputError(`The path "${p}" is absolute; give paths relative to the repository root.`);
+    if (p.split('/').includes('..')) throw new InputError(`The path "${p}" contains a ".." segment; give paths inside the checkout, relative to the repository root.`);
   }
 }
