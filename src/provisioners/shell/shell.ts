@@ -144,7 +144,9 @@ export class ShellProvisioner implements Provisioner {
       .flatMap(([k, v]) => ['-c', `${k}=${v}`]);
     const args = ['clone', '--progress', ...credentialConfig, ...(ws.ref ? ['--branch', ws.ref] : []), '--', source, tmp];
     let code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git');
-    if (code === 0 && local) code = await this.runTracked(ws, p, ['-C', tmp, 'remote', 'set-url', 'origin', ws.project.cloneUrl], 'provision', opts.progress, opts.signal, 'git');
+    if (code === 0 && local && !pointOriginAt(tmp, source, ws.project.cloneUrl)) {
+      code = await this.runTracked(ws, p, ['-C', tmp, 'remote', 'set-url', 'origin', ws.project.cloneUrl], 'provision', opts.progress, opts.signal, 'git');
+    }
     if (code !== 0) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw new ProvisionerError(`git clone of project "${ws.project.name}" failed with exit code ${code}; see the workspace log for git's message.`, {
@@ -361,6 +363,21 @@ export class ShellProvisioner implements Provisioner {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Rewrites origin's URL in a fresh clone's `.git/config` from `from` to `to` without starting git
+ * (create→ready is measured against a bare `git clone`). Only for values that need no quoting;
+ * returns false when it did not apply, and the caller falls back to `git remote set-url`.
+ */
+function pointOriginAt(checkout: string, from: string, to: string): boolean {
+  if (!/^[A-Za-z0-9:/._@+-]+$/.test(to) || !/^[A-Za-z0-9:/._@+-]+$/.test(from)) return false;
+  const file = path.join(checkout, '.git', 'config');
+  const config = fs.readFileSync(file, 'utf8');
+  const line = `\turl = ${from}\n`;
+  if (config.split(line).length !== 2) return false;
+  fs.writeFileSync(file, config.replace(line, `\turl = ${to}\n`));
+  return true;
 }
 
 function firstLine(s: string): string {
