@@ -18,21 +18,24 @@ export async function openShell(c: BerthClient, ref: string, session?: string): 
   let detached = false;
   let prefix = false;
   stdin.on('data', (d: Buffer) => {
-    // Ctrl-] then "d" detaches, leaving the session running on the server.
-    if (prefix) {
-      prefix = false;
-      if (d[0] === 0x64) {
-        detached = true;
-        conn.detach();
-        return;
+    // Ctrl-] then "d" detaches, leaving the session running on the server. The two keys may
+    // arrive in one chunk or in two, so this scans byte by byte.
+    const out: number[] = [];
+    for (const byte of d) {
+      if (prefix) {
+        prefix = false;
+        if (byte === 0x64) {
+          if (out.length) conn.write(Buffer.from(out));
+          detached = true;
+          conn.detach();
+          return;
+        }
+        out.push(DETACH_PREFIX);
       }
-      conn.write(Buffer.from([DETACH_PREFIX]));
+      if (byte === DETACH_PREFIX) prefix = true;
+      else out.push(byte);
     }
-    if (d.length === 1 && d[0] === DETACH_PREFIX) {
-      prefix = true;
-      return;
-    }
-    conn.write(d);
+    if (out.length) conn.write(Buffer.from(out));
   });
   stdin.resume();
   const onResize = () => conn.resize(stdout.columns ?? 80, stdout.rows ?? 24);

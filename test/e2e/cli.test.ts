@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { BERTH_BIN, TestServer, runCli, tempDir } from '../harness.ts';
+import * as pty from 'node-pty';
+import { BERTH_BIN, TestServer, eventually, makeRepo, runCli, tempDir, waitPhase } from '../harness.ts';
 
 let server: TestServer;
 
@@ -78,4 +79,42 @@ test('commands without a login say how to log in', async () => {
   const bad = await runCli(server, ['ws', 'list'], { token: `berth_u_${'x'.repeat(43)}` });
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /token is not valid/);
+});
+
+/** Runs the CLI in a real terminal, as a person would. */
+function terminal(args: string[]): { term: pty.IPty; screen: () => string; exited: Promise<number> } {
+  let out = '';
+  const term = pty.spawn(process.execPath, [BERTH_BIN, ...args], {
+    cols: 100,
+    rows: 30,
+    env: { ...process.env, BERTH_URL: server.url, BERTH_TOKEN: server.adminToken },
+  });
+  term.onData((d) => (out += d));
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  return { term, screen: () => out, exited };
+}
+
+test('berth ws shell: an interactive terminal that detaches with Ctrl-] d and re-attaches with its state', { timeout: 60_000 }, async () => {
+  const repo = makeRepo();
+  const c = server.client();
+  await c.createProject({ name: 'tty', repo });
+  await c.createWorkspace({ name: 'tty', project: 'tty' });
+  await waitPhase(c, 'tty', 'running');
+
+  const first = terminal(['ws', 'shell', 'tty']);
+  first.term.write('export PS1="ready> "; X=kept; echo "cols=$(tput cols)"\r');
+  await eventually(() => first.screen().includes('cols=100'), 'the shell to see the terminal size', 15_000);
+  first.term.resize(120, 30);
+  first.term.write('echo "now=$(tput cols)"\r');
+  await eventually(() => first.screen().includes('now=120'), 'the resize to reach the shell', 15_000);
+  first.term.write('\x1dd');
+  assert.equal(await first.exited, 0);
+  const session = /--session (term_[a-f0-9]+)/.exec(first.screen().replace(/\r?\n/g, ''))?.[1];
+  assert.ok(session, `detach message with the session id, got: ${first.screen().slice(-300)}`);
+
+  const second = terminal(['ws', 'shell', 'tty', '--session', session]);
+  second.term.write('echo "X is $X"; exit 3\r');
+  assert.equal(await second.exited, 3);
+  assert.match(second.screen(), /X is kept/);
+  fs.rmSync(repo, { recursive: true, force: true });
 });
