@@ -15,4 +15,4 @@ else
     *) echo "usage: scripts/test.sh [unit|e2e|all] [files...]" >&2; exit 2 ;;
   esac
 fi
-exec node --import tsx --test --test-reporter=spec --test-concurrency="${BERTH_TEST_CONCURRENCY:-1}" "${files[@]}"
+exec node --import tsx --test --test-reporter=spec --test-concurrency="${BERTH_TEST_CONCURRENCY:-1}" --test-timeout="${BERTH_TEST_TIMEOUT_MS:-300000}" "${files[@]}"
