@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BerthClient } from '../src/sdk/client.ts';
+import assert from 'node:assert/strict';
+import { ApiError, BerthClient } from '../src/sdk/client.ts';
 import type { Workspace } from '../src/sdk/wire.ts';
 
 /** Repository root. */
@@ -201,5 +202,15 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
     p.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Asserts that `p` rejects with an API error of `status` whose message matches `re`. */
+export async function rejectsWith(p: Promise<unknown>, status: number, re: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ApiError, String(err));
+    assert.equal(err.status, status, err.message);
+    assert.match(err.message, re);
+    return true;
   });
 }

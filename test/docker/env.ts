@@ -4,39 +4,16 @@
  * and clean-up of everything a test server created on them.
  */
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { TestServer } from '../harness.ts';
+import { loadTestEnv, type TestEnv } from '../testenv/env.ts';
 
-/** What testenv/berth-testenv writes to env.json. */
-export interface TestEnv {
-  BERTH_TEST_DOCKER_HOST: string;
-  BERTH_TEST_REGISTRY: string;
-  BERTH_TEST_REGISTRY_USER: string;
-  BERTH_TEST_REGISTRY_PASSWORD: string;
-  BERTH_TEST_IMAGE: string;
-  BERTH_TEST_IMAGE_PRIVATE: string;
-  BERTH_TEST_IMAGE_BUSYBOX: string;
-  BERTH_TEST_IMAGE_BUSYBOX_PRIVATE: string;
-  BERTH_TEST_REMOTE_DOCKER_HOST: string;
-  BERTH_TEST_REMOTE_DOCKER_CERT_PATH: string;
-}
+export type { TestEnv };
 
-/** Reads the test environment; a missing one is an error that says how to start it, never a silent skip. */
+/** Reads the test environment (fails with how to start it when it is missing; never a silent skip). */
 export function testEnv(): TestEnv {
-  const state = process.env.BERTH_TESTENV_STATE ?? '/var/lib/berth-testenv';
-  const file = path.join(state, 'env.json');
-  let env: TestEnv;
-  try {
-    env = JSON.parse(fs.readFileSync(file, 'utf8')) as TestEnv;
-  } catch (err) {
-    throw new Error(`The Docker tests need the real test environment, but ${file} cannot be read (${(err as Error).message}). Start it with: sudo testenv/berth-testenv up`);
-  }
-  for (const k of ['BERTH_TEST_DOCKER_HOST', 'BERTH_TEST_IMAGE', 'BERTH_TEST_IMAGE_PRIVATE', 'BERTH_TEST_REMOTE_DOCKER_HOST'] as const) {
-    if (!env[k]) throw new Error(`${file} has no ${k}; re-run testenv/berth-testenv up.`);
-  }
-  return env;
+  return loadTestEnv();
 }
 
 /** Runs the docker CLI against the local engine, or the remote TLS one. Returns stdout. */

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { ApiError } from '../../src/sdk/client.ts';
-import { git, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
+import { git, rejectsWith, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
 import { bareUpstream, revParse, upstreamRoot, wsRun } from './fixtures.ts';
 
 let server: TestServer;
@@ -27,15 +27,6 @@ after(async () => {
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function rejectsWith(p: Promise<unknown>, status: number, re: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ApiError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.match(err.message, re);
-    return true;
-  });
-}
 
 test('status, diff, stage, unstage, discard and commit on the checkout', async () => {
   const c = server.client();

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { ApiError, type BerthClient } from '../../src/sdk/client.ts';
-import { git, runCli, TestServer, waitPhase } from '../harness.ts';
+import type { BerthClient } from '../../src/sdk/client.ts';
+import { git, rejectsWith, runCli, TestServer, waitPhase } from '../harness.ts';
 import { bareUpstream, upstreamRoot, UPSTREAM_PASSWORD, UPSTREAM_USER } from './fixtures.ts';
 import { startUpstream, type UpstreamServer } from './upstream-server.ts';
 
@@ -33,15 +33,6 @@ after(async () => {
   await upstream?.close();
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function rejectsWith(p: Promise<unknown>, status: number, re: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ApiError, String(err));
-    assert.equal(err.status, status, err.message);
-    assert.match(err.message, re);
-    return true;
-  });
-}
 
 test('a token or user name in an http(s) URL is refused on create and update; ssh user names stay allowed', async () => {
   const c = server.client();
