@@ -2,14 +2,30 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
-import { ConflictError } from '../core/errors.ts';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
+import { ConflictError, InputError } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
+
+/** A connection string fit for a message: the password replaced. */
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
+/** PostgreSQL's bigserial comes back as a string (int8 may exceed 2^53); event ids stay far below that. */
+function eventRow(row: EventRow): EventRow {
+  return typeof row.id === 'number' ? row : { ...row, id: Number(row.id) };
+}
 
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
@@ -18,6 +34,13 @@ function isUniqueViolation(err: unknown): boolean {
 
 /** Store implementation over a Kysely instance (or a transaction of one). */
 export class SqlStore implements Store {
+  /**
+   * Per workspace, the tail of its event appends and its deletion, each run after those called
+   * before it: SQLite's single connection orders them by itself, PostgreSQL's pool does not (lines
+   * of output would get ids out of order, and a line could land after the delete).
+   */
+  private readonly workspaceWrites = new Map<string, Promise<void>>();
+
   private constructor(
     private readonly db: Kysely<Database> | Transaction<Database>,
     private readonly root: Kysely<Database>,
@@ -39,8 +62,23 @@ export class SqlStore implements Store {
       dialect = 'sqlite';
     } else {
       const pg = await import('pg');
-      db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.default.Pool({ connectionString: location.url, max: 10 }) }) });
+      const pool = new pg.default.Pool({ connectionString: location.url, max: 10 });
+      // An idle pooled connection that the server ends (restart, pg_terminate_backend) is reported
+      // here; without a listener it would crash the process. The pool drops it and the next query
+      // opens a new one; errors of queries in flight still reach their callers.
+      pool.on('error', () => {});
+      db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
       dialect = 'postgres';
+      try {
+        await sql`SELECT 1`.execute(db);
+      } catch (err) {
+        await db.destroy();
+        const reason = (err as Error).message || (err as { code?: string }).code || String(err);
+        throw new InputError(
+          `Cannot use the PostgreSQL database ${withoutPassword(location.url)}: ${reason}. Check --database-url (BERTH_DATABASE_URL) and that the database server is running.`,
+          { cause: err },
+        );
+      }
     }
     const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
     const { error } = await new Migrator({ db, provider }).migrateToLatest();
@@ -54,6 +92,21 @@ export class SqlStore implements Store {
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db !== this.root) return fn(this);
     return this.root.transaction().execute((trx) => fn(new SqlStore(trx, this.root, this.dialect)));
+  }
+
+  /** Runs `fn` after the writes to this workspace's events called before it (see workspaceWrites). */
+  private inOrder<T>(workspaceId: string, fn: () => Promise<T>): Promise<T> {
+    if (this.db !== this.root) return fn(); // a transaction has one connection: in order already
+    const run = (this.workspaceWrites.get(workspaceId) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.workspaceWrites.set(workspaceId, tail);
+    void tail.then(() => {
+      if (this.workspaceWrites.get(workspaceId) === tail) this.workspaceWrites.delete(workspaceId);
+    });
+    return run;
   }
 
   private async insert<T>(what: string, run: () => Promise<T>): Promise<T> {
@@ -157,21 +210,26 @@ export class SqlStore implements Store {
     return this.getWorkspace(id);
   }
   async deleteWorkspace(id: string) {
-    await this.db.deleteFrom('events').where('workspace_id', '=', id).execute();
-    await this.db.deleteFrom('tokens').where('workspace_id', '=', id).execute();
-    await this.db.deleteFrom('workspaces').where('id', '=', id).execute();
+    await this.inOrder(id, async () => {
+      await this.db.deleteFrom('events').where('workspace_id', '=', id).execute();
+      await this.db.deleteFrom('tokens').where('workspace_id', '=', id).execute();
+      await this.db.deleteFrom('workspaces').where('id', '=', id).execute();
+    });
   }
 
   async appendEvents(workspaceId: string, events: { kind: string; message: string; ts: string }[]): Promise<EventRow[]> {
     if (events.length === 0) return [];
-    return this.db
-      .insertInto('events')
-      .values(events.map((e) => ({ workspace_id: workspaceId, ...e })))
-      .returningAll()
-      .execute();
+    const rows = await this.inOrder(workspaceId, () =>
+      this.db
+        .insertInto('events')
+        .values(events.map((e) => ({ workspace_id: workspaceId, ...e })))
+        .returningAll()
+        .execute(),
+    );
+    return rows.map(eventRow);
   }
-  listEvents(workspaceId: string, afterId: number, limit: number) {
-    return this.db
+  async listEvents(workspaceId: string, afterId: number, limit: number) {
+    const rows = await this.db
       .selectFrom('events')
       .selectAll()
       .where('workspace_id', '=', workspaceId)
@@ -179,11 +237,12 @@ export class SqlStore implements Store {
       .orderBy('id')
       .limit(limit)
       .execute();
+    return rows.map(eventRow);
   }
 
   async lastEvents(workspaceId: string, n: number) {
     const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(n).execute();
-    return rows.reverse();
+    return rows.reverse().map(eventRow);
   }
 
   async getMeta(key: string) {

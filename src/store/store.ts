@@ -53,9 +53,10 @@ export interface Store {
   listWorkspaces(filter?: { ownerId?: string; name?: string }): Promise<WorkspaceRow[]>;
   /** Updates a workspace; with `unlessDesired`, only if its desired state is not that one (returns undefined otherwise). */
   updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: 'running' | 'stopped' | 'deleted' }): Promise<WorkspaceRow | undefined>;
-  /** Removes the workspace row, its events and tokens. */
+  /** Removes the workspace row, its events and tokens; events appended before the call are removed too. */
   deleteWorkspace(id: string): Promise<void>;
 
+  /** Appends events; appends to one workspace get increasing ids in the order they were called, even when not awaited. */
   appendEvents(workspaceId: string, events: { kind: string; message: string; ts: string }[]): Promise<EventRow[]>;
   listEvents(workspaceId: string, afterId: number, limit: number): Promise<EventRow[]>;
   /** The newest `n` events, oldest first. */

@@ -1,8 +1,9 @@
 /**
  * Access to the real test environment made by `testenv/berth-testenv up`: it writes
  * `$BERTH_TESTENV_STATE/env.json` (default /var/lib/berth-testenv/env.json). Tests that need
- * Docker, the registry or Kubernetes read it with `loadTestEnv()` and FAIL (never skip) when it is
- * missing, so a CI run without the environment cannot pass silently.
+ * Docker, the registry, PostgreSQL or Kubernetes read it with `loadTestEnv()` (`loadPostgresTestEnv()`,
+ * `loadK8sTestEnv()`) and FAIL (never skip) when it is missing, so a CI run without the environment
+ * cannot pass silently.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,6 +23,8 @@ export interface TestEnv {
   BERTH_TEST_REMOTE_DOCKER_HOST: string;
   BERTH_TEST_REMOTE_DOCKER_CERT_PATH: string;
   BERTH_TEST_REMOTE_DOCKER_TLS_VERIFY: string;
+  /** postgres://… of the test role on its own database; the role may create throwaway databases. */
+  BERTH_TEST_DATABASE_URL?: string;
   BERTH_TEST_K8S: string;
   KUBECONFIG?: string;
   BERTH_TEST_KUBECONFIG?: string;
@@ -75,6 +78,20 @@ export function loadTestEnv(): TestEnv {
     throw new Error(`test environment incomplete: ${file} lacks ${missing.join(', ')}; re-run testenv/berth-testenv up`);
   }
   return env as TestEnv;
+}
+
+/** The PostgreSQL part of the environment. */
+export type PostgresTestEnv = TestEnv & { BERTH_TEST_DATABASE_URL: string };
+
+/** Reads env.json and checks that PostgreSQL is part of it. */
+export function loadPostgresTestEnv(): PostgresTestEnv {
+  const env = loadTestEnv();
+  if (!env.BERTH_TEST_DATABASE_URL) {
+    throw new Error(
+      `test environment has no PostgreSQL: ${testEnvPath()} lacks BERTH_TEST_DATABASE_URL (written by a testenv/berth-testenv older than its postgres component). Re-run \`sudo testenv/berth-testenv up\`.`,
+    );
+  }
+  return env as PostgresTestEnv;
 }
 
 /** Reads env.json and checks that Kubernetes is part of it. */
