@@ -13,8 +13,10 @@ export const ErrorBodySchema = Type.Object({
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   }),
 });
+/** Error body, as TypeScript. */
 export type ErrorBody = Static<typeof ErrorBodySchema>;
 
+/** JSON schema of name on the wire. */
 export const NameSchema = Type.String({ pattern: NAME_PATTERN, minLength: 1, maxLength: 63 });
 
 /**
@@ -28,14 +30,17 @@ export const BRANCH_NAME_PATTERN =
 /** A branch name (or tag, for workspace refs) as git accepts it. */
 export const BranchNameSchema = Type.String({ minLength: 1, maxLength: 255, pattern: BRANCH_NAME_PATTERN });
 
+/** JSON schema of user on the wire. */
 export const UserSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
   role: Type.Union([Type.Literal('admin'), Type.Literal('user')]),
   createdAt: Type.String(),
 });
+/** User, as TypeScript. */
 export type User = Static<typeof UserSchema>;
 
+/** JSON schema of token on the wire. */
 export const TokenSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -43,22 +48,28 @@ export const TokenSchema = Type.Object({
   expiresAt: Nullable(Type.String()),
   revokedAt: Nullable(Type.String()),
 });
+/** Token, as TypeScript. */
 export type Token = Static<typeof TokenSchema>;
 
+/** JSON schema of create token on the wire. */
 export const CreateTokenSchema = Type.Object(
   { name: Type.String({ minLength: 1, maxLength: 100 }), ttl: Type.Optional(Type.String({ maxLength: 32 })) },
   { additionalProperties: false },
 );
 /** The only response that carries a token in clear; it is shown once. */
 export const NewTokenSchema = Type.Object({ token: Type.String(), info: TokenSchema });
+/** New token, as TypeScript. */
 export type NewToken = Static<typeof NewTokenSchema>;
 
+/** JSON schema of create user on the wire. */
 export const CreateUserSchema = Type.Object(
   { name: NameSchema, role: Type.Optional(Type.Union([Type.Literal('admin'), Type.Literal('user')])) },
   { additionalProperties: false },
 );
+/** JSON schema of new user on the wire. */
 export const NewUserSchema = Type.Object({ user: UserSchema, token: Type.String() });
 
+/** JSON schema of project on the wire. */
 export const ProjectSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -70,6 +81,7 @@ export const ProjectSchema = Type.Object({
   /** Something the caller should know about the change just made (e.g. credentials dropped because the URL moved host). */
   notice: Type.Optional(Type.String()),
 });
+/** Project, as TypeScript. */
 export type Project = Static<typeof ProjectSchema>;
 
 /** Upstream credentials: a username plus password or access token (https), or an SSH private key (ssh). Write-only. */
@@ -82,6 +94,7 @@ export const ProjectCredentialsInputSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** JSON schema of create project on the wire. */
 export const CreateProjectSchema = Type.Object(
   {
     name: NameSchema,
@@ -91,6 +104,7 @@ export const CreateProjectSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Create project, as TypeScript. */
 export type CreateProject = Static<typeof CreateProjectSchema>;
 
 /** Changes to a project; `credentials: null` removes the stored credentials. */
@@ -102,6 +116,7 @@ export const UpdateProjectSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Update project, as TypeScript. */
 export type UpdateProject = Static<typeof UpdateProjectSchema>;
 
 /** The result of fetching a project's upstream into its mirror. */
@@ -114,9 +129,12 @@ export const ProjectSyncSchema = Type.Object({
   updated: Type.Integer({ description: 'Refs the fetch created, moved or removed.' }),
   head: Nullable(Type.String({ description: "The upstream's default branch." })),
 });
+/** Project sync, as TypeScript. */
 export type ProjectSync = Static<typeof ProjectSyncSchema>;
 
+/** JSON schema of provisioner info on the wire. */
 export const ProvisionerInfoSchema = Type.Object({ name: Type.String(), type: Type.String(), default: Type.Boolean() });
+/** Provisioner info, as TypeScript. */
 export type ProvisionerInfo = Static<typeof ProvisionerInfoSchema>;
 
 /** Adds a provisioner instance; `options` are type-specific (docs/provisioners/<type>.md) and stored encrypted. */
@@ -129,13 +147,17 @@ export const CreateProvisionerSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Create provisioner, as TypeScript. */
 export type CreateProvisioner = Static<typeof CreateProvisionerSchema>;
 
+/** JSON schema of phase on the wire. */
 export const PhaseSchema = Type.Union(
   ['pending', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'failed'].map((p) => Type.Literal(p)),
 );
+/** JSON schema of desired on the wire. */
 export const DesiredSchema = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
 
+/** JSON schema of port mapping on the wire. */
 export const PortMappingSchema = Type.Object({
   port: Type.Integer(),
   protocol: Type.String(),
@@ -143,6 +165,7 @@ export const PortMappingSchema = Type.Object({
   hostPort: Type.Optional(Type.Integer()),
 });
 
+/** JSON schema of workspace on the wire. */
 export const WorkspaceSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -159,9 +182,12 @@ export const WorkspaceSchema = Type.Object({
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
+/** Workspace, as TypeScript. */
 export type Workspace = Static<typeof WorkspaceSchema> & { phase: Phase; desired: 'running' | 'stopped' | 'deleted' };
+/** Phase. */
 export type Phase = 'pending' | 'provisioning' | 'running' | 'stopping' | 'stopped' | 'deleting' | 'deleted' | 'failed';
 
+/** JSON schema of create workspace on the wire. */
 export const CreateWorkspaceSchema = Type.Object(
   {
     name: NameSchema,
@@ -172,16 +198,21 @@ export const CreateWorkspaceSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Create workspace, as TypeScript. */
 export type CreateWorkspace = Static<typeof CreateWorkspaceSchema>;
 
+/** JSON schema of event on the wire. */
 export const EventSchema = Type.Object({ id: Type.Integer(), ts: Type.String(), kind: Type.String(), message: Type.String() });
+/** Workspace event, as TypeScript. */
 export type WorkspaceEvent = Static<typeof EventSchema>;
 
+/** JSON schema of me on the wire. */
 export const MeSchema = Type.Object({
   user: UserSchema,
   tokenKind: Type.Union([Type.Literal('user'), Type.Literal('workspace')]),
   workspaceId: Nullable(Type.String()),
 });
+/** Me, as TypeScript. */
 export type Me = Static<typeof MeSchema>;
 
 /** State of a file on one side (index or work tree), from `git status`. */
@@ -207,6 +238,7 @@ export const GitStatusSchema = Type.Object({
   clean: Type.Boolean(),
   files: Type.Array(GitFileStatusSchema),
 });
+/** Git status, as TypeScript. */
 export type GitStatus = Static<typeof GitStatusSchema>;
 
 /** The diff of one file. */
@@ -225,6 +257,7 @@ export const GitDiffSchema = Type.Object({
   unstaged: Type.Array(GitFileDiffSchema),
   truncated: Type.Boolean({ description: 'True when the diff was too large and was cut.' }),
 });
+/** Git diff, as TypeScript. */
 export type GitDiff = Static<typeof GitDiffSchema>;
 
 /** Paths of the checkout to stage, unstage or discard; `all` for every changed file. */
@@ -235,6 +268,7 @@ export const GitPathsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Git paths, as TypeScript. */
 export type GitPaths = Static<typeof GitPathsSchema>;
 
 /** A commit request; `all` stages every tracked change first (like `git commit -a`). */
@@ -242,10 +276,12 @@ export const GitCommitSchema = Type.Object(
   { message: Type.String({ minLength: 1, maxLength: 65536 }), all: Type.Optional(Type.Boolean()) },
   { additionalProperties: false },
 );
+/** Git commit, as TypeScript. */
 export type GitCommit = Static<typeof GitCommitSchema>;
 
 /** The commit that was made. */
 export const GitCommitResultSchema = Type.Object({ commit: Type.String(), branch: Nullable(Type.String()), summary: Type.String() });
+/** Git commit result, as TypeScript. */
 export type GitCommitResult = Static<typeof GitCommitResultSchema>;
 
 /** Options of pull and push. */
@@ -256,10 +292,12 @@ export const GitSyncOptionsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+/** Git sync options, as TypeScript. */
 export type GitSyncOptions = Static<typeof GitSyncOptionsSchema>;
 
 /** What pull or push printed, and the status afterwards. */
 export const GitSyncResultSchema = Type.Object({ output: Type.String(), status: GitStatusSchema });
+/** Git sync result, as TypeScript. */
 export type GitSyncResult = Static<typeof GitSyncResultSchema>;
 
 /**
@@ -271,6 +309,7 @@ export type GitSyncResult = Static<typeof GitSyncResultSchema>;
  * `{type:"exit",code,signal?}`, `{type:"error",code,message}`.
  */
 export const EXEC_PROTOCOL = 'berth.exec.v1';
+/** The first message of an exec connection. */
 export interface ExecStart {
   /** argv; empty for the workspace's shell. */
   cmd: string[];
@@ -281,6 +320,9 @@ export interface ExecStart {
   /** Re-attach to a detached terminal session instead of starting a process. */
   session?: string;
 }
+/** Channel byte of stdin frames (client to server). */
 export const CHANNEL_STDIN = 0;
+/** Channel byte of stdout frames (server to client; TTY output too). */
 export const CHANNEL_STDOUT = 1;
+/** Channel byte of stderr frames (server to client). */
 export const CHANNEL_STDERR = 2;

@@ -257,4 +257,5 @@ export class SqlStore implements Store {
   }
 }
 
+/** Re-exported for callers that build provisioner rows. */
 export type { ProvisionersTable };

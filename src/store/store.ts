@@ -69,4 +69,5 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** The Kysely database type, re-exported for store implementations. */
 export type { Database };
