@@ -113,8 +113,10 @@ test('berth ws shell: an interactive terminal that detaches with Ctrl-] d and re
   assert.ok(session, `detach message with the session id, got: ${first.screen().slice(-300)}`);
 
   const second = terminal(['ws', 'shell', 'tty', '--session', session]);
+  await eventually(() => second.screen().includes('now=120'), 'the buffered output to be replayed', 15_000);
   second.term.write('echo "X is $X"; exit 3\r');
   assert.equal(await second.exited, 3);
-  assert.match(second.screen(), /X is kept/);
+  // node-pty may report the exit before the last output has been read from the terminal.
+  await eventually(() => second.screen().includes('X is kept'), 'the re-attached shell to still hold X', 5000);
   fs.rmSync(repo, { recursive: true, force: true });
 });
