@@ -293,7 +293,7 @@ export class ShellProvisioner implements Provisioner {
       term.onExit(({ exitCode, signal }) => {
         procs.forget('exec', term.pid);
         // node-pty may deliver the last output after onExit; let it drain before ending the stream.
-        setTimeout(() => stdout.end(), 20);
+        setTimeout(() => stdout.end(), 100);
         resolve(signal ? { code: null, signal: String(signal) } : { code: exitCode });
       });
     });
