@@ -31,9 +31,9 @@ async function createToReady(server: TestServer, repo: string): Promise<Result> 
     },
     berth: async (i) => {
       const w = await c.createWorkspace({ name: `b${i}`, project: 'bench' });
-      await c.followEvents(w.id, (e) => e.kind === 'phase' && (e.message === 'running' || e.message === 'failed'));
-      const after = await c.getWorkspace(w.id);
-      if (after.phase !== 'running') throw new Error(`workspace ${w.name} is ${after.phase}: ${after.message}`);
+      // Ready means the reconciler reported the phase `running`, exactly what `ws create --wait` waits for.
+      const last = await c.followEvents(w.id, (e) => e.kind === 'phase' && (e.message === 'running' || e.message === 'failed'));
+      if (last?.message !== 'running') throw new Error(`workspace ${w.name} did not become ready: ${(await c.getWorkspace(w.id)).message}`);
     },
   });
   fs.rmSync(scratch, { recursive: true, force: true });
