@@ -12,7 +12,7 @@ import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
 
-const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server's host (shell) or a Docker engine.').showHelpAfterError();
+const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell) or a Docker engine.').showHelpAfterError();
 
 program
   .command('server')
