@@ -115,6 +115,12 @@ export class TestServer {
   }
 }
 
+/** Lines of `ps -eo pid,args` whose command line contains `marker` (to find processes a test started). */
+export function processesWith(marker: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+}
+
 /** Runs git with a fixed identity; returns stdout. */
 export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {

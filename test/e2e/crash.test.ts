@@ -1,19 +1,12 @@
 /** kill -9 of the control plane mid-provision and mid-delete, then restart: the workspace converges, nothing is orphaned. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { TestServer, eventually, makeRepo, waitGone, waitPhase } from '../harness.ts';
+import { TestServer, eventually, makeRepo, processesWith, waitGone, waitPhase } from '../harness.ts';
 
 let server: TestServer;
 let repo: string;
-
-/** Processes whose command line contains `marker`. */
-function processesWith(marker: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
-}
 
 before(async () => {
   server = await TestServer.start();

@@ -3,22 +3,15 @@
  * PostgreSQL: the shell-workspace lifecycle, a kill -9 mid-provision and a restart, deletion.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { TestServer, eventually, makeRepo, waitGone, waitPhase } from '../harness.ts';
+import { TestServer, eventually, makeRepo, processesWith, waitGone, waitPhase } from '../harness.ts';
 import { createThrowawayDatabase, query, type ThrowawayDatabase } from './databases.ts';
 
 let db: ThrowawayDatabase;
 let server: TestServer;
 let repo: string;
-
-/** Processes whose command line contains `marker`. */
-function processesWith(marker: string): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
-}
 
 before(async () => {
   db = await createThrowawayDatabase();
