@@ -3,7 +3,7 @@
  * processes (under a PTY for terminals). Storage: `<root>/<workspace id>/`, which plays the part of
  * the mount path (`/workspace`); the checkout is `work/`, Berth's own files are in `.berth/`.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -12,7 +12,7 @@ import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.
 import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
-import { checkoutConfigSteps, gitConfigPairs } from '../git-setup.ts';
+import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
 import type { ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
@@ -114,9 +114,7 @@ export class ShellProvisioner implements Provisioner {
     // pull and push work in the checkout, also after the token rotates. Idempotent.
     const configureCheckout = async (dir: string) => {
       for (const step of checkoutConfigSteps(ws.project.gitEnv)) {
-        const code = await new Promise<number>((resolve) => {
-          execFile('git', ['-C', dir, ...step.args], (err) => resolve(err ? Number((err as { code?: unknown }).code ?? 1) || 1 : 0));
-        });
+        const code = await this.runTracked(ws, p, ['-C', dir, ...step.args], 'provision', opts.progress, opts.signal, 'git');
         if (!step.okCodes.includes(code)) throw new ProvisionerError(`Configuring git in ${dir} failed (git ${step.args.join(' ')} exited with ${code}).`, { retryable: false });
       }
     };
@@ -135,18 +133,16 @@ export class ShellProvisioner implements Provisioner {
     fs.rmSync(tmp, { recursive: true, force: true });
     opts.progress(`Cloning ${ws.project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
     // On the control plane's host the mirror is on the same disk: read it directly (git hard-links
-    // its immutable object files; shell workspaces belong to admins, who own the host anyway) and
-    // point origin at the gateway afterwards. The credential settings go in with the clone itself.
-    const source = ws.project.localMirror ? await ws.project.localMirror(opts.signal) : ws.project.cloneUrl;
-    const local = source !== ws.project.cloneUrl;
-    const credentialConfig = gitConfigPairs(ws.project.gitEnv)
-      .filter(([k]) => k.toLowerCase().startsWith('credential.'))
-      .flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-    const args = ['clone', '--progress', ...credentialConfig, ...(ws.ref ? ['--branch', ws.ref] : []), '--', source, tmp];
-    let code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git');
-    if (code === 0 && local && !pointOriginAt(tmp, source, ws.project.cloneUrl)) {
-      code = await this.runTracked(ws, p, ['-C', tmp, 'remote', 'set-url', 'origin', ws.project.cloneUrl], 'provision', opts.progress, opts.signal, 'git');
-    }
+    // its immutable object files; shell workspaces belong to admins, who own the host anyway). The
+    // clone names the gateway URL, and a url.<mirror>.insteadOf for this one process sends git to the
+    // mirror, so origin is the gateway from the start. The credential settings go in with the clone itself.
+    const mirror = ws.project.localMirror ? await ws.project.localMirror(opts.signal) : undefined;
+    const pairs = gitConfigPairs(ws.project.gitEnv);
+    const credentialConfig = pairs.filter(([k]) => k.toLowerCase().startsWith('credential.')).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    const args = ['clone', '--progress', ...credentialConfig, ...(ws.ref ? ['--branch', ws.ref] : []), '--', ws.project.cloneUrl, tmp];
+    // Passed as GIT_CONFIG_* (not `-c`), so a mirror path containing '=' stays intact.
+    const env = mirror ? gitConfigEnv([...pairs, [`url.${mirror}.insteadOf`, ws.project.cloneUrl]]) : {};
+    const code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git', env);
     if (code !== 0) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw new ProvisionerError(`git clone of project "${ws.project.name}" failed with exit code ${code}; see the workspace log for git's message.`, {
@@ -328,10 +324,11 @@ export class ShellProvisioner implements Provisioner {
     progress: ProgressSink,
     signal: AbortSignal,
     file?: string,
+    extraEnv: Record<string, string> = {},
   ): Promise<number> {
     const cmd = file ?? ws.spec.shell ?? '/bin/bash';
     const cwd = file === 'git' ? p.dir : fs.existsSync(p.work) ? p.work : p.dir;
-    const env = { ...this.env(ws, p), ...(file === 'git' ? { ...ws.project.gitEnv, GIT_TERMINAL_PROMPT: '0' } : {}) };
+    const env = { ...this.env(ws, p), ...(file === 'git' ? { ...ws.project.gitEnv, GIT_TERMINAL_PROMPT: '0' } : {}), ...extraEnv };
     return new Promise((resolve, reject) => {
       const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       if (child.pid) p.procs.record(kind, child.pid);
@@ -363,21 +360,6 @@ export class ShellProvisioner implements Provisioner {
   }
 
   async close(): Promise<void> {}
-}
-
-/**
- * Rewrites origin's URL in a fresh clone's `.git/config` from `from` to `to` without starting git
- * (create→ready is measured against a bare `git clone`). Only for values that need no quoting;
- * returns false when it did not apply, and the caller falls back to `git remote set-url`.
- */
-function pointOriginAt(checkout: string, from: string, to: string): boolean {
-  if (!/^[A-Za-z0-9:/._@+-]+$/.test(to) || !/^[A-Za-z0-9:/._@+-]+$/.test(from)) return false;
-  const file = path.join(checkout, '.git', 'config');
-  const config = fs.readFileSync(file, 'utf8');
-  const line = `\turl = ${from}\n`;
-  if (config.split(line).length !== 2) return false;
-  fs.writeFileSync(file, config.replace(line, `\turl = ${to}\n`));
-  return true;
 }
 
 function firstLine(s: string): string {
