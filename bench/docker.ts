@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { BerthClient } from '../src/sdk/client.ts';
 import { TestServer, tempDir } from '../test/harness.ts';
 import { cleanupEngines, installationOf, testEnv } from '../test/docker/env.ts';
-import { compareTimes, report, timeMs, type Result } from './lib.ts';
+import { compareTimes, median, reachPhase, report, timeMs, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -23,17 +23,6 @@ const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 20);
 
 function docker(...args: string[]): string {
   return execFileSync('docker', args, { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: testEnv().BERTH_TEST_DOCKER_HOST }, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Resolves once the workspace is running (rejects if it failed), following the event stream. */
-async function ready(c: BerthClient, id: string, after = 0): Promise<void> {
-  await c.followEvents(id, (e) => e.kind === 'phase' && (e.message === 'running' || e.message === 'failed'), { after });
-  const w = await c.getWorkspace(id);
-  if (w.phase !== 'running') throw new Error(`workspace ${w.name} is ${w.phase}: ${w.message}`);
-}
-
-async function stopped(c: BerthClient, id: string, after: number): Promise<void> {
-  await c.followEvents(id, (e) => e.kind === 'phase' && (e.message === 'stopped' || e.message === 'failed'), { after });
 }
 
 async function createToReady(c: BerthClient, repo: string, image: string): Promise<Result> {
@@ -55,7 +44,7 @@ async function createToReady(c: BerthClient, repo: string, image: string): Promi
       },
       berth: async (i) => {
         const w = await c.createWorkspace({ name: `b${i}`, project: 'bench', provisioner: 'docker', spec: { image } });
-        await ready(c, w.id);
+        await reachPhase(c, w.id, 'running');
       },
     });
     return res;
@@ -68,7 +57,7 @@ async function createToReady(c: BerthClient, repo: string, image: string): Promi
 /** Start of a stopped workspace vs `docker start`; only the start is timed (compareTimes would time the stop that precedes it too). */
 async function stopToStartTimed(c: BerthClient, image: string): Promise<Result> {
   const w = await c.createWorkspace({ name: 'restart', project: 'bench', provisioner: 'docker', spec: { image } });
-  await ready(c, w.id);
+  await reachPhase(c, w.id, 'running');
   const base = `berth-bench-start-${process.pid}`;
   docker('run', '-d', '--name', base, image, 'sleep', 'infinity');
   const b: number[] = [];
@@ -79,19 +68,18 @@ async function stopToStartTimed(c: BerthClient, image: string): Promise<Result> 
       b.push(await timeMs(async () => docker('start', base)));
       const last = (await c.lastEvent(w.id))?.id ?? 0;
       await c.stopWorkspace(w.id);
-      await stopped(c, w.id, last);
+      await reachPhase(c, w.id, 'stopped', last);
       const t0 = (await c.lastEvent(w.id))?.id ?? 0;
       r.push(
         await timeMs(async () => {
           await c.startWorkspace(w.id);
-          await ready(c, w.id, t0);
+          await reachPhase(c, w.id, 'running', t0);
         }),
       );
     }
   } finally {
     docker('rm', '-f', base);
   }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const berth = median(r);
   const baseline = median(b);
   return { name: 'docker stop→start', unit: 'ms', berth, baseline, baselineName: 'docker start', ratio: berth / baseline, target: '<= 1.2', met: berth / baseline <= 1.2, runs: RUNS, samples: { berth: r, baseline: b } };
@@ -134,7 +122,7 @@ async function parallelCreates(c: BerthClient, repo: string, image: string): Pro
     const ws = await Promise.all(Array.from({ length: PARALLEL }, (_, i) => c.createWorkspace({ name: `p${i}`, project: 'bench', provisioner: 'docker', spec: { image } })));
     await Promise.all(
       ws.map((w) =>
-        ready(c, w.id).catch((err: unknown) => {
+        reachPhase(c, w.id, 'running').catch((err: unknown) => {
           failures++;
           messages.push((err as Error).message);
         }),
@@ -168,11 +156,11 @@ export async function run(): Promise<Result[]> {
     await c.createProject({ name: 'bench', repo });
     // Warm-up outside the measurements: image metadata and the project mirror.
     const warm = await c.createWorkspace({ name: 'warm', project: 'bench', provisioner: 'docker', spec: { image } });
-    await ready(c, warm.id);
+    await reachPhase(c, warm.id, 'running');
     docker('run', '--rm', image, 'true');
     const results = [await createToReady(c, repo, image), await stopToStartTimed(c, image), await parallelCreates(c, repo, image)];
     const par = results[2]!;
-    process.stdout.write(`${PARALLEL} parallel creates: ${par.extra?.totalMs} ms total, ${par.berth} failure(s)\n`);
+    process.stdout.write(`${PARALLEL} parallel creates: ${Math.round(par.berth)} ms total, ${String(par.extra?.failures)} failure(s)\n`);
     return results;
   } finally {
     await server.stop();

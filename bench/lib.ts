@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { BerthClient } from '../src/sdk/client.ts';
 
 /** One reported comparison. */
 export interface Result {
@@ -28,6 +29,17 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * Resolves once the workspace's phase becomes `phase` (after event `after`), following its event
+ * stream as `berth ws create --wait` does; rejects if it failed instead.
+ */
+export async function reachPhase(c: BerthClient, id: string, phase: 'running' | 'stopped', after = 0): Promise<void> {
+  const last = await c.followEvents(id, (e) => e.kind === 'phase' && (e.message === phase || e.message === 'failed'), { after });
+  if (last?.message === phase) return;
+  const w = await c.getWorkspace(id);
+  throw new Error(`workspace ${w.name} did not become ${phase}; it is ${w.phase}${w.message ? `: ${w.message}` : ''}`);
 }
 
 /** Milliseconds taken by `fn`. */

@@ -10,9 +10,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { normalizeSpec } from '../src/core/spec.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
+import { newWorkspaceRow } from '../src/store/store.ts';
 import { TestServer, tempDir } from '../test/harness.ts';
-import { compareTimes, median, report, type Result } from './lib.ts';
+import { compareTimes, median, reachPhase, report, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
@@ -31,9 +33,7 @@ async function createToReady(server: TestServer, repo: string): Promise<Result> 
     },
     berth: async (i) => {
       const w = await c.createWorkspace({ name: `b${i}`, project: 'bench' });
-      // Ready means the reconciler reported the phase `running`, exactly what `ws create --wait` waits for.
-      const last = await c.followEvents(w.id, (e) => e.kind === 'phase' && (e.message === 'running' || e.message === 'failed'));
-      if (last?.message !== 'running') throw new Error(`workspace ${w.name} did not become ready: ${(await c.getWorkspace(w.id)).message}`);
+      await reachPhase(c, w.id, 'running');
     },
   });
   fs.rmSync(scratch, { recursive: true, force: true });
@@ -47,26 +47,12 @@ async function seed(dataDir: string, n: number): Promise<void> {
   const [admin] = await store.listUsers();
   const now = new Date().toISOString();
   const project = await store.createProject({ id: 'prj_seed0000000000000000', name: 'seed', repo_url: '/dev/null', branch: null, owner_id: admin!.id, credentials_enc: null, created_at: now });
-  const spec = JSON.stringify({ env: [], files: [], setup: [], teardown: [], userData: [], caches: [], ports: [], resources: {}, registryLogins: [], mountPath: '/workspace' });
+  // An empty spec has no secrets, so its stored form is the plain JSON of the normalized spec.
+  const spec = JSON.stringify(normalizeSpec({}));
   await store.transaction(async (tx) => {
     for (let i = 0; i < n; i++) {
-      await tx.createWorkspace({
-        id: `ws_${i.toString(16).padStart(20, '0')}`,
-        name: `seed-${i}`,
-        owner_id: admin!.id,
-        project_id: project.id,
-        ref: null,
-        provisioner: 'shell',
-        spec_json: spec,
-        desired: 'stopped',
-        phase: 'stopped',
-        message: null,
-        status_json: null,
-        attempts: 0,
-        next_attempt_at: null,
-        created_at: now,
-        updated_at: now,
-      });
+      const id = `ws_${i.toString(16).padStart(20, '0')}`;
+      await tx.createWorkspace(newWorkspaceRow({ id, name: `seed-${i}`, owner_id: admin!.id, project_id: project.id, provisioner: 'shell', spec_json: spec, desired: 'stopped', phase: 'stopped' }, now));
     }
   });
   await store.close();

@@ -9,6 +9,7 @@ import { normalizeSpec, type Spec } from '../core/spec.ts';
 import type { ExecProcess, OpOptions, Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
 import { ProvisionerRegistry } from '../provisioners/registry.ts';
 import { SqlStore } from '../store/sql-store.ts';
+import { newWorkspaceRow } from '../store/store.ts';
 import { EventLog } from './events.ts';
 import { createLogger } from './logger.ts';
 import { Reconciler } from './reconciler.ts';
@@ -91,13 +92,10 @@ after(async () => {
 });
 
 async function newWorkspace(): Promise<string> {
-  const now = new Date().toISOString();
   const id = `ws_${(++n).toString(16).padStart(20, '0')}`;
-  await store.createWorkspace({
-    id, name: `w${n}`, owner_id: userId, project_id: projectId, ref: null, provisioner: 'mem',
-    spec_json: new SpecCodec(SecretBox.open(dir)).encode(normalizeSpec({})), desired: 'running', phase: 'pending',
-    message: null, status_json: null, attempts: 0, next_attempt_at: null, created_at: now, updated_at: now,
-  });
+  await store.createWorkspace(
+    newWorkspaceRow({ id, name: `w${n}`, owner_id: userId, project_id: projectId, provisioner: 'mem', spec_json: new SpecCodec(SecretBox.open(dir)).encode(normalizeSpec({})) }),
+  );
   return id;
 }
 

@@ -3,7 +3,7 @@ import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../cor
 import { assertName } from '../core/names.ts';
 import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
-import type { Store, WorkspaceRow } from '../store/store.ts';
+import { newWorkspaceRow, type Store, type WorkspaceRow } from '../store/store.ts';
 import type { CreateWorkspace, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
 import type { EventLog } from './events.ts';
@@ -37,6 +37,16 @@ export class SpecCodec {
   }
 }
 
+/** The name behind `id`, read through `cache`; an unknown id stands for itself and is not remembered. */
+async function nameOf(cache: Map<string, string>, id: string, load: (id: string) => Promise<string | undefined>): Promise<string> {
+  const cached = cache.get(id);
+  if (cached !== undefined) return cached;
+  const name = await load(id);
+  if (name === undefined) return id;
+  cache.set(id, name);
+  return name;
+}
+
 /** Something that reconciles a workspace soon; `preempt` cancels an operation in flight. */
 export interface Kicker {
   kick(workspaceId: string, opts?: { preempt?: boolean }): void;
@@ -56,7 +66,9 @@ export interface WorkspaceServiceOptions {
 /** Workspace use cases; authorization is checked here, HTTP is not known here. */
 export class WorkspaceService {
   private readonly o: WorkspaceServiceOptions;
-  private readonly ownerNames = new Map<string, string>();
+  /** Owner and project names by id; neither can be renamed or deleted, so each is read once, not on every request. */
+  private readonly userNames = new Map<string, string>();
+  private readonly projectNames = new Map<string, string>();
 
   constructor(o: WorkspaceServiceOptions) {
     this.o = o;
@@ -82,24 +94,9 @@ export class WorkspaceService {
     const ref = input.ref ?? project.branch ?? null;
     // A ref the upstream does not have would fail every clone attempt; say so now, naming the branches there are.
     if (ref) await this.o.projects.assertRef(project, ref, { fromProject: input.ref === undefined });
-    const now = new Date().toISOString();
-    const row = await this.o.store.createWorkspace({
-      id: newId('ws'),
-      name: input.name,
-      owner_id: p.user.id,
-      project_id: project.id,
-      ref,
-      provisioner: provisioner.name,
-      spec_json: this.o.codec.encode(spec),
-      desired: 'running',
-      phase: 'pending',
-      message: null,
-      status_json: null,
-      attempts: 0,
-      next_attempt_at: null,
-      created_at: now,
-      updated_at: now,
-    });
+    const row = await this.o.store.createWorkspace(
+      newWorkspaceRow({ id: newId('ws'), name: input.name, owner_id: p.user.id, project_id: project.id, ref, provisioner: provisioner.name, spec_json: this.o.codec.encode(spec) }),
+    );
     await this.o.events.append(row.id, 'phase', 'pending');
     this.o.reconciler.kick(row.id);
     return this.toWire(row);
@@ -160,12 +157,8 @@ export class WorkspaceService {
   }
 
   async toWire(row: WorkspaceRow): Promise<Workspace> {
-    let owner = this.ownerNames.get(row.owner_id);
-    if (!owner) {
-      owner = (await this.o.store.getUser(row.owner_id))?.name ?? row.owner_id;
-      this.ownerNames.set(row.owner_id, owner);
-    }
-    const project = (await this.o.store.getProject(row.project_id))?.name ?? row.project_id;
+    const owner = await nameOf(this.userNames, row.owner_id, async (id) => (await this.o.store.getUser(id))?.name);
+    const project = await nameOf(this.projectNames, row.project_id, async (id) => (await this.o.store.getProject(id))?.name);
     const status = row.status_json ? (JSON.parse(row.status_json) as { ports?: Workspace['ports']; details?: Workspace['details'] }) : {};
     return {
       id: row.id,
@@ -184,4 +177,5 @@ export class WorkspaceService {
       updatedAt: row.updated_at,
     };
   }
+
 }

@@ -14,6 +14,25 @@ export type ProvisionerRow = Selectable<ProvisionersTable>;
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 /** An event row. */
 export type EventRow = Selectable<EventsTable>;
+/** What a caller must say about a new workspace; everything else has the defaults of `newWorkspaceRow`. */
+export type NewWorkspace = Pick<Insertable<WorkspacesTable>, 'id' | 'name' | 'owner_id' | 'project_id' | 'provisioner' | 'spec_json'> & Partial<Insertable<WorkspacesTable>>;
+
+/** The row of a new workspace: no ref, wanted running and pending, no attempts yet, created now; `fields` override any of it. */
+export function newWorkspaceRow(fields: NewWorkspace, now = new Date().toISOString()): Insertable<WorkspacesTable> {
+  return {
+    ref: null,
+    desired: 'running',
+    phase: 'pending',
+    message: null,
+    status_json: null,
+    attempts: 0,
+    next_attempt_at: null,
+    created_at: now,
+    updated_at: now,
+    ...fields,
+  };
+}
+
 /** Fields a workspace update may change. */
 export type WorkspacePatch = Omit<Updateable<WorkspacesTable>, 'id' | 'owner_id' | 'created_at'>;
 

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ConflictError, InputError } from '../../src/core/errors.ts';
 import { SqlStore, type StoreLocation } from '../../src/store/sql-store.ts';
-import type { Store, UserRow, WorkspaceRow } from '../../src/store/store.ts';
+import { newWorkspaceRow, type Store, type UserRow, type WorkspaceRow } from '../../src/store/store.ts';
 import { ROOT, tempDir } from '../harness.ts';
 import { createThrowawayDatabase, query } from './databases.ts';
 
@@ -79,25 +79,7 @@ async function makeUser(s: Store, name: string, role: 'admin' | 'user' = 'user')
 }
 
 async function makeWorkspace(s: Store, owner: UserRow, projectId: string, name: string, fields: Partial<WorkspaceRow> = {}): Promise<WorkspaceRow> {
-  const now = ts();
-  return s.createWorkspace({
-    id: uid('ws'),
-    name,
-    owner_id: owner.id,
-    project_id: projectId,
-    ref: null,
-    provisioner: 'shell',
-    spec_json: '{}',
-    desired: 'running',
-    phase: 'pending',
-    message: null,
-    status_json: null,
-    attempts: 0,
-    next_attempt_at: null,
-    created_at: now,
-    updated_at: now,
-    ...fields,
-  });
+  return s.createWorkspace(newWorkspaceRow({ id: uid('ws'), name, owner_id: owner.id, project_id: projectId, provisioner: 'shell', spec_json: '{}', ...fields }, ts()));
 }
 
 function tokenRow(userId: string, fields: { workspace_id?: string; kind?: 'user' | 'workspace'; created_at?: string } = {}) {

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
 import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, WorkspaceSchema, type CreateWorkspace } from '../../sdk/wire.ts';
+import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
 
@@ -71,23 +72,24 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     async (req, reply) => {
       const row = await deps.workspaces.resolve(req.principal, req.params.ref);
       let after = Number(req.query.after ?? 0);
-      const toWire = (e: { id: number; ts: string; kind: string; message: string }) => ({ id: Number(e.id), ts: e.ts, kind: e.kind, message: e.message });
+      const toWire = (e: EventRow) => ({ id: e.id, ts: e.ts, kind: e.kind, message: e.message });
       if (req.query.tail !== undefined && req.query.follow !== 'true') return (await deps.events.tail(row.id, Number(req.query.tail))).map(toWire);
       if (req.query.follow !== 'true') return (await deps.events.list(row.id, after, 10_000)).map(toWire);
 
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-      const queue: string[] = [];
+      // Live events that arrive while the backlog is read; written after it, skipping those it held.
+      const queue: EventRow[] = [];
       let backlogDone = false;
-      const write = (e: { id: number; ts: string; kind: string; message: string }) => {
-        if (Number(e.id) <= after) return;
-        after = Number(e.id);
+      const write = (e: EventRow) => {
+        if (e.id <= after) return;
+        after = e.id;
         raw.write(`${JSON.stringify(toWire(e))}\n`);
       };
       const unsubscribe = deps.events.subscribe(
         row.id,
-        (e) => (backlogDone ? write(e) : queue.push(JSON.stringify(e))),
+        (e) => (backlogDone ? write(e) : queue.push(e)),
         () => {
           unsubscribe();
           raw.end();
@@ -100,7 +102,7 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
         if (batch.length < 1000) break;
       }
       backlogDone = true;
-      for (const q of queue) write(JSON.parse(q) as { id: number; ts: string; kind: string; message: string });
+      queue.forEach(write);
       if (!(await deps.workspaces.exists(row.id))) {
         unsubscribe();
         raw.end();
