@@ -158,12 +158,13 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
   }
 }
 
-/** Waits until the workspace reaches `phase` (fails fast on `failed` unless that is the target). */
+/** Waits until the workspace reaches `phase`; on a timeout the error names its last failure message, if any. */
 export async function waitPhase(c: BerthClient, ref: string, phase: Workspace['phase'], timeoutMs = 60_000): Promise<Workspace> {
   return eventually(
     async () => {
       const w = await c.getWorkspace(ref);
-      if (w.phase === 'failed' && phase !== 'failed') throw Object.assign(new Error(`workspace failed: ${w.message}`), { fatal: true });
+      // Not fatal: a restarted workspace shows `failed` until the reconciler takes it up; a timeout reports the last message.
+      if (w.phase === 'failed' && phase !== 'failed') throw new Error(`workspace failed: ${w.message}`);
       return w.phase === phase ? w : undefined;
     },
     `workspace ${ref} to be ${phase}`,

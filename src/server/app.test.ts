@@ -35,9 +35,9 @@ before(async () => {
   const auth = new AuthService(store, 86_400_000);
   const projects = new ProjectService(store);
   const reconciler = new Reconciler({ store, registry, events, codec, box, logger, serverUrl: () => 'http://test', intervalMs: 60_000 });
-  const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, defaultProvisioner: 'shell' });
+  const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
   const terminals = new TerminalService({ logger, bufferBytes: 1024, idleMs: 1000 });
-  app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, defaultProvisioner: 'shell', bodyLimit: 1024 * 1024, version: 'test' });
+  app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, bodyLimit: 1024 * 1024, version: 'test' });
   await app.ready();
   token = (await auth.bootstrap(dir, 'http://test'))!.token;
 });

@@ -30,7 +30,6 @@ export interface AppDeps {
   reconciler: Reconciler;
   events: EventLog;
   terminals: TerminalService;
-  defaultProvisioner: string;
   /** Adding and listing provisioner instances; absent = the registry is fixed. */
   provisioners?: ProvisionerService;
   bodyLimit: number;

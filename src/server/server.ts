@@ -76,11 +76,9 @@ export class BerthServer {
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore();
     await provisioners.autoRegisterDocker(config.localDocker);
-    const defaultProvisioner = registry.defaultName();
-    // The default may change at run time (provisioner add --default), so it is read from the registry on each use.
-    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, get defaultProvisioner() { return registry.defaultName(); } });
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, defaultProvisioner, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

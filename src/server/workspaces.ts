@@ -60,7 +60,6 @@ export interface WorkspaceServiceOptions {
   events: EventLog;
   codec: SpecCodec;
   reconciler: Kicker;
-  defaultProvisioner: string;
 }
 
 /** Workspace use cases; authorization is checked here, HTTP is not known here. */
@@ -78,7 +77,7 @@ export class WorkspaceService {
     if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot create workspaces.');
     assertName(input.name, 'Workspace name');
     const project = await this.o.projects.get(input.project);
-    const provisionerName = input.provisioner ?? this.o.defaultProvisioner;
+    const provisionerName = input.provisioner ?? this.o.registry.defaultName();
     if (!this.o.registry.has(provisionerName)) {
       throw new InputError(`No provisioner named "${provisionerName}". Available: ${this.o.registry.names().join(', ')}. See: berth provisioner list`);
     }

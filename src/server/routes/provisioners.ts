@@ -12,7 +12,7 @@ export async function provisionerRoutes(api: FastifyInstance, deps: AppDeps): Pr
   api.get('/provisioners', { schema: { tags: ['provisioners'], summary: 'List provisioners', response: { 200: Type.Array(ProvisionerInfoSchema), ...errors } } }, async (req) => {
     deps.auth.requireUser(req.principal);
     if (deps.provisioners) return deps.provisioners.list();
-    return deps.registry.all().map((p) => ({ name: p.name, type: p.type, default: p.name === deps.defaultProvisioner }));
+    return deps.registry.all().map((p) => ({ name: p.name, type: p.type, default: p.name === deps.registry.defaultName() }));
   });
 
   api.post<{ Body: CreateProvisioner }>(
