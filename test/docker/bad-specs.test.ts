@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { SpecInput } from '../../src/core/spec.ts';
 import { ApiError } from '../../src/sdk/client.ts';
-import { TestServer, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, containersWith, installationOf, testEnv, volumesWith } from './env.ts';
+import { TestServer, makeRepo, runCli, waitPhase } from '../harness.ts';
+import { cleanupEngines, containersWith, installationOf, removeWorkspaces, testEnv, volumesWith } from './env.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -51,8 +51,7 @@ async function failsWith(provisioner: string, name: string, spec: SpecInput, mes
   const failed = await waitPhase(c, w.id, 'failed', 90_000);
   assert.match(failed.message ?? '', message);
   assertNothingLeft(w.id);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
   assertNothingLeft(w.id);
 }
 
@@ -78,8 +77,7 @@ test('a wrong registry password fails with a clear message that does not contain
   assert.ok(!JSON.stringify(await c.events(w.id)).includes(wrong));
   assert.ok(!server.logs.includes(wrong));
   assertNothingLeft(w.id);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
   await failsWith('remote', 'badpass-remote', { image: env.BERTH_TEST_IMAGE_PRIVATE, registryLogins: [login(wrong)] }, /rejected the credentials/);
 });
 

@@ -6,7 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { TestServer } from '../harness.ts';
+import type { BerthClient } from '../../src/sdk/client.ts';
+import { waitGone, type TestServer } from '../harness.ts';
 import { loadTestEnv, type TestEnv } from '../testenv/env.ts';
 
 export type { TestEnv };
@@ -72,4 +73,10 @@ export function cleanupEngines(installation: string): void {
       process.stderr.write(`cleanup of the ${remote ? 'remote' : 'local'} engine failed: ${(err as Error).message}\n`);
     }
   }
+}
+
+/** Deletes workspaces and waits until each is gone. */
+export async function removeWorkspaces(c: BerthClient, ...ids: string[]): Promise<void> {
+  for (const id of ids) await c.deleteWorkspace(id);
+  for (const id of ids) await waitGone(c, id);
 }

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Workspace } from '../../src/sdk/wire.ts';
 import { TestServer, eventually, makeRepo, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, containersWith, docker, inspect, installationOf, testEnv } from './env.ts';
+import { cleanupEngines, containersWith, docker, inspect, installationOf, removeWorkspaces, testEnv } from './env.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -172,12 +172,10 @@ test('user data and caches shared with another workspace survive its deletion', 
   assert.equal(r.code, 0, r.stderr);
   r = await c.run(b.id, ['cat', '/home/dev/.cache/shared/x']);
   assert.equal(r.stdout, 'from-a\n', 'a cache is shared by the workspaces of one project');
-  await c.deleteWorkspace(a.id);
-  await waitGone(c, a.id);
+  await removeWorkspaces(c, a.id);
   r = await c.run(b.id, ['cat', '/home/dev/.cache/shared/x']);
   assert.equal(r.stdout, 'from-a\n', 'the cache outlives a workspace while another one uses it');
-  await c.deleteWorkspace(b.id);
-  await waitGone(c, b.id);
+  await removeWorkspaces(c, b.id);
 });
 
 test('workspaces reach the control plane through BERTH_SERVER_URL, authenticated by their token', async () => {
@@ -202,8 +200,7 @@ test('workspaces reach the control plane through BERTH_SERVER_URL, authenticated
   const ls = await c.run(w.id, ['git', 'ls-remote', 'origin']);
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /refs\/heads\/main/);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });
 
 test('a TTY shell runs in tmux with resize, and survives a control-plane restart', async () => {
@@ -235,8 +232,7 @@ test('a TTY shell runs in tmux with resize, and survives a control-plane restart
   conn2.write('exit\r');
   await conn2.done;
   conn.detach();
-  await c2.deleteWorkspace(w.id);
-  await waitGone(c2, w.id);
+  await removeWorkspaces(c2, w.id);
 });
 
 test('busybox images work: plain sh, no tmux', async () => {
@@ -253,8 +249,7 @@ test('busybox images work: plain sh, no tmux', async () => {
   conn.write('exit\r');
   const done = await conn.done;
   assert.equal(done.code, 0);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });
 
 test('kill -9 of the server mid-provision converges to one container', async () => {
@@ -269,8 +264,7 @@ test('kill -9 of the server mid-provision converges to one container', async () 
   assert.equal(containersWith(`berth.workspace=${w.id}`).length, 1, 'exactly one container after convergence');
   const r = await c2.run(w.id, ['cat', '/workspace/setup-done']);
   assert.equal(r.stdout, 'done\n');
-  await c2.deleteWorkspace(w.id);
-  await waitGone(c2, w.id);
+  await removeWorkspaces(c2, w.id);
 });
 
 test('containers and storage of workspaces the store no longer knows are removed at start', async () => {

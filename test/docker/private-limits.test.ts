@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { TestServer, eventually, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, inspect, installationOf, testEnv } from './env.ts';
+import { TestServer, eventually, makeRepo, runCli, waitPhase } from '../harness.ts';
+import { cleanupEngines, inspect, installationOf, removeWorkspaces, testEnv } from './env.ts';
 
 const env = testEnv();
 // The test environment may be rebuilt (new image tags) while suites run: read it again for each test.
@@ -49,8 +49,7 @@ test('a private image is pulled with the spec registry login; the password appea
   assert.ok(!JSON.stringify(events).includes(login.password), 'the event log never shows it');
   assert.ok(!JSON.stringify(inspect('container', `berth-${w.id}`)).includes(login.password), 'the container (labels, env) never holds it');
   assert.ok(!server.logs.includes(login.password), 'the server log never shows it');
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });
 
 test('limits are visible in docker inspect and effective inside; an OOM kill is reported in clear words', async () => {
@@ -93,8 +92,7 @@ test('limits are visible in docker inspect and effective inside; an OOM kill is 
   // More processes than the pids limit cannot be started.
   const fork = await c.run(w.id, ['bash', '-c', 'for i in $(seq 150); do sleep 5 & done 2>&1 | grep -c "fork" ; wait']);
   assert.ok(Number(fork.stdout.trim()) > 0, `forks beyond the pids limit fail: ${fork.stdout} ${fork.stderr}`);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });
 
 test('a setup command killed for memory fails the workspace with that reason as its message', async () => {
@@ -107,8 +105,7 @@ test('a setup command killed for memory fails the workspace with that reason as 
   });
   const failed = await waitPhase(c, w.id, 'failed', 90_000);
   assert.match(failed.message ?? '', /^Setup command 1 was killed because the workspace ran out of memory \(limit 64MiB\); raise spec\.resources\.memory/);
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });
 
 test('ports are published on 127.0.0.1 only when the provisioner allows it, and reported', async () => {
@@ -135,10 +132,7 @@ test('ports are published on 127.0.0.1 only when the provisioner allows it, and 
   srv.signal('SIGTERM');
   r = await runCli(server, ['ws', 'show', 'web']);
   assert.match(r.stdout, new RegExp(`Port: +8080/tcp -> 127\\.0\\.0\\.1:${p.hostPort}`));
-  await c.deleteWorkspace(open.id);
-  await c.deleteWorkspace(closed.id);
-  await waitGone(c, open.id);
-  await waitGone(c, closed.id);
+  await removeWorkspaces(c, open.id, closed.id);
 });
 
 test('the Docker socket is mounted only by a provisioner that allows it', async () => {
@@ -155,8 +149,5 @@ test('the Docker socket is mounted only by a provisioner that allows it', async 
   const probe = ['sh', '-c', 'test -S /var/run/docker.sock && echo present || echo absent'];
   assert.equal((await c.run(a.id, probe)).stdout, 'present\n');
   assert.equal((await c.run(b.id, probe)).stdout, 'absent\n');
-  await c.deleteWorkspace(a.id);
-  await c.deleteWorkspace(b.id);
-  await waitGone(c, a.id);
-  await waitGone(c, b.id);
+  await removeWorkspaces(c, a.id, b.id);
 });

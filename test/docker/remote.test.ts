@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { TestServer, git, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, containersWith, inspect, installationOf, testEnv, volumesWith } from './env.ts';
+import { cleanupEngines, containersWith, inspect, installationOf, removeWorkspaces, testEnv, volumesWith } from './env.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -95,6 +95,5 @@ test('the remote provisioner is restored from the store after a restart, still t
   await waitPhase(c, w.id, 'running', 120_000);
   const out = await c.run(w.id, ['cat', 'README.md']);
   assert.equal(out.stdout, '# remote\n');
-  await c.deleteWorkspace(w.id);
-  await waitGone(c, w.id);
+  await removeWorkspaces(c, w.id);
 });

@@ -337,26 +337,24 @@ export class DockerEngine {
     }
   }
 
-  /** The gateway address of a network (the host's address on that bridge). */
-  async networkGateway(name: string): Promise<string | undefined> {
+  /** The network if it exists, else null. */
+  private async inspectNetwork(name: string): Promise<{ IPAM?: { Config?: { Gateway?: string }[] } } | null> {
     try {
-      const n = (await this.docker.getNetwork(name).inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } };
-      return n.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+      return await this.docker.getNetwork(name).inspect();
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) return null;
       throw this.fail(`inspecting network ${name}`, err);
     }
   }
 
+  /** The gateway address of a network (the host's address on that bridge). */
+  async networkGateway(name: string): Promise<string | undefined> {
+    return (await this.inspectNetwork(name))?.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+  }
+
   /** Whether a network exists. */
   async hasNetwork(name: string): Promise<boolean> {
-    try {
-      await this.docker.getNetwork(name).inspect();
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw this.fail(`inspecting network ${name}`, err);
-    }
+    return (await this.inspectNetwork(name)) !== null;
   }
 
   /**

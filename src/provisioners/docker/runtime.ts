@@ -17,6 +17,7 @@ import type Docker from 'dockerode';
 import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
+import { shellQuote } from '../git-setup.ts';
 import type { ExecOptions, ExecProcess, OpOptions, PortMapping, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { chownTree, cloneOnHost } from './checkout.ts';
 import type { DockerEngine } from './engine.ts';
@@ -65,10 +66,6 @@ const MOUNT_FORBIDDEN = /^\/(proc|sys|dev)(\/|$)/;
 /** The workspace container's name on the engine. */
 export function containerName(id: string): string {
   return `berth-${checkId(id)}`;
-}
-
-function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function firstLine(s: string): string {
@@ -176,6 +173,18 @@ export class DockerRuntime {
     } finally {
       if (probe) await this.engine.removeContainer(probe).catch(() => undefined);
     }
+  }
+
+  /**
+   * The run-as user of an existing workspace container. Docker fills the container's `User` from
+   * the image when the spec sets none, so a user already resolved for this image is found without
+   * inspecting the image again (every exec and teardown would otherwise cost one more request).
+   */
+  private async containerUser(c: Docker.ContainerInspectInfo, userSpec: string | undefined): Promise<ContainerUser> {
+    const cached = this.users.get(`${c.Image}\0${userSpec ?? c.Config.User ?? ''}`);
+    if (cached) return cached;
+    const image = await this.engine.inspectImage(c.Image);
+    return image ? this.user(image, userSpec, c.Config.Image, c.Id) : resolveUser('', '', '', c.Config.Image);
   }
 
   // ---------------------------------------------------------------- provision
@@ -516,9 +525,7 @@ export class DockerRuntime {
 
   private async teardown(c: Docker.ContainerInspectInfo, ws: WorkspaceContext, opts: OpOptions): Promise<void> {
     try {
-      const image = await this.engine.inspectImage(c.Image);
-      const u = image ? await this.user(image, ws.spec.user, c.Config.Image, c.Id) : resolveUser('', '', '', c.Config.Image);
-      await this.runCommands(c.Id, ws, u, 'teardown', opts);
+      await this.runCommands(c.Id, ws, await this.containerUser(c, ws.spec.user), 'teardown', opts);
     } catch (err) {
       if (opts.signal.aborted) throw err;
       opts.progress(`Teardown could not run: ${(err as Error).message}`, 'info');
@@ -536,8 +543,8 @@ export class DockerRuntime {
   /** Removes storage and unshared stores of one workspace; true when there was something to remove. */
   private async removeStorage(id: string): Promise<boolean> {
     const meta = await this.storage.meta(id);
-    const exists = await this.storage.exists(id);
-    if (!meta && !exists) return false;
+    // Metadata implies storage; only without it is existence asked separately (one volume inspect fewer).
+    if (!meta && !(await this.storage.exists(id))) return false;
     if (meta?.shared.length) {
       const others = (await this.storage.metas()).filter((m) => m.id !== id);
       for (const key of meta.shared) if (!others.some((m) => m.shared.includes(key))) await this.storage.removeShared(key);
@@ -626,8 +633,7 @@ export class DockerRuntime {
   async exec(ws: WorkspaceContext, o: ExecOptions): Promise<ExecProcess> {
     const c = await this.engine.inspectContainer(containerName(ws.id));
     if (!c?.State.Running) throw new ProvisionerError(`Workspace "${ws.name}" is not running; start it first.`, { retryable: false, code: 'not_running' });
-    const image = await this.engine.inspectImage(c.Image);
-    const u = image ? await this.user(image, ws.spec.user, c.Config.Image, c.Id) : resolveUser('', '', '', c.Config.Image);
+    const u = await this.containerUser(c, ws.spec.user);
     const shell = this.shell(ws, u);
     let cmd = o.cmd;
     if (cmd.length === 0) cmd = o.tty ? ['/bin/sh', '-c', this.tmuxScript(shell)] : [shell, '-l'];
@@ -662,7 +668,7 @@ export class DockerRuntime {
       `  if [ -n "$s" ] && tmux rename-session -t "=$s" "$t" 2>/dev/null; then exec tmux attach-session -d -t "=$t"; fi`,
       `  exec tmux new-session -s "$t"`,
       `fi`,
-      `exec ${shQuote(shell)} -l`,
+      `exec ${shellQuote(shell)} -l`,
     ].join('\n');
   }
 }

@@ -210,6 +210,11 @@ export class VolumeStorage implements WorkspaceStorage {
     return `berth-ws-${checkId(id)}`;
   }
 
+  /** The volume of a shared store. */
+  private static sharedName(key: string): string {
+    return `berth-${key}`;
+  }
+
   hostDir(): undefined {
     return undefined;
   }
@@ -269,7 +274,7 @@ export class VolumeStorage implements WorkspaceStorage {
   }
 
   async ensureShared(s: SharedStore): Promise<void> {
-    const name = `berth-${s.key}`;
+    const name = VolumeStorage.sharedName(s.key);
     if (await this.engine.inspectVolume(name)) return;
     await this.engine.createVolume(name, {
       [LABELS.installation]: this.labels.installation,
@@ -280,11 +285,11 @@ export class VolumeStorage implements WorkspaceStorage {
   }
 
   sharedMount(key: string, target: string): Docker.MountSettings {
-    return { Type: 'volume', Source: `berth-${key}`, Target: target };
+    return { Type: 'volume', Source: VolumeStorage.sharedName(key), Target: target };
   }
 
   async removeShared(key: string): Promise<void> {
-    await this.engine.removeVolume(`berth-${key}`);
+    await this.engine.removeVolume(VolumeStorage.sharedName(key));
   }
 
   async remove(id: string): Promise<void> {
