@@ -1,6 +1,12 @@
 #!/usr/bin/env node
-// Entry point of the `berth` command: runs the TypeScript sources through tsx's loader.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// Entry point of the `berth` command: the compiled JavaScript in dist/ (built by `npm ci` through
+// the `prepare` script, or by `npm run build`).
+try {
+  await import('../dist/cli/main.js');
+} catch (err) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/cli/main.js')) {
+    console.error('berth: dist/ is missing; build it once with: npm run build');
+    process.exit(1);
+  }
+  throw err;
+}

@@ -15,13 +15,6 @@ if ! need git || ! need make || ! need g++ || ! need python3; then
     exit 1
   fi
 fi
-node -e 'const [a]=process.versions.node.split(".").map(Number); if (a < 20) { console.error(`quickstart: Node.js 20 or newer is needed, this is ${process.version}`); process.exit(1); }'
-
-stamp=node_modules/.berth-lock-hash
-hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-  echo "quickstart: installing dependencies (native modules build once, about 2 minutes)..." >&2
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$hash" > "$stamp"
-fi
+source scripts/node-env.sh
+source scripts/install-deps.sh
 exec node bin/berth.js server "$@"

@@ -13,13 +13,12 @@ if ! need git || ! need make || ! need g++; then
 fi
 
 start=$(date +%s)
+echo "== Node.js"
+source scripts/node-env.sh
+echo "   $(node --version) at $(command -v node)"
+
 echo "== dependencies"
-stamp=node_modules/.berth-lock-hash
-hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$hash" > "$stamp"
-fi
+source scripts/install-deps.sh
 
 echo "== type check and lint"
 npx tsc -p tsconfig.json

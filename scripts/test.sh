@@ -3,6 +3,9 @@
 # `e2e` = test/ only; no argument = everything. Extra arguments are passed as files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node-env.sh
+# The CLI and server the e2e tests start run from dist/: rebuild what changed.
+npm run --silent build
 mode="${1:-all}"
 shift || true
 if [ "$#" -gt 0 ]; then

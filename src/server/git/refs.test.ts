@@ -1,6 +1,9 @@
 /** Unit tests of branch name validation: the pattern and git's own check agree. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../core/errors.ts';
 import { BRANCH_NAME_PATTERN } from '../../sdk/wire.ts';
@@ -18,8 +21,11 @@ test('valid git branch names pass; names git refuses are InputErrors naming the 
 
 test('the wire pattern agrees with git check-ref-format --branch', () => {
   const re = new RegExp(BRANCH_NAME_PATTERN, 'u');
+  // Outside any repository: inside one, git resolves `@{-1}` against that checkout's reflog.
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-refs-'));
   for (const name of [...GOOD, ...BAD.filter((b) => b !== '@')]) {
-    const git = spawnSync('git', ['check-ref-format', '--branch', name]).status === 0;
+    const git = spawnSync('git', ['check-ref-format', '--branch', name], { cwd }).status === 0;
     assert.equal(re.test(name), git, JSON.stringify(name));
   }
+  fs.rmSync(cwd, { recursive: true });
 });
