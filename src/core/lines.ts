@@ -1,11 +1,15 @@
+import { StringDecoder } from 'node:string_decoder';
+
 /** Splits a byte stream into lines, treating both \n and \r as terminators (git progress uses \r). */
 export class LineSplitter {
   private buf = '';
+  // One decoder for the whole stream: it holds back a UTF-8 character split across chunks.
+  private readonly decoder = new StringDecoder('utf8');
   constructor(private readonly onLine: (line: string, terminator: '\n' | '\r' | '') => void, private readonly maxLine = 4096) {}
 
   /** Feeds a chunk; complete lines are emitted at once. */
   push(chunk: string | Buffer): void {
-    this.buf += chunk.toString();
+    this.buf += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
     let i: number;
     while ((i = this.buf.search(/[\r\n]/)) !== -1) {
       const line = this.buf.slice(0, i);
@@ -14,13 +18,17 @@ export class LineSplitter {
       this.onLine(line, term);
     }
     if (this.buf.length > this.maxLine) {
-      this.onLine(this.buf.slice(0, this.maxLine), '');
-      this.buf = this.buf.slice(this.maxLine);
+      // Never cut between the two halves of a surrogate pair (an emoji, say).
+      const high = this.buf.charCodeAt(this.maxLine - 1);
+      const cut = high >= 0xd800 && high <= 0xdbff ? this.maxLine - 1 : this.maxLine;
+      this.onLine(this.buf.slice(0, cut), '');
+      this.buf = this.buf.slice(cut);
     }
   }
 
   /** Emits whatever is left without a terminator. */
   flush(): void {
+    this.buf += this.decoder.end();
     if (this.buf.length > 0) this.onLine(this.buf, '');
     this.buf = '';
   }
