@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Entry point of the `berth` command: the compiled JavaScript in dist/ (built by `npm ci` through
 // the `prepare` script, or by `npm run build`).
+import module from 'node:module';
+
+// Reuse V8's compiled code across runs (cached under the OS temp dir): a short command such as
+// `berth ws exec` would otherwise spend much of its life compiling the same modules again.
+module.enableCompileCache?.();
 try {
   await import('../dist/cli/main.js');
 } catch (err) {

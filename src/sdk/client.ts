@@ -1,11 +1,11 @@
 /** Typed client of the Berth REST API and exec protocol; used by the CLI, tests and benchmarks. */
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
+import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
 import type {
   CreateProject,
   CreateProvisioner,
   CreateWorkspace,
   ErrorBody,
-  ExecStart,
   GitCommitResult,
   GitDiff,
   GitStatus,
@@ -22,7 +22,6 @@ import type {
   Workspace,
   WorkspaceEvent,
 } from './wire.ts';
-import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL } from './wire.ts';
 
 /** A non-2xx answer from the API, carrying its error code and message. */
 export class ApiError extends Error {
@@ -229,61 +228,73 @@ export class BerthClient {
     return last;
   }
 
-  /** Opens an exec/terminal session (protocol in wire.ts). */
+  /** Opens an exec/terminal session (protocol in protocol.ts). */
   exec(ref: string, start: ExecStart, handlers: ExecHandlers): ExecConnection {
     const wsUrl = `${this.url.replace(/^http/, 'ws')}/api/v1/workspaces/${encodeURIComponent(ref)}/exec`;
-    const ws = new WebSocket(wsUrl, [EXEC_PROTOCOL], { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    // Frames sent before the socket is open (or before `ws` is loaded) wait here, in order.
     const pending: (Buffer | string)[] = [];
+    let ws: WebSocket | undefined;
+    let detached = false;
     let exit: { code: number | null; signal?: string } | undefined;
     let error: ApiError | undefined;
     const send = (data: Buffer | string) => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(data);
-      else if (ws.readyState === WebSocket.CONNECTING) pending.push(data);
+      if (!ws || ws.readyState === ws.CONNECTING) pending.push(data);
+      else if (ws.readyState === ws.OPEN) ws.send(data);
     };
-    const done = new Promise<{ code: number | null; signal?: string }>((resolve, reject) => {
-      ws.on('open', () => {
-        ws.send(JSON.stringify(start));
-        for (const p of pending) ws.send(p);
-        pending.length = 0;
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          let e: ErrorBody['error'] | undefined;
-          try {
-            e = (JSON.parse(body) as ErrorBody).error;
-          } catch {
-            /* not JSON */
-          }
-          reject(new ApiError(res.statusCode ?? 0, e?.code ?? 'error', e?.message ?? `HTTP ${res.statusCode}`));
-        });
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        if (isBinary) {
-          if (data[0] === CHANNEL_STDOUT) handlers.stdout(data.subarray(1));
-          else if (data[0] === CHANNEL_STDERR) (handlers.stderr ?? handlers.stdout)(data.subarray(1));
-          return;
-        }
-        const msg = JSON.parse(data.toString()) as { type: string; id?: string; code?: number | string | null; signal?: string; message?: string };
-        if (msg.type === 'session' && msg.id) handlers.session?.(msg.id);
-        else if (msg.type === 'exit') exit = { code: msg.code as number | null, ...(msg.signal ? { signal: msg.signal } : {}) };
-        else if (msg.type === 'error') error = new ApiError(0, String(msg.code), msg.message ?? 'exec failed');
-      });
-      ws.on('error', (err) => {
-        if (!error) error = new ApiError(0, 'unreachable', `Exec connection failed: ${err.message}`);
-      });
-      ws.on('close', () => {
-        if (exit) resolve(exit);
-        else reject(error ?? new ApiError(0, 'disconnected', 'The exec connection closed before the command finished.'));
-      });
-    });
+    // `ws` is loaded on first use: only commands that open a connection pay for it at start-up.
+    const done = loadWebSocket().then(
+      (WebSocketClass) =>
+        new Promise<{ code: number | null; signal?: string }>((resolve, reject) => {
+          const socket = new WebSocketClass(wsUrl, [EXEC_PROTOCOL], { headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+          ws = socket;
+          socket.on('open', () => {
+            socket.send(JSON.stringify(start));
+            for (const p of pending) socket.send(p);
+            pending.length = 0;
+          });
+          socket.on('unexpected-response', (_req, res) => {
+            let body = '';
+            res.on('data', (d: Buffer) => (body += d.toString()));
+            res.on('end', () => {
+              let e: ErrorBody['error'] | undefined;
+              try {
+                e = (JSON.parse(body) as ErrorBody).error;
+              } catch {
+                /* not JSON */
+              }
+              reject(new ApiError(res.statusCode ?? 0, e?.code ?? 'error', e?.message ?? `HTTP ${res.statusCode}`));
+            });
+          });
+          socket.on('message', (data: Buffer, isBinary: boolean) => {
+            if (isBinary) {
+              if (data[0] === CHANNEL_STDOUT) handlers.stdout(data.subarray(1));
+              else if (data[0] === CHANNEL_STDERR) (handlers.stderr ?? handlers.stdout)(data.subarray(1));
+              return;
+            }
+            const msg = JSON.parse(data.toString()) as { type: string; id?: string; code?: number | string | null; signal?: string; message?: string };
+            if (msg.type === 'session' && msg.id) handlers.session?.(msg.id);
+            else if (msg.type === 'exit') exit = { code: msg.code as number | null, ...(msg.signal ? { signal: msg.signal } : {}) };
+            else if (msg.type === 'error') error = new ApiError(0, String(msg.code), msg.message ?? 'exec failed');
+          });
+          socket.on('error', (err) => {
+            if (!error) error = new ApiError(0, 'unreachable', `Exec connection failed: ${err.message}`);
+          });
+          socket.on('close', () => {
+            if (exit) resolve(exit);
+            else reject(error ?? new ApiError(0, 'disconnected', 'The exec connection closed before the command finished.'));
+          });
+          if (detached) socket.close(1000, 'detach');
+        }),
+    );
     return {
       write: (d) => send(Buffer.concat([Buffer.from([CHANNEL_STDIN]), Buffer.isBuffer(d) ? d : Buffer.from(d)])),
       eof: () => send(JSON.stringify({ type: 'eof' })),
       resize: (cols, rows) => send(JSON.stringify({ type: 'resize', cols, rows })),
       signal: (sig) => send(JSON.stringify({ type: 'signal', signal: sig })),
-      detach: () => ws.close(1000, 'detach'),
+      detach: () => {
+        detached = true;
+        ws?.close(1000, 'detach');
+      },
       done,
     };
   }
@@ -298,4 +309,11 @@ export class BerthClient {
     const { code } = await c.done;
     return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
   }
+}
+
+let wsModule: Promise<typeof WebSocket> | undefined;
+/** The `ws` WebSocket class, imported once on first use. */
+function loadWebSocket(): Promise<typeof WebSocket> {
+  wsModule ??= import('ws').then((m) => m.default);
+  return wsModule;
 }

@@ -1,5 +1,5 @@
 /**
- * Exec and terminal sessions over WebSocket (protocol in src/sdk/wire.ts). Non-TTY execs live as
+ * Exec and terminal sessions over WebSocket (protocol in src/sdk/protocol.ts). Non-TTY execs live as
  * long as their connection. TTY sessions outlive a disconnect: the process keeps running, its
  * recent output is kept in a bounded buffer, and a client re-attaching by session id gets the
  * buffer replayed, then the live stream. Detached sessions end after an idle timeout.
