@@ -62,7 +62,7 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
   const token = ws.env.BERTH_WORKSPACE_TOKEN ? { BERTH_WORKSPACE_TOKEN: ws.env.BERTH_WORKSPACE_TOKEN } : {};
   const env = { ...process.env, ...project.gitEnv, ...token, GIT_TERMINAL_PROMPT: '0' };
   const branch = ws.ref ? ['--branch', ws.ref] : [];
-  fs.rmSync(dest, { recursive: true, force: true });
+  await fs.promises.rm(dest, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   let source = project.cloneUrl;
   let bundleFile: string | undefined;
@@ -101,7 +101,7 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
       if (!step.okCodes.includes(c)) throw new ProvisionerError(`git ${step.args.slice(0, 3).join(' ')} failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
     }
   } catch (err) {
-    fs.rmSync(dest, { recursive: true, force: true });
+    await fs.promises.rm(dest, { recursive: true, force: true });
     throw err;
   } finally {
     if (bundleFile) fs.rmSync(bundleFile, { force: true });

@@ -216,7 +216,7 @@ export class DockerRuntime {
       const hadCheckout = hostDir ? fs.existsSync(path.join(hostDir, 'work', '.git')) : undefined;
       // The marker is written with the checkout's final ownership: without it, the checkout is redone (remote) or its ownership fixed (local).
       const complete = hostDir ? Boolean(hadCheckout) && fs.existsSync(path.join(hostDir, '.berth', CHECKOUT_MARKER)) : undefined;
-      if (hostDir && !hadCheckout) this.assertWorkClean(hostDir);
+      if (hostDir && !hadCheckout) await this.assertWorkClean(hostDir);
 
       const create = async () => {
         const spec = this.containerSpec(ws, image, imageRef, user);
@@ -246,7 +246,7 @@ export class DockerRuntime {
           }
           return containerId!;
         } finally {
-          if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+          if (scratch) await fs.promises.rm(scratch, { recursive: true, force: true });
         }
       })();
       const u = user!;
@@ -285,7 +285,7 @@ export class DockerRuntime {
         entries.push(...this.fileEntries(ws, u));
         if (entries.length > 0) await this.engine.putArchive(id, '/', tarStream(entries), signal);
       } finally {
-        if (tmpClone) fs.rmSync(path.dirname(tmpClone), { recursive: true, force: true });
+        if (tmpClone) await fs.promises.rm(path.dirname(tmpClone), { recursive: true, force: true });
       }
       if (ws.spec.files.length) progress(`Wrote ${ws.spec.files.length} config file(s).`, 'info');
 
@@ -306,12 +306,12 @@ export class DockerRuntime {
     }
   }
 
-  private assertWorkClean(hostDir: string): void {
+  private async assertWorkClean(hostDir: string): Promise<void> {
     const work = path.join(hostDir, 'work');
     if (fs.existsSync(work) && fs.readdirSync(work).length > 0) {
       throw new ProvisionerError(`${work} exists but is not a git checkout; move its files away or delete the workspace.`, { retryable: false, code: 'clone_failed' });
     }
-    fs.rmSync(work, { recursive: true, force: true });
+    await fs.promises.rm(work, { recursive: true, force: true });
   }
 
   /**

@@ -114,9 +114,9 @@ export class BindStorage implements WorkspaceStorage {
   }
 
   /** Removes scratch directories a crash left behind for a workspace. */
-  private clearScratch(id: string): void {
+  private async clearScratch(id: string): Promise<void> {
     const d = path.join(this.root, '.tmp');
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith(`${id}-`)) fs.rmSync(path.join(d, e), { recursive: true, force: true });
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith(`${id}-`)) await fs.promises.rm(path.join(d, e), { recursive: true, force: true });
   }
 
   describe(id: string): string {
@@ -132,7 +132,7 @@ export class BindStorage implements WorkspaceStorage {
     fs.renameSync(`${metaFile}.tmp`, metaFile);
     const created = !fs.existsSync(dir);
     fs.mkdirSync(path.join(dir, '.berth'), { recursive: true });
-    this.clearScratch(meta.id);
+    await this.clearScratch(meta.id);
     return created;
   }
 
@@ -191,7 +191,7 @@ export class BindStorage implements WorkspaceStorage {
   }
 
   async remove(id: string): Promise<void> {
-    this.clearScratch(checkId(id));
+    await this.clearScratch(checkId(id));
     await fs.promises.rm(this.hostDir(id), { recursive: true, force: true });
     await fs.promises.rm(path.join(this.metaDir, `${checkId(id)}.json`), { force: true });
   }

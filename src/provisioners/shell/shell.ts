@@ -89,7 +89,7 @@ export class ShellProvisioner implements Provisioner {
     fs.chmodSync(p.dir, 0o700);
 
     await this.cloneIfAbsent(ws, p, opts);
-    this.linkShared(ws, p.home);
+    await this.linkShared(ws, p.home);
     for (const f of ws.spec.files) {
       const target = resolveInside(f.path, { mountPath: ws.spec.mountPath, root: p.dir, home: p.home });
       if (!target) throw new ProvisionerError(`Config file path "${f.path}" lies outside the workspace.`, { retryable: false });
@@ -130,7 +130,7 @@ export class ShellProvisioner implements Provisioner {
       fs.rmdirSync(p.work);
     }
     const tmp = path.join(p.berth, 'clone.tmp');
-    fs.rmSync(tmp, { recursive: true, force: true });
+    await fs.promises.rm(tmp, { recursive: true, force: true });
     opts.progress(`Cloning ${ws.project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
     // On the control plane's host the mirror is on the same disk: read it directly (git hard-links
     // its immutable object files; shell workspaces belong to admins, who own the host anyway). The
@@ -144,7 +144,7 @@ export class ShellProvisioner implements Provisioner {
     const env = mirror ? gitConfigEnv([...pairs, [`url.${mirror}.insteadOf`, ws.project.cloneUrl]]) : {};
     const code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git', env);
     if (code !== 0) {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      await fs.promises.rm(tmp, { recursive: true, force: true });
       throw new ProvisionerError(`git clone of project "${ws.project.name}" failed with exit code ${code}; see the workspace log for git's message.`, {
         code: 'clone_failed',
       });
@@ -153,19 +153,19 @@ export class ShellProvisioner implements Provisioner {
   }
 
   /** Links per-user data and per-project caches into the workspace's home so they outlive it. */
-  private linkShared(ws: WorkspaceContext, home: string): void {
-    const link = (p: string, base: string) => {
+  private async linkShared(ws: WorkspaceContext, home: string): Promise<void> {
+    const link = async (p: string, base: string) => {
       const shared = path.join(base, p.slice(2));
       const target = path.join(home, p.slice(2));
       fs.mkdirSync(shared, { recursive: true, mode: 0o700 });
       fs.mkdirSync(path.dirname(target), { recursive: true });
       const existing = fs.lstatSync(target, { throwIfNoEntry: false });
       if (existing?.isSymbolicLink() && fs.readlinkSync(target) === shared) return;
-      if (existing) fs.rmSync(target, { recursive: true, force: true });
+      if (existing) await fs.promises.rm(target, { recursive: true, force: true });
       fs.symlinkSync(shared, target);
     };
-    for (const p of ws.spec.userData) link(p, path.join(this.sharedRoot, 'userdata', ws.owner.id));
-    for (const p of ws.spec.caches) link(p, path.join(this.sharedRoot, 'caches', ws.project.name));
+    for (const p of ws.spec.userData) await link(p, path.join(this.sharedRoot, 'userdata', ws.owner.id));
+    for (const p of ws.spec.caches) await link(p, path.join(this.sharedRoot, 'caches', ws.project.name));
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
@@ -193,7 +193,8 @@ export class ShellProvisioner implements Provisioner {
     await p.procs.killAll(['provision']);
     if (fs.existsSync(p.marker)) await this.teardown(ws, p, opts);
     await p.procs.killAll(['provision', 'exec']);
-    fs.rmSync(p.dir, { recursive: true, force: true });
+    // Asynchronous: a checkout with a large node_modules must not stall every API call and terminal.
+    await fs.promises.rm(p.dir, { recursive: true, force: true });
     opts.progress('Removed the workspace directory.', 'info');
   }
 

@@ -267,7 +267,7 @@ export class GitMirrors {
       this.o.logger.info({ project: p.name, ms: result.durationMs, refs: result.refs, updated: result.updated }, 'mirror synced');
       return result;
     } catch (err) {
-      if (fresh) fs.rmSync(target, { recursive: true, force: true });
+      if (fresh) await fs.promises.rm(target, { recursive: true, force: true });
       throw err;
     }
   }
