@@ -71,3 +71,8 @@ export class AbortedError extends BerthError {
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortedError();
 }
+
+/** The message of any thrown value, for sentences and logs (`String(err)` for non-errors). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

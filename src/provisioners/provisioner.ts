@@ -5,7 +5,68 @@
  * crash at any point, and the second call must converge instead of duplicating work.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { Static, TObject } from '@sinclair/typebox';
+import type { Logger } from 'pino';
 import type { Spec } from '../core/spec.ts';
+
+/**
+ * What a provisioner type can do. Generic code (workspace creation, the CLI, the conformance
+ * suite) decides from these, never from a type name.
+ */
+export interface Capabilities {
+  /** Workspace processes run on the control plane's own host as its user, next to its database and keys: only admins may use it. */
+  runsOnHost: boolean;
+  /** Honours `spec.image` (and can have a default image). */
+  image: boolean;
+  /** Honours `spec.user` (run as another user than the image's default). */
+  user: boolean;
+  /** Honours `spec.resources` (CPU and memory limits). */
+  resources: boolean;
+  /** Honours `spec.registryLogins` (pulls from private registries). */
+  registryLogins: boolean;
+  /** Workspaces reach the control plane over a network, so BERTH_SERVER_URL must be an address they can reach (see `--server-url`). */
+  needsServerUrl: boolean;
+}
+
+/** What the control plane hands every provisioner type. */
+export interface PluginContext {
+  /** This control plane's random id; marks what it creates on shared backends. */
+  installation: string;
+  /** The control plane's data directory (default parent of local storage). */
+  dataDir: string;
+  /** The control plane's URL as its own host sees it (known once it listens). */
+  serverUrl: () => string;
+  logger: Logger;
+}
+
+/** An instance the control plane registers by itself at start, without an admin adding it. */
+export interface BuiltinInstance {
+  name: string;
+  options: Record<string, unknown>;
+  /** Whether it is checked against its backend first and skipped, quietly, when that fails. */
+  probe?: boolean;
+}
+
+/**
+ * A provisioner type as it registers itself: name, options schema, capabilities and factory.
+ * The registry validates options against `options` before `create` sees them; OpenAPI and the
+ * CLI show the schema's descriptions.
+ */
+export interface ProvisionerPlugin<S extends TObject = TObject> {
+  /** Type name, e.g. `docker`. */
+  readonly type: string;
+  /** One sentence saying where workspaces of this type run. */
+  readonly summary: string;
+  /** TypeBox schema of the instance options (`additionalProperties: false`). */
+  readonly options: S;
+  readonly capabilities: Capabilities;
+  /** Builds an instance from validated options; makes no request that must succeed (the backend may come up later). */
+  create(name: string, options: Static<S>, ctx: PluginContext): Promise<Provisioner>;
+  /** Further checks of options that a schema cannot express (combinations, paths); throws InputError. */
+  checkOptions?(options: Static<S>): void;
+  /** Instances to register at every start (e.g. `shell`, or a local Docker engine that answers). */
+  builtins?(ctx: PluginContext, env: NodeJS.ProcessEnv): BuiltinInstance[];
+}
 
 /** What a provisioner needs to know about one workspace. */
 export interface WorkspaceContext {
@@ -105,11 +166,17 @@ export interface ExecProcess {
 export interface Provisioner {
   /** Instance name as users see it (`shell`, `docker-prod`). */
   readonly name: string;
-  /** Implementation type: shell | docker | agent | kubernetes. */
+  /** Implementation type, as its plug-in registered it. */
   readonly type: string;
+  /** What this instance can do (its type's capabilities). */
+  readonly capabilities: Capabilities;
 
-  /** Rejects, with an InputError, a spec this provisioner cannot honour; called before anything is stored. */
-  validate(spec: Spec): void;
+  /**
+   * Rejects, with an InputError, a spec this provisioner cannot honour beyond what its capabilities
+   * say (paths, limits of the backend); called before anything is stored. Fields its capabilities
+   * exclude are rejected by generic code (`assertSpecFits`) before this is called.
+   */
+  validate(spec: Spec): Promise<void>;
 
   /** Optional: verifies the backend answers and the options fit it (an admin adding the provisioner sees what is wrong). */
   check?(signal?: AbortSignal): Promise<void>;

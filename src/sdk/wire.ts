@@ -132,10 +132,50 @@ export const ProjectSyncSchema = Type.Object({
 /** Project sync, as TypeScript. */
 export type ProjectSync = Static<typeof ProjectSyncSchema>;
 
+/** What a provisioner type can do (see `Capabilities` in src/provisioners/provisioner.ts). */
+export const CapabilitiesSchema = Type.Object({
+  runsOnHost: Type.Boolean({ description: "Workspaces run on the control plane's own host as its user; only admins may use it." }),
+  image: Type.Boolean({ description: 'Honours spec.image.' }),
+  user: Type.Boolean({ description: 'Honours spec.user.' }),
+  resources: Type.Boolean({ description: 'Honours spec.resources (CPU and memory limits).' }),
+  registryLogins: Type.Boolean({ description: 'Honours spec.registryLogins.' }),
+  needsServerUrl: Type.Boolean({ description: 'Workspaces reach the control plane over a network and need a URL they can reach.' }),
+});
+/** Capabilities, as TypeScript. */
+export type CapabilitiesInfo = Static<typeof CapabilitiesSchema>;
+
 /** JSON schema of provisioner info on the wire. */
-export const ProvisionerInfoSchema = Type.Object({ name: Type.String(), type: Type.String(), default: Type.Boolean() });
+export const ProvisionerInfoSchema = Type.Object({
+  name: Type.String(),
+  type: Type.String(),
+  default: Type.Boolean(),
+  capabilities: CapabilitiesSchema,
+  builtin: Type.Boolean({ description: 'Registered by the control plane itself at start; cannot be removed or changed.' }),
+  workspaces: Type.Integer({ description: 'Workspaces that use it.' }),
+});
 /** Provisioner info, as TypeScript. */
 export type ProvisionerInfo = Static<typeof ProvisionerInfoSchema>;
+
+/** A provisioner type this server has: what `provisioner add --type` accepts. */
+export const ProvisionerTypeSchema = Type.Object({
+  type: Type.String(),
+  summary: Type.String(),
+  capabilities: CapabilitiesSchema,
+  options: Type.Unknown({ description: "JSON Schema of the type's options." }),
+});
+/** Provisioner type, as TypeScript. */
+export type ProvisionerType = Static<typeof ProvisionerTypeSchema>;
+
+/** Changes a provisioner: its options (replaced whole, checked like on add) or whether it is the default. */
+export const UpdateProvisionerSchema = Type.Object(
+  {
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    default: Type.Optional(Type.Boolean({ description: 'true makes it the default; false makes the built-in default apply again.' })),
+  },
+  { additionalProperties: false },
+);
+/** Update provisioner, as TypeScript. */
+export type UpdateProvisioner = Static<typeof UpdateProvisionerSchema>;
 
 /** Adds a provisioner instance; `options` are type-specific (docs/provisioners/<type>.md) and stored encrypted. */
 export const CreateProvisionerSchema = Type.Object(

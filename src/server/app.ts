@@ -1,7 +1,7 @@
 /** The HTTP application factory: builds a Fastify instance from services, with no socket, for tests and the server. */
 import swagger from '@fastify/swagger';
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { NotFoundError } from '../core/errors.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
@@ -30,12 +30,24 @@ export interface AppDeps {
   reconciler: Reconciler;
   events: EventLog;
   terminals: TerminalService;
-  /** Adding and listing provisioner instances; absent = the registry is fixed. */
-  provisioners?: ProvisionerService;
+  /** Provisioner instances: list, types, add, change, remove. */
+  provisioners: ProvisionerService;
   bodyLimit: number;
   version: string;
   /** The git gateway (smart HTTP at /git, bundles) and git operations on workspaces; absent = not served. */
   git?: GitRouteDeps;
+}
+
+/** The operations an OpenAPI 3.0 path item can hold; a route with any other method (QUERY, …) cannot be described. */
+const OPENAPI_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE']);
+
+/**
+ * Whether a route belongs in the OpenAPI document: the JSON API under /api/v1 only. Catch-alls,
+ * /healthz and the git smart-HTTP endpoints under /git (spoken by git, not JSON) stay out.
+ */
+function documented(route: RouteOptions): boolean {
+  const methods = [route.method].flat();
+  return route.url.startsWith('/api/v1/') && !route.url.includes('*') && methods.every((m) => OPENAPI_METHODS.has(m));
 }
 
 declare module 'fastify' {
@@ -62,6 +74,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     void reply.status(404).send({ error: { code: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
   });
   app.decorateRequest('principal', null as unknown as Principal);
+  // The route table at debug level: what the server really serves, for operators chasing a 404 and
+  // for the test that holds the OpenAPI document to it.
+  const routes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
+  });
+  app.addHook('onReady', async () => deps.logger.debug({ routes }, 'routes registered'));
   app.addHook('onResponse', async (req, reply) => {
     if (req.url !== '/healthz') req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
@@ -73,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    transform: ({ schema, url, route }) => ({ schema: documented(route) ? schema : { ...schema, hide: true }, url }),
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
@@ -89,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
       if (deps.git) await gitRoutes(api, deps, deps.git);
-      api.all('/*', async (req) => {
+      api.all('/*', { schema: { hide: true } }, async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
       });
     },

@@ -1,7 +1,7 @@
 /** Projects: git repositories known to the control plane, their upstream credentials and mirrors. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
+import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
 import type { ProjectRow, Store } from '../store/store.ts';
 import type { CreateProject, Project, ProjectSync, UpdateProject } from '../sdk/wire.ts';
@@ -150,6 +150,22 @@ export class ProjectService {
     const shown = branches.length > 20 ? `${branches.slice(0, 20).join(', ')} and ${branches.length - 20} more` : branches.join(', ') || 'no branches yet';
     const hint = opts.fromProject ? ` It is the project's default branch; change it with: berth project update ${row.name} --branch NAME.` : '';
     throw new InputError(`Branch "${ref}" does not exist in project "${row.name}"; it has: ${shown}.${hint}`, { details: { branches: branches.slice(0, 100) } });
+  }
+
+  /** Removes a project and its mirror (owner or admin); refused while any workspace uses it. */
+  async remove(p: Principal, name: string): Promise<void> {
+    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot delete projects; use a user token.');
+    const row = await this.get(name);
+    if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can delete it.`);
+    const used = await this.store.listWorkspaces({ projectId: row.id });
+    if (used.length > 0) {
+      const shown = used.slice(0, 5).map((w) => w.name).join(', ');
+      throw new ConflictError(
+        `Project "${row.name}" has ${used.length} workspace${used.length > 1 ? 's' : ''} (${shown}${used.length > 5 ? ', …' : ''}); delete ${used.length > 1 ? 'them' : 'it'} first (berth ws rm).`,
+      );
+    }
+    await this.store.deleteProject(row.id);
+    await this.git?.mirrors.remove(row.name);
   }
 
   async list(): Promise<Project[]> {

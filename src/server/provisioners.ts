@@ -1,19 +1,22 @@
 /**
- * Provisioner instances added at run time: validated and checked against their backend when an
- * admin adds them, stored with their options encrypted (`provisioners.config_enc`), and built again
- * from the store at every start. Also registers a local `docker` provisioner when a Docker engine
- * answers (server option --local-docker).
+ * Provisioner instances: the built-in ones each type registers at start (`shell`, a local Docker
+ * engine that answers), and those an admin adds at run time — validated against their type's
+ * schema, checked against their backend, stored with their options encrypted
+ * (`provisioners.config_enc`) and built again from the store at every start.
  */
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { ConflictError, InputError } from '../core/errors.ts';
+import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
+import type { Provisioner } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
-import type { CreateProvisioner, ProvisionerInfo } from '../sdk/wire.ts';
+import type { CreateProvisioner, ProvisionerInfo, ProvisionerType, UpdateProvisioner } from '../sdk/wire.ts';
 import type { Store } from '../store/store.ts';
 import type { SecretBox } from './secrets.ts';
 
 const DEFAULT_KEY = 'default_provisioner';
+/** How long a built-in instance that probes its backend may take to answer at start. */
+const PROBE_MS = 3000;
 
 /** Options of the provisioner service. */
 export interface ProvisionerServiceOptions {
@@ -23,8 +26,10 @@ export interface ProvisionerServiceOptions {
   logger: Logger;
 }
 
-/** Adding, listing and restoring provisioner instances. */
+/** Adding, changing, removing, listing and restoring provisioner instances. */
 export class ProvisionerService {
+  private readonly builtin = new Set<string>();
+
   constructor(private readonly o: ProvisionerServiceOptions) {}
 
   /** This control plane's random id, created once; labels on engine objects carry it so control planes sharing an engine keep apart. */
@@ -36,10 +41,21 @@ export class ProvisionerService {
     return id;
   }
 
-  /** Every registered instance, flagging the default. */
-  list(): ProvisionerInfo[] {
+  /** The types this server has, with their options schema and capabilities. */
+  types(): ProvisionerType[] {
+    return this.o.registry.types().map((p) => ({ type: p.type, summary: p.summary, capabilities: p.capabilities, options: p.options }));
+  }
+
+  /** Every registered instance, flagging the default and the built-in ones. */
+  async list(): Promise<ProvisionerInfo[]> {
     const def = this.o.registry.defaultName();
-    return this.o.registry.all().map((p) => ({ name: p.name, type: p.type, default: p.name === def }));
+    const counts = new Map<string, number>();
+    for (const w of await this.o.store.listWorkspaces()) counts.set(w.provisioner, (counts.get(w.provisioner) ?? 0) + 1);
+    return this.o.registry.all().map((p) => this.info(p, def, counts.get(p.name) ?? 0));
+  }
+
+  private info(p: Provisioner, def: string, workspaces: number): ProvisionerInfo {
+    return { name: p.name, type: p.type, default: p.name === def, capabilities: p.capabilities, builtin: this.builtin.has(p.name), workspaces };
   }
 
   /** Validates, checks against its backend, stores and registers a new instance. */
@@ -47,25 +63,45 @@ export class ProvisionerService {
     assertName(input.name, 'Provisioner name');
     if (this.o.registry.has(input.name)) throw new ConflictError(`A provisioner named "${input.name}" already exists.`);
     const options = input.options ?? {};
-    const p = await this.o.registry.build(input.name, input.type, options);
-    try {
-      await p.check?.();
-    } catch (err) {
-      await p.close().catch(() => undefined);
-      throw new InputError(`Cannot add provisioner "${input.name}": ${(err as Error).message}`, { cause: err });
-    }
+    const p = await this.buildChecked(input.name, input.type, options);
     await this.o.store.createProvisioner({ name: input.name, type: input.type, config_enc: this.o.box.encrypt(JSON.stringify(options)), created_at: new Date().toISOString() });
     this.o.registry.add(p);
-    if (input.default) {
-      await this.o.store.setMeta(DEFAULT_KEY, input.name);
-      this.o.registry.setDefault(input.name);
-    }
+    if (input.default) await this.setDefault(input.name);
     this.o.logger.info({ provisioner: input.name, type: input.type }, 'provisioner added');
-    return { name: p.name, type: p.type, default: this.o.registry.defaultName() === p.name };
+    return this.info(p, this.o.registry.defaultName(), 0);
   }
 
-  /** Rebuilds stored instances; one that cannot be built is logged and skipped, never fatal. */
-  async restore(): Promise<void> {
+  /** Replaces an added instance's options (refused while workspaces use it) or changes the default. */
+  async update(name: string, input: UpdateProvisioner): Promise<ProvisionerInfo> {
+    const current = this.o.registry.get(name);
+    if (input.options !== undefined) {
+      this.assertChangeable(name, 'changed');
+      await this.assertUnused(name, 'change its options');
+      const p = await this.buildChecked(name, current.type, input.options);
+      await this.o.store.updateProvisioner(name, this.o.box.encrypt(JSON.stringify(input.options)));
+      await this.o.registry.remove(name);
+      this.o.registry.add(p);
+      this.o.logger.info({ provisioner: name }, 'provisioner options changed');
+    }
+    if (input.default === true) await this.setDefault(name);
+    if (input.default === false && this.o.registry.defaultName() === name) await this.setDefault(undefined);
+    const used = (await this.o.store.listWorkspaces({ provisioner: name })).length;
+    return this.info(this.o.registry.get(name), this.o.registry.defaultName(), used);
+  }
+
+  /** Removes an added instance; refused while any workspace uses it. */
+  async remove(name: string): Promise<void> {
+    this.o.registry.get(name);
+    this.assertChangeable(name, 'removed');
+    await this.assertUnused(name, 'remove it');
+    await this.o.store.deleteProvisioner(name);
+    if ((await this.o.store.getMeta(DEFAULT_KEY)) === name) await this.setDefault(undefined);
+    await this.o.registry.remove(name);
+    this.o.logger.info({ provisioner: name }, 'provisioner removed');
+  }
+
+  /** Rebuilds stored instances, then adds the built-in ones; an instance that cannot be built is logged and skipped, never fatal. */
+  async restore(opts: { probeBuiltins: boolean; env?: NodeJS.ProcessEnv }): Promise<void> {
     for (const row of await this.o.store.listProvisioners()) {
       if (this.o.registry.has(row.name)) continue;
       try {
@@ -75,28 +111,63 @@ export class ProvisionerService {
         this.o.logger.error({ err, provisioner: row.name, type: row.type }, 'cannot restore stored provisioner; its workspaces wait until it can be built');
       }
     }
+    for (const b of this.o.registry.builtins(opts.env ?? process.env)) {
+      if (this.o.registry.has(b.name) || (b.probe && !opts.probeBuiltins)) continue;
+      try {
+        const p = await this.o.registry.build(b.name, b.type, b.options);
+        if (b.probe) await this.probe(p);
+        this.o.registry.add(p);
+        this.builtin.add(b.name);
+        this.o.logger.info({ provisioner: b.name, type: b.type }, 'registered built-in provisioner');
+      } catch (err) {
+        this.o.logger.debug({ err, provisioner: b.name }, 'built-in provisioner not registered: its backend did not answer');
+      }
+    }
     const def = await this.o.store.getMeta(DEFAULT_KEY);
     if (def) this.o.registry.setDefault(def);
   }
 
-  /**
-   * With `mode` auto: registers a `docker` provisioner on the engine the docker CLI would use
-   * (DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY, else the local socket) when it answers a ping.
-   */
-  async autoRegisterDocker(mode: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-    if (mode !== 'auto' || this.o.registry.has('docker') || !this.o.registry.types().includes('docker')) return;
-    const options: Record<string, unknown> = {};
-    if (env.DOCKER_HOST) options.dockerHost = env.DOCKER_HOST;
-    if (env.DOCKER_CERT_PATH) options.tlsCertPath = env.DOCKER_CERT_PATH;
-    if (env.DOCKER_TLS_VERIFY === '0') options.tlsVerify = false;
+  private async probe(p: Provisioner): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_MS / 1000}s`)), PROBE_MS);
+    });
     try {
-      const p = await this.o.registry.build('docker', 'docker', options);
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 3s')), 3000).unref());
       await Promise.race([p.check?.(), timeout]);
-      this.o.registry.add(p);
-      this.o.logger.info({ dockerHost: options.dockerHost ?? 'unix:///var/run/docker.sock' }, 'registered the local docker provisioner');
     } catch (err) {
-      this.o.logger.debug({ err }, 'no local Docker engine answered; the docker provisioner is not registered');
+      await p.close().catch(() => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  private async buildChecked(name: string, type: string, options: Record<string, unknown>): Promise<Provisioner> {
+    const p = await this.o.registry.build(name, type, options);
+    try {
+      await p.check?.();
+    } catch (err) {
+      await p.close().catch(() => undefined);
+      throw new InputError(`Cannot use provisioner "${name}": ${errorMessage(err)}`, { cause: err });
+    }
+    return p;
+  }
+
+  private assertChangeable(name: string, what: string): void {
+    if (this.builtin.has(name)) throw new ConflictError(`The provisioner "${name}" is built in (the server registers it at every start) and cannot be ${what}.`);
+  }
+
+  private async assertUnused(name: string, action: string): Promise<void> {
+    const used = await this.o.store.listWorkspaces({ provisioner: name });
+    if (used.length === 0) return;
+    const shown = used.slice(0, 5).map((w) => w.name).join(', ');
+    throw new ConflictError(
+      `The provisioner "${name}" is used by ${used.length} workspace${used.length > 1 ? 's' : ''} (${shown}${used.length > 5 ? ', …' : ''}); delete ${used.length > 1 ? 'them' : 'it'} first to ${action}.`,
+    );
+  }
+
+  private async setDefault(name: string | undefined): Promise<void> {
+    await this.o.store.setMeta(DEFAULT_KEY, name ?? '');
+    this.o.registry.setDefault(name);
   }
 }

@@ -20,13 +20,14 @@ import { SpecCodec } from './workspaces.ts';
 class MemoryProvisioner implements Provisioner {
   readonly name = 'mem';
   readonly type = 'memory';
+  readonly capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
   runtimes = new Map<string, 'running' | 'stopped'>();
   failures = 0;
   permanent = false;
   provisionDelayMs = 0;
   calls: string[] = [];
   tokens: string[] = [];
-  validate(_spec: Spec): void {}
+  async validate(_spec: Spec): Promise<void> {}
   async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
     this.calls.push(`provision ${ws.env.BERTH_WORKSPACE_TOKEN ? 'with-token' : 'no-token'}`);
     if (ws.env.BERTH_WORKSPACE_TOKEN) this.tokens.push(ws.env.BERTH_WORKSPACE_TOKEN);
@@ -78,7 +79,7 @@ before(async () => {
   store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
   const box = SecretBox.open(dir);
   mem = new MemoryProvisioner();
-  const registry = new ProvisionerRegistry();
+  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://x', logger: createLogger('silent') });
   registry.add(mem);
   rec = new Reconciler({ store, registry, events: new EventLog(store), codec: new SpecCodec(box), box, logger: createLogger('silent'), serverUrl: () => 'http://x', intervalMs: 60_000, baseBackoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 });
   const now = new Date().toISOString();

@@ -3,10 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { dockerFactory } from '../provisioners/docker/docker.ts';
-import { Forwarders } from '../provisioners/docker/forwarder.ts';
+import { builtinPlugins } from '../provisioners/plugins.ts';
 import { ProvisionerRegistry } from '../provisioners/registry.ts';
-import { ShellProvisioner } from '../provisioners/shell/shell.ts';
 import { SqlStore } from '../store/sql-store.ts';
 import type { Store } from '../store/store.ts';
 import { buildApp } from './app.ts';
@@ -30,7 +28,6 @@ export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../packag
 /** Optional overrides, for tests. */
 export interface ServerOverrides {
   logger?: Logger;
-  registry?: ProvisionerRegistry;
 }
 
 /** A running control plane. */
@@ -59,23 +56,18 @@ export class BerthServer {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const box = SecretBox.open(config.dataDir, config.secretKey || undefined);
     const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
-    const registry = overrides.registry ?? new ProvisionerRegistry();
-    if (!registry.has('shell')) {
-      registry.add(new ShellProvisioner({ root: path.join(config.dataDir, 'workspaces', 'shell'), sharedRoot: path.join(config.dataDir, 'shared') }));
-    }
+    let url = config.publicUrl;
+    const registry = new ProvisionerRegistry({ installation: await ProvisionerService.installationId(store), dataDir: config.dataDir, serverUrl: () => url, logger: logger.child({ component: 'provisioners' }) });
+    for (const plugin of builtinPlugins()) registry.register(plugin);
     const events = new EventLog(store);
     const codec = new SpecCodec(box);
     const auth = new AuthService(store, config.tokenTtl);
     const mirrors = new GitMirrors({ root: path.join(config.dataDir, 'git'), freshnessMs: config.gitFreshness, logger: logger.child({ component: 'git' }) });
     const projects = new ProjectService(store, { box, mirrors });
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }) });
-    let url = config.publicUrl;
     const reconciler = new Reconciler({ store, registry, events, codec, box, logger: logger.child({ component: 'reconciler' }), serverUrl: () => url, intervalMs: config.reconcileInterval, git: gateway });
-    const forwarders = new Forwarders();
-    registry.registerType('docker', dockerFactory({ installation: await ProvisionerService.installationId(store), dataDir: config.dataDir, serverUrl: () => url, forwarders }));
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
-    await provisioners.restore();
-    await provisioners.autoRegisterDocker(config.localDocker);
+    await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
     const app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });

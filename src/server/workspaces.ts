@@ -2,7 +2,7 @@
 import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
 import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
-import type { ProvisionerRegistry } from '../provisioners/registry.ts';
+import { validateSpecFor, type ProvisionerRegistry } from '../provisioners/registry.ts';
 import { newWorkspaceRow, type Store, type WorkspaceRow } from '../store/store.ts';
 import type { CreateWorkspace, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
@@ -83,13 +83,13 @@ export class WorkspaceService {
     }
     const provisioner = this.o.registry.get(provisionerName);
     const spec = normalizeSpec(input.spec);
-    if (provisioner.type === 'shell' && p.user.role !== 'admin') {
-      // Shell workspaces run as the control plane's own user, next to its database and keys.
+    if (provisioner.capabilities.runsOnHost && p.user.role !== 'admin') {
+      // Such workspaces run as the control plane's own user, next to its database and keys.
       throw new ForbiddenError(
         `The "${provisioner.name}" provisioner runs workspaces as the server's own user, so only admins may use it; choose another provisioner (berth provisioner list).`,
       );
     }
-    provisioner.validate(spec);
+    await validateSpecFor(provisioner, spec);
     const ref = input.ref ?? project.branch ?? null;
     // A ref the upstream does not have would fail every clone attempt; say so now, naming the branches there are.
     if (ref) await this.o.projects.assertRef(project, ref, { fromProject: input.ref === undefined });

@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable,
 import { ConflictError, InputError } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
-import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspacePatch, WorkspaceRow } from './store.ts';
+import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -179,11 +179,23 @@ export class SqlStore implements Store {
     return this.getProject(id);
   }
 
+  async deleteProject(id: string) {
+    await this.db.deleteFrom('projects').where('id', '=', id).execute();
+  }
+
   async createProvisioner(row: Insertable<ProvisionersTable>) {
     await this.insert(`A provisioner named "${row.name}"`, () => this.db.insertInto('provisioners').values(row).execute());
   }
   listProvisioners() {
     return this.db.selectFrom('provisioners').selectAll().orderBy('name').execute();
+  }
+  async updateProvisioner(name: string, configEnc: string) {
+    const res = await this.db.updateTable('provisioners').set({ config_enc: configEnc }).where('name', '=', name).executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+  async deleteProvisioner(name: string) {
+    const res = await this.db.deleteFrom('provisioners').where('name', '=', name).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
   }
 
   async createWorkspace(row: Insertable<WorkspacesTable>): Promise<WorkspaceRow> {
@@ -196,10 +208,12 @@ export class SqlStore implements Store {
   getWorkspaceByName(ownerId: string, name: string) {
     return this.db.selectFrom('workspaces').selectAll().where('owner_id', '=', ownerId).where('name', '=', name).executeTakeFirst();
   }
-  listWorkspaces(filter: { ownerId?: string; name?: string } = {}) {
+  listWorkspaces(filter: WorkspaceFilter = {}) {
     let q = this.db.selectFrom('workspaces').selectAll();
     if (filter.ownerId) q = q.where('owner_id', '=', filter.ownerId);
     if (filter.name) q = q.where('name', '=', filter.name);
+    if (filter.projectId) q = q.where('project_id', '=', filter.projectId);
+    if (filter.provisioner) q = q.where('provisioner', '=', filter.provisioner);
     return q.orderBy('created_at').orderBy('name').execute();
   }
   async updateWorkspace(id: string, patch: WorkspacePatch, guard: { unlessDesired?: 'running' | 'stopped' | 'deleted' } = {}) {

@@ -10,6 +10,13 @@ export type TokenRow = Selectable<TokensTable>;
 export type ProjectRow = Selectable<ProjectsTable>;
 /** A provisioner row. */
 export type ProvisionerRow = Selectable<ProvisionersTable>;
+/** Which workspaces `listWorkspaces` returns; every field narrows. */
+export interface WorkspaceFilter {
+  ownerId?: string;
+  name?: string;
+  projectId?: string;
+  provisioner?: string;
+}
 /** A workspace row. */
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 /** An event row. */
@@ -63,13 +70,20 @@ export interface Store {
   /** Changes a project's URL, default branch or (encrypted) credentials. */
   updateProject(id: string, patch: Partial<Pick<ProjectRow, 'repo_url' | 'branch' | 'credentials_enc'>>): Promise<ProjectRow | undefined>;
 
+  /** Removes a project row (its workspaces must be gone; the caller checks). */
+  deleteProject(id: string): Promise<void>;
+
   createProvisioner(row: Insertable<ProvisionersTable>): Promise<void>;
   listProvisioners(): Promise<ProvisionerRow[]>;
+  /** Replaces a stored provisioner's (encrypted) options; false when there is no such row. */
+  updateProvisioner(name: string, configEnc: string): Promise<boolean>;
+  /** Removes a stored provisioner row; false when there was none. */
+  deleteProvisioner(name: string): Promise<boolean>;
 
   createWorkspace(row: Insertable<WorkspacesTable>): Promise<WorkspaceRow>;
   getWorkspace(id: string): Promise<WorkspaceRow | undefined>;
   getWorkspaceByName(ownerId: string, name: string): Promise<WorkspaceRow | undefined>;
-  listWorkspaces(filter?: { ownerId?: string; name?: string }): Promise<WorkspaceRow[]>;
+  listWorkspaces(filter?: WorkspaceFilter): Promise<WorkspaceRow[]>;
   /** Updates a workspace; with `unlessDesired`, only if its desired state is not that one (returns undefined otherwise). */
   updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: 'running' | 'stopped' | 'deleted' }): Promise<WorkspaceRow | undefined>;
   /** Removes the workspace row, its events and tokens; events appended before the call are removed too. */

@@ -213,6 +213,8 @@ for (const dialect of dialects) {
         store.createProject({ id: uid('prj'), name: 'web', repo_url: '/x', branch: null, owner_id: owner.id, credentials_enc: null, created_at: ts() }),
         /A project named "web" already exists\./,
       );
+      await store.deleteProject(p.id);
+      assert.equal(await store.getProjectByName('web'), undefined, 'a deleted project is gone');
     });
 
     test('provisioners: create and list; a duplicate name is a ConflictError', async () => {
@@ -224,6 +226,12 @@ for (const dialect of dialects) {
         ['docker-a', 'docker-b'],
       );
       await assertConflict(store.createProvisioner(row), /A provisioner named "docker-b" already exists\./);
+      assert.equal(await store.updateProvisioner('docker-a', 'enc2'), true);
+      assert.equal((await store.listProvisioners()).find((p) => p.name === 'docker-a')?.config_enc, 'enc2');
+      assert.equal(await store.updateProvisioner('missing', 'x'), false);
+      assert.equal(await store.deleteProvisioner('docker-a'), true);
+      assert.equal(await store.deleteProvisioner('docker-a'), false, 'deleting twice reports that nothing was there');
+      assert.deepEqual((await store.listProvisioners()).map((p) => p.name), ['docker-b']);
     });
 
     test('workspaces: create, get, list and filter; names are unique per owner', async () => {
@@ -244,6 +252,9 @@ for (const dialect of dialects) {
         (await store.listWorkspaces({ name: 'dev' })).map((w) => w.id),
         [a1.id, b1.id],
       );
+      assert.deepEqual((await store.listWorkspaces({ projectId, provisioner: a1.provisioner, ownerId: bob.id })).map((w) => w.id), [b1.id]);
+      assert.deepEqual(await store.listWorkspaces({ projectId: 'prj_none' }), []);
+      assert.deepEqual(await store.listWorkspaces({ provisioner: 'no-such-provisioner' }), []);
       await assertConflict(makeWorkspace(store, alice, projectId, 'dev'), /A workspace named "dev" already exists\./);
       await assert.rejects(makeWorkspace(store, alice, 'prj_missing', 'orphan'), (err) => !(err instanceof ConflictError), 'an unknown project is refused (foreign key)');
       assert.equal(await store.getWorkspaceByName(alice.id, 'orphan'), undefined);

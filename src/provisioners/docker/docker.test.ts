@@ -6,7 +6,8 @@ import { ProvisionerError } from '../../core/errors.ts';
 import { rewriteGitEnv } from './checkout.ts';
 import { dockerodeOptions } from './engine.ts';
 import { authFor, pullError, registryOf, withDefaultTag } from './images.ts';
-import { parseDockerOptions } from './options.ts';
+import { parseOptions } from '../registry.ts';
+import { dockerPlugin } from './docker.ts';
 import { portsOf } from './runtime.ts';
 import { sharedKey } from './storage.ts';
 import { firstFileOfTar, tarStream, type TarEntry } from './tar.ts';
@@ -122,6 +123,8 @@ test('pull errors become sentences; permanent ones are not retried; no password 
 });
 
 test('docker provisioner options are validated with clear messages', () => {
+  const plugin = dockerPlugin();
+  const parseDockerOptions = (raw: Record<string, unknown>) => parseOptions(plugin, raw);
   assert.deepEqual(parseDockerOptions({}), {});
   assert.throws(() => parseDockerOptions({ colour: 'blue' }), /Unknown docker provisioner option "colour"/);
   assert.throws(() => parseDockerOptions({ dockerHost: 'ftp://x' }), /must start with unix:\/\/, tcp:\/\/ or ssh:\/\//);

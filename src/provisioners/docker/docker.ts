@@ -9,11 +9,10 @@ import path from 'node:path';
 import { InputError } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
-import type { ExecOptions, ExecProcess, OpOptions, ProgressSink, Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
-import type { ProvisionerFactory } from '../registry.ts';
+import type { Capabilities, ExecOptions, ExecProcess, OpOptions, ProgressSink, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { DockerEngine, isLocalHost } from './engine.ts';
-import type { Forwarders } from './forwarder.ts';
-import { parseDockerOptions, type DockerOptions } from './options.ts';
+import { Forwarders } from './forwarder.ts';
+import { DockerOptionsSchema, checkDockerOptions, type DockerOptions } from './options.ts';
 import { DockerRuntime, assertMountablePath, type ProvisionExtras, type RuntimeSettings } from './runtime.ts';
 import { BindStorage, VolumeStorage, type WorkspaceStorage } from './storage.ts';
 
@@ -36,9 +35,13 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
 }
 
+/** What the docker type can do: images, users, limits and private registries; workspaces reach the control plane over a network. */
+export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
+
 /** Runs workspaces as containers on one Docker engine. */
 export class DockerProvisioner implements Provisioner {
   readonly type = 'docker';
+  readonly capabilities = dockerCapabilities;
   private engineInfo: { NCPU?: number; MemTotal?: number } | undefined;
   private gateway: Promise<string | undefined> | undefined;
   private warnedUnreachable = false;
@@ -54,8 +57,7 @@ export class DockerProvisioner implements Provisioner {
   ) {}
 
   /** Builds an instance from stored options. Makes no request that must succeed: the engine may come up later. */
-  static async create(name: string, raw: Record<string, unknown>, deps: DockerProvisionerDeps): Promise<DockerProvisioner> {
-    const options = parseDockerOptions(raw);
+  static async create(name: string, options: DockerOptions, deps: DockerProvisionerDeps): Promise<DockerProvisioner> {
     const engine = DockerEngine.connect(options);
     const local = isLocalHost(options);
     const kind = options.storage ?? (local ? 'bind' : 'volume');
@@ -88,7 +90,7 @@ export class DockerProvisioner implements Provisioner {
     }
   }
 
-  validate(spec: Spec): void {
+  async validate(spec: Spec): Promise<void> {
     if (!this.runtime.image(spec)) {
       throw new InputError(`The docker provisioner "${this.name}" needs an image: pass --image IMAGE (spec.image), or give the provisioner a default image.`);
     }
@@ -179,7 +181,26 @@ export class DockerProvisioner implements Provisioner {
   }
 }
 
-/** The factory the registry uses for `--type docker`. */
-export function dockerFactory(deps: DockerProvisionerDeps): ProvisionerFactory {
-  return (name, options) => DockerProvisioner.create(name, options, deps);
+/** The options of the engine the docker CLI would use: DOCKER_HOST, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY, else the local socket. */
+function optionsFromEnv(env: NodeJS.ProcessEnv): DockerOptions {
+  return {
+    ...(env.DOCKER_HOST ? { dockerHost: env.DOCKER_HOST } : {}),
+    ...(env.DOCKER_CERT_PATH ? { tlsCertPath: env.DOCKER_CERT_PATH } : {}),
+    ...(env.DOCKER_TLS_VERIFY === '0' ? { tlsVerify: false } : {}),
+  };
+}
+
+/** The `docker` type; its instances share the forwarders that let containers reach a loopback-only control plane. */
+export function dockerPlugin(): ProvisionerPlugin<typeof DockerOptionsSchema> {
+  const forwarders = new Forwarders();
+  return {
+    type: 'docker',
+    summary: 'Containers on a Docker engine: local (a directory per workspace) or remote over tcp+TLS or ssh:// (a named volume per workspace).',
+    options: DockerOptionsSchema,
+    capabilities: dockerCapabilities,
+    checkOptions: checkDockerOptions,
+    create: (name, options, ctx) => DockerProvisioner.create(name, options, { installation: ctx.installation, dataDir: ctx.dataDir, serverUrl: ctx.serverUrl, forwarders }),
+    // The engine the docker CLI would use, registered as "docker" when it answers at start.
+    builtins: (_ctx, env) => [{ name: 'docker', options: optionsFromEnv(env), probe: true }],
+  };
 }

@@ -1,7 +1,6 @@
 /** Options of a `docker` provisioner instance: schema, defaults and the checks that need no engine. */
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { InputError } from '../../core/errors.ts';
 import { isLocalHost } from './engine.ts';
 
@@ -25,17 +24,8 @@ export const DockerOptionsSchema = Type.Object(
 /** Stored options. */
 export type DockerOptions = Static<typeof DockerOptionsSchema>;
 
-/** Validates raw options (from the API or the store) and returns them typed; errors name the option. */
-export function parseDockerOptions(raw: Record<string, unknown>): DockerOptions {
-  if (!Value.Check(DockerOptionsSchema, raw)) {
-    const e = [...Value.Errors(DockerOptionsSchema, raw)][0];
-    const field = e?.path.replace(/^\//, '') ?? '';
-    if (e && /Unexpected property/i.test(e.message)) {
-      throw new InputError(`Unknown docker provisioner option "${field}". Known: ${Object.keys(DockerOptionsSchema.properties).join(', ')}.`);
-    }
-    throw new InputError(`Docker provisioner option ${field || '(options)'} is invalid: ${e?.message ?? 'unexpected value'}.`);
-  }
-  const o = raw;
+/** Checks of options that the schema cannot express (the registry has validated them against the schema first). */
+export function checkDockerOptions(o: DockerOptions): void {
   const host = o.dockerHost ?? 'unix:///var/run/docker.sock';
   if (!/^(unix|tcp|ssh|https?):\/\//.test(host)) throw new InputError(`--docker-host "${host}" must start with unix://, tcp:// or ssh://.`);
   if (o.tlsCertPath && !/^(tcp|https):\/\//.test(host)) throw new InputError('--tls-cert-path applies to tcp:// Docker hosts only.');
@@ -54,5 +44,4 @@ export function parseDockerOptions(raw: Record<string, unknown>): DockerOptions 
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError('--server-url must be an http:// or https:// URL.');
   }
-  return o;
 }

@@ -13,8 +13,11 @@ import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
 import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
-import type { ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
+import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
+
+/** What the shell type can do: it runs on the control plane's host and honours no image, user or limits. */
+export const shellCapabilities: Capabilities = { runsOnHost: true, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
 
 /** Options of a shell provisioner instance. */
 export interface ShellProvisionerOptions {
@@ -31,6 +34,7 @@ const ID_RE = /^ws_[a-z0-9]+$/;
 export class ShellProvisioner implements Provisioner {
   readonly name: string;
   readonly type = 'shell';
+  readonly capabilities = shellCapabilities;
   private readonly root: string;
   private readonly sharedRoot: string;
 
@@ -41,17 +45,7 @@ export class ShellProvisioner implements Provisioner {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
   }
 
-  validate(spec: Spec): void {
-    const unsupported: string[] = [];
-    if (spec.image) unsupported.push('image');
-    if (spec.user) unsupported.push('user');
-    if (spec.registryLogins.length) unsupported.push('registryLogins');
-    if (Object.keys(spec.resources).length) unsupported.push('resources');
-    if (unsupported.length) {
-      throw new InputError(
-        `The shell provisioner runs processes directly on the server's host and cannot honour spec.${unsupported.join(', spec.')}; use a docker or kubernetes provisioner, or remove ${unsupported.length > 1 ? 'them' : 'it'}.`,
-      );
-    }
+  async validate(spec: Spec): Promise<void> {
     for (const p of [...spec.userData, ...spec.caches]) {
       if (!p.startsWith('~/')) throw new InputError(`The shell provisioner supports userData and caches under the home directory only (~/…), not "${p}".`);
     }

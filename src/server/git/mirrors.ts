@@ -203,6 +203,12 @@ export class GitMirrors {
     return head && all.includes(head) ? [head, ...all.filter((b) => b !== head)] : all;
   }
 
+  /** Removes a deleted project's mirror from disk. */
+  async remove(project: string): Promise<void> {
+    this.last.delete(project);
+    await fs.promises.rm(this.path(project), { recursive: true, force: true });
+  }
+
   /** Forgets the freshness of a mirror, so the next on-demand sync fetches (after a push moved the upstream, say). */
   invalidate(project: string): void {
     this.last.delete(project);

@@ -55,6 +55,23 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     },
   );
 
+  api.delete<{ Params: { name: string } }>(
+    '/projects/:name',
+    {
+      schema: {
+        tags: ['projects'],
+        summary: 'Delete a project and its mirror (owner or admin); refused while workspaces use it. The upstream repository is not touched.',
+        params: Type.Object({ name: NameSchema }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      deps.auth.requireUser(req.principal);
+      await deps.projects.remove(req.principal, req.params.name);
+      return reply.status(204).send();
+    },
+  );
+
   api.post<{ Params: { name: string } }>(
     '/projects/:name/sync',
     {

@@ -1,0 +1,28 @@
+/** The `shell` provisioner type as it registers itself: options, capabilities, factory, built-in instance. */
+import path from 'node:path';
+import { Type } from '@sinclair/typebox';
+import { InputError } from '../../core/errors.ts';
+import type { ProvisionerPlugin } from '../provisioner.ts';
+import { ShellProvisioner, shellCapabilities } from './shell.ts';
+
+const ShellOptionsSchema = Type.Object(
+  {
+    root: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Directory holding one sub-directory per workspace (default DATA_DIR/workspaces/NAME)' })),
+  },
+  { additionalProperties: false },
+);
+
+/** Workspaces as directories and processes on the control plane's own host. */
+export const shellPlugin: ProvisionerPlugin<typeof ShellOptionsSchema> = {
+  type: 'shell',
+  summary: "Directories and processes on the control plane's own host, run as its user (admins only).",
+  options: ShellOptionsSchema,
+  capabilities: shellCapabilities,
+  checkOptions(o) {
+    if (o.root !== undefined && !path.isAbsolute(o.root)) throw new InputError('The shell provisioner option root must be an absolute directory path.');
+  },
+  async create(name, o, ctx) {
+    return new ShellProvisioner({ name, root: o.root ?? path.join(ctx.dataDir, 'workspaces', name), sharedRoot: path.join(ctx.dataDir, 'shared') });
+  },
+  builtins: () => [{ name: 'shell', options: {} }],
+};
