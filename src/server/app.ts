@@ -11,7 +11,7 @@ import type { EventLog } from './events.ts';
 import { gitHttpRoutes } from './git/http.ts';
 import type { ProjectService } from './projects.ts';
 import type { ProvisionerService } from './provisioners.ts';
-import type { Reconciler } from './reconciler.ts';
+import type { WorkspaceContexts } from './contexts.ts';
 import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -27,7 +27,8 @@ export interface AppDeps {
   projects: ProjectService;
   workspaces: WorkspaceService;
   registry: ProvisionerRegistry;
-  reconciler: Reconciler;
+  /** What provisioners are told about a workspace (exec and git need its environment and token). */
+  contexts: WorkspaceContexts;
   events: EventLog;
   terminals: TerminalService;
   /** Provisioner instances: list, types, add, change, remove. */
@@ -48,6 +49,26 @@ const OPENAPI_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEA
 function documented(route: RouteOptions): boolean {
   const methods = [route.method].flat();
   return route.url.startsWith('/api/v1/') && !route.url.includes('*') && methods.every((m) => OPENAPI_METHODS.has(m));
+}
+
+/**
+ * Rewrites TypeBox's numeric `exclusiveMinimum`/`exclusiveMaximum` (JSON Schema 2019) into the
+ * boolean form OpenAPI 3.0 schemas take, in place.
+ */
+function toOpenApi30Bounds(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  const o = node as Record<string, unknown>;
+  for (const [exclusive, bound, stricter] of [
+    ['exclusiveMinimum', 'minimum', (a: number, b: number) => a >= b],
+    ['exclusiveMaximum', 'maximum', (a: number, b: number) => a <= b],
+  ] as const) {
+    const limit = o[exclusive];
+    if (typeof limit !== 'number') continue;
+    const inclusive = o[bound];
+    if (typeof inclusive === 'number' && !stricter(limit, inclusive)) delete o[exclusive];
+    else Object.assign(o, { [bound]: limit, [exclusive]: true });
+  }
+  Object.values(o).forEach(toOpenApi30Bounds);
 }
 
 declare module 'fastify' {
@@ -93,6 +114,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }],
     },
     transform: ({ schema, url, route }) => ({ schema: documented(route) ? schema : { ...schema, hide: true }, url }),
+    transformObject: (doc) => {
+      const out = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject;
+      toOpenApi30Bounds(out);
+      return out;
+    },
   });
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 

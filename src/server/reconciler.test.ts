@@ -10,6 +10,7 @@ import type { ExecProcess, OpOptions, Provisioner, RuntimeStatus, WorkspaceConte
 import { ProvisionerRegistry } from '../provisioners/registry.ts';
 import { SqlStore } from '../store/sql-store.ts';
 import { newWorkspaceRow } from '../store/store.ts';
+import { WorkspaceContexts } from './contexts.ts';
 import { EventLog } from './events.ts';
 import { createLogger } from './logger.ts';
 import { Reconciler } from './reconciler.ts';
@@ -81,7 +82,7 @@ before(async () => {
   mem = new MemoryProvisioner();
   const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://x', logger: createLogger('silent') });
   registry.add(mem);
-  rec = new Reconciler({ store, registry, events: new EventLog(store), codec: new SpecCodec(box), box, logger: createLogger('silent'), serverUrl: () => 'http://x', intervalMs: 60_000, baseBackoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 });
+  rec = new Reconciler({ store, registry, events: new EventLog(store), contexts: new WorkspaceContexts({ store, codec: new SpecCodec(box), box, serverUrl: () => 'http://x' }), logger: createLogger('silent'), intervalMs: 60_000, baseBackoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 });
   const now = new Date().toISOString();
   userId = (await store.createUser({ id: 'usr_1', name: 'u', role: 'user', created_at: now })).id;
   projectId = (await store.createProject({ id: 'prj_1', name: 'p', repo_url: '/tmp', branch: null, owner_id: userId, credentials_enc: null, created_at: now })).id;

@@ -5,26 +5,22 @@
  * one operation runs per workspace; failures are retried with exponential back-off.
  */
 import type { Logger } from 'pino';
-import { BerthError, ProvisionerError } from '../core/errors.ts';
+import { BerthError, ProvisionerError, errorMessage } from '../core/errors.ts';
 import { nextAction, phaseAfter, phaseDuring, type Action, type Phase } from '../core/workspace.ts';
-import type { Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
+import type { Provisioner, RuntimeStatus } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
+import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
-import type { GitGateway } from './git/gateway.ts';
-import { hashToken, newId, newToken, type SecretBox } from './secrets.ts';
-import type { SpecCodec } from './workspaces.ts';
 
 /** Options of the reconciler. */
 export interface ReconcilerOptions {
   store: Store;
   registry: ProvisionerRegistry;
   events: EventLog;
-  codec: SpecCodec;
-  box: SecretBox;
+  /** Builds what provisioners are told about a workspace. */
+  contexts: WorkspaceContexts;
   logger: Logger;
-  /** URL workspaces use to reach the control plane (BERTH_SERVER_URL). */
-  serverUrl: () => string;
   /** Period of the full re-check. */
   intervalMs: number;
   /** First retry delay; doubles per attempt up to `maxBackoffMs`. */
@@ -32,8 +28,6 @@ export interface ReconcilerOptions {
   maxBackoffMs?: number;
   /** Attempts after which a retryable error marks the workspace failed. */
   maxAttempts?: number;
-  /** The git gateway; when set, workspaces clone from it instead of from the upstream. */
-  git?: GitGateway;
 }
 
 interface Slot {
@@ -44,7 +38,7 @@ interface Slot {
 
 /** Drives workspaces to their desired state. */
 export class Reconciler {
-  private readonly o: Required<Omit<ReconcilerOptions, 'git'>> & Pick<ReconcilerOptions, 'git'>;
+  private readonly o: Required<ReconcilerOptions>;
   private readonly slots = new Map<string, Slot>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -130,23 +124,12 @@ export class Reconciler {
         // The API is already serving: a workspace created since `known` was read is not an orphan.
         if (await this.o.store.getWorkspace(id)) continue;
         this.o.logger.info({ workspaceId: id, provisioner: p.name }, 'removing orphaned workspace resources');
-        const ctx = this.orphanContext(id);
+        const ctx = this.o.contexts.minimal(id);
         await p.destroy(ctx, { signal: new AbortController().signal, progress: () => undefined }).catch((err) =>
           this.o.logger.warn({ err, workspaceId: id }, 'orphan removal failed; will retry on next start'),
         );
       }
     }
-  }
-
-  private orphanContext(id: string): WorkspaceContext {
-    return {
-      id,
-      name: id,
-      owner: { id: '', name: '' },
-      project: { name: '', cloneUrl: '' },
-      spec: { env: [], files: [], setup: [], teardown: [], userData: [], caches: [], ports: [], resources: {}, registryLogins: [], mountPath: '/workspace' },
-      env: {},
-    };
   }
 
   private async setPhase(row: WorkspaceRow, phase: Phase, extra: Partial<WorkspaceRow> = {}): Promise<WorkspaceRow> {
@@ -189,11 +172,11 @@ export class Reconciler {
       void this.o.events.append(id, kind, line).catch(() => undefined);
     };
     try {
-      const ctx = await this.context(row, action === 'provision').catch(async (err: unknown) => {
+      const ctx = await (action === 'provision' ? this.o.contexts.forProvision(row) : this.o.contexts.current(row)).catch(async (err: unknown) => {
         if (action !== 'destroy') throw err;
         // A workspace whose secrets can no longer be opened (lost or replaced key) must still be deletable.
-        await this.o.events.append(id, 'error', `Cannot open the workspace's stored secrets (${(err as Error).message}); deleting without them.`);
-        return { ...this.orphanContext(id), name: row.name, spec: { ...this.orphanContext(id).spec, ...this.o.codec.redacted(row.spec_json), env: [], registryLogins: [] } };
+        await this.o.events.append(id, 'error', `Cannot open the workspace's stored secrets (${errorMessage(err)}); deleting without them.`);
+        return this.o.contexts.minimal(id, row);
       });
       if (action === 'provision') {
         const st = await provisioner.provision(ctx, { signal, progress });
@@ -246,54 +229,5 @@ export class Reconciler {
     await this.o.store.updateWorkspace(row.id, { attempts, message: `${message} (retrying in ${Math.round(delay / 1000)}s)`, next_attempt_at: at.toISOString() });
     const t = setTimeout(() => this.kick(row.id), delay + 10);
     t.unref();
-  }
-
-  /** Builds what a provisioner needs; on provision the workspace token is rotated. */
-  async context(row: WorkspaceRow, rotateToken: boolean): Promise<WorkspaceContext> {
-    const [owner, project] = await Promise.all([this.o.store.getUser(row.owner_id), this.o.store.getProject(row.project_id)]);
-    const spec = this.o.codec.decode(row.spec_json);
-    let token: string | undefined;
-    if (rotateToken) {
-      token = newToken('berth_w');
-      const now = new Date().toISOString();
-      await this.o.store.transaction(async (tx) => {
-        await tx.revokeWorkspaceTokens(row.id, now);
-        await tx.createToken({
-          id: newId('tok'),
-          kind: 'workspace',
-          user_id: row.owner_id,
-          workspace_id: row.id,
-          name: `workspace ${row.name}`,
-          hash: hashToken(token!),
-          secret_enc: this.o.box.encrypt(token!),
-          created_at: now,
-          expires_at: null,
-          revoked_at: null,
-        });
-      });
-    } else {
-      const t = await this.o.store.currentWorkspaceToken(row.id);
-      token = t?.secret_enc ? this.o.box.decrypt(t.secret_enc) : undefined;
-    }
-    const env: Record<string, string> = {};
-    for (const e of spec.env) env[e.name] = e.value;
-    Object.assign(env, {
-      BERTH_SERVER_URL: this.o.serverUrl(),
-      BERTH_WORKSPACE_ID: row.id,
-      BERTH_WORKDIR: `${spec.mountPath}/work`,
-      ...(token ? { BERTH_WORKSPACE_TOKEN: token } : {}),
-    });
-    return {
-      id: row.id,
-      name: row.name,
-      owner: { id: row.owner_id, name: owner?.name ?? row.owner_id },
-      project:
-        this.o.git && project
-          ? this.o.git.workspaceProject(project.name, this.o.serverUrl(), row.ref)
-          : { name: project?.name ?? row.project_id, cloneUrl: project?.repo_url ?? '' },
-      ...(row.ref ? { ref: row.ref } : {}),
-      spec,
-      env,
-    };
   }
 }

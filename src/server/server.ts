@@ -14,6 +14,7 @@ import { EventLog } from './events.ts';
 import { GitGateway } from './git/gateway.ts';
 import { GitMirrors } from './git/mirrors.ts';
 import { WorkspaceGit } from './git/ops.ts';
+import { WorkspaceContexts } from './contexts.ts';
 import { createLogger } from './logger.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
@@ -65,12 +66,13 @@ export class BerthServer {
     const mirrors = new GitMirrors({ root: path.join(config.dataDir, 'git'), freshnessMs: config.gitFreshness, logger: logger.child({ component: 'git' }) });
     const projects = new ProjectService(store, { box, mirrors });
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }) });
-    const reconciler = new Reconciler({ store, registry, events, codec, box, logger: logger.child({ component: 'reconciler' }), serverUrl: () => url, intervalMs: config.reconcileInterval, git: gateway });
+    const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway });
+    const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, reconciler, events, terminals, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

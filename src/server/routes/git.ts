@@ -36,7 +36,7 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
   const target = async (req: FastifyRequest<Ref>): Promise<GitTarget> => {
     const row = await deps.workspaces.resolve(req.principal, req.params.ref);
     if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
-    return { provisioner: deps.registry.get(row.provisioner), ctx: await deps.reconciler.context(row, false) };
+    return { provisioner: deps.registry.get(row.provisioner), ctx: await deps.contexts.current(row) };
   };
   const tags = ['git'];
 
@@ -101,8 +101,10 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
         summary: "A git bundle of the workspace's project (the given branch or tag, else the workspace's ref, else the default branch), streamed",
         params: RefParams,
         querystring: Type.Object({ ref: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s~^:?*\\[\\\\]+$' })) }, { additionalProperties: false }),
-        produces: ['application/x-git-bundle'],
-        response: { ...errors },
+        response: {
+          200: { description: 'The bundle (`git clone <file>` reads it), streamed', content: { 'application/x-git-bundle': { schema: { type: 'string', format: 'binary' } } } },
+          ...errors,
+        },
       },
     },
     async (req, reply) => {

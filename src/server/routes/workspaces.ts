@@ -1,8 +1,9 @@
 /** Routes for workspaces: lifecycle, events and the exec/terminal WebSocket. */
+import type { SwaggerTransform } from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
-import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, WorkspaceSchema, type CreateWorkspace } from '../../sdk/wire.ts';
+import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, WorkspaceSchema, type CreateWorkspace } from '../../sdk/wire.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
@@ -12,6 +13,32 @@ const RefParams = Type.Object({
   ref: Type.String({ minLength: 1, maxLength: 127, pattern: '^([a-z0-9-]{1,63}/)?[a-z0-9_-]{1,63}$', description: 'Workspace id, name, or owner/name' }),
 });
 type Ref = { Params: { ref: string } };
+
+/**
+ * The exec route's OpenAPI entry. @fastify/websocket hides WebSocket routes; this one is part of the
+ * API. Its upgrade headers and 101 are added for the document only: the WebSocket server checks
+ * the upgrade, and a validation schema must not turn away clients it accepts.
+ */
+const execDocs: SwaggerTransform = ({ schema, url }) => ({
+  url,
+  schema: {
+    ...schema,
+    hide: false,
+    headers: Type.Object({
+      Upgrade: Type.Literal('websocket'),
+      'Sec-WebSocket-Protocol': Type.Literal(EXEC_PROTOCOL, { description: 'The exec protocol version; the only one this server speaks.' }),
+    }),
+    response: {
+      101: Type.Null({
+        description: `Switching Protocols: the connection is now a WebSocket speaking ${EXEC_PROTOCOL}`,
+        headers: { 'Sec-WebSocket-Protocol': { type: 'string', enum: [EXEC_PROTOCOL], description: 'The protocol the server chose.' } },
+      }),
+      400: ErrorBodySchema,
+      401: ErrorBodySchema,
+      404: Type.Null({ description: 'Not a WebSocket upgrade request' }),
+    },
+  },
+});
 
 /** Registers /workspaces routes. */
 export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -57,7 +84,11 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     {
       schema: {
         tags: ['workspaces'],
-        summary: 'Event log (phase changes, provisioning output). With follow=true: NDJSON stream until the workspace is deleted',
+        summary: 'Event log (phase changes, provisioning output); with follow=true a stream of them until the workspace is deleted',
+        description:
+          'Without `follow`: the events after `after` (or the newest `tail`) as one JSON array. With `follow=true`: `application/x-ndjson`, ' +
+          'one event JSON per line, first those after `after` then each new one as it happens; the stream ends when the workspace is deleted. ' +
+          '`tail` is ignored when following.',
         params: RefParams,
         querystring: Type.Object(
           {
@@ -66,7 +97,13 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
             follow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Array(EventSchema), ...errors },
+        response: {
+          200: {
+            description: 'The events: a JSON array, or with follow=true an NDJSON stream (one event per line)',
+            content: { 'application/json': { schema: Type.Array(EventSchema) }, 'application/x-ndjson': { schema: EventSchema } },
+          },
+          ...errors,
+        },
       },
     },
     async (req, reply) => {
@@ -110,31 +147,53 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     },
   );
 
-  api.get<Ref>('/workspaces/:ref/exec', { websocket: true, schema: { hide: true, params: RefParams } }, (socket, req) => {
-    let started = false;
-    const early: EarlyMessages = { queue: [], handedOver: false };
-    const buffer = (data: Buffer, isBinary: boolean) => {
-      if (started && !early.handedOver) early.queue.push([data, isBinary]);
-    };
-    socket.on('message', buffer);
-    socket.once('message', (data: Buffer) => {
-      started = true;
-      void (async () => {
-        const start = parseExecStart(data.toString());
-        const row = await deps.workspaces.resolve(req.principal, req.params.ref);
-        if (start.session) {
-          deps.terminals.attach(socket, row.id, start.session, early);
-          return;
-        }
-        if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
-        const provisioner = deps.registry.get(row.provisioner);
-        const ctx = await deps.reconciler.context(row, false);
-        await deps.terminals.start(socket, provisioner, ctx, start, early);
-      })().catch((err) => TerminalService.reject(socket, err));
-    });
-    const t = setTimeout(() => {
-      if (!started) TerminalService.reject(socket, new InputError('No exec request received within 10 seconds.'));
-    }, 10_000);
-    t.unref();
-  });
+  api.get<Ref>(
+    '/workspaces/:ref/exec',
+    {
+      websocket: true,
+      config: { swaggerTransform: execDocs },
+      schema: {
+        tags: ['workspaces'],
+        summary: `Run a command or a terminal in a workspace (WebSocket, protocol ${EXEC_PROTOCOL})`,
+        description: [
+          `Upgrades to a WebSocket; ask for the sub-protocol \`${EXEC_PROTOCOL}\` in \`Sec-WebSocket-Protocol\`.`,
+          'The first message is a JSON text frame: `{"cmd":[…],"tty":bool,"cols":n,"rows":n,"env":{…}}` starts a process (an empty `cmd` runs the',
+          'shell of the workspace, which must be running), `{"session":"term_…"}` re-attaches to a detached terminal session.',
+          'Then binary frames carry one channel byte and the data: 0 stdin (client to server), 1 stdout, 2 stderr (server to client).',
+          'Text frames carry JSON control messages: from the client `{"type":"resize","cols","rows"}`, `{"type":"eof"}`, `{"type":"signal","signal"}`;',
+          'from the server `{"type":"session","id"}` (TTY sessions), `{"type":"exit","code","signal"}`, `{"type":"error","code","message"}`.',
+          'Errors after the upgrade (unknown workspace, not running, no first message within 10 s) arrive as an `error` message, then close code 1008.',
+          'A non-TTY exec ends with its connection; a TTY session outlives a disconnect and replays its buffered output on re-attach.',
+        ].join(' '),
+        params: RefParams,
+      },
+    },
+    (socket, req) => {
+      let started = false;
+      const early: EarlyMessages = { queue: [], handedOver: false };
+      const buffer = (data: Buffer, isBinary: boolean) => {
+        if (started && !early.handedOver) early.queue.push([data, isBinary]);
+      };
+      socket.on('message', buffer);
+      socket.once('message', (data: Buffer) => {
+        started = true;
+        void (async () => {
+          const start = parseExecStart(data.toString());
+          const row = await deps.workspaces.resolve(req.principal, req.params.ref);
+          if (start.session) {
+            deps.terminals.attach(socket, row.id, start.session, early);
+            return;
+          }
+          if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
+          const provisioner = deps.registry.get(row.provisioner);
+          const ctx = await deps.contexts.current(row);
+          await deps.terminals.start(socket, provisioner, ctx, start, early);
+        })().catch((err) => TerminalService.reject(socket, err));
+      });
+      const t = setTimeout(() => {
+        if (!started) TerminalService.reject(socket, new InputError('No exec request received within 10 seconds.'));
+      }, 10_000);
+      t.unref();
+    },
+  );
 }
