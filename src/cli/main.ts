@@ -1,6 +1,5 @@
 /** The `berth` command. */
 import fs from 'node:fs';
-import readline from 'node:readline/promises';
 import { Command, Option } from 'commander';
 import { BerthError } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
@@ -469,6 +468,8 @@ ws.command('shell <name>')
   });
 
 async function prompt(question: string): Promise<string> {
+  // Loaded here, not at start-up: only `ws delete` asks a question.
+  const readline = await import('node:readline/promises');
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   try {
     return await rl.question(question);
