@@ -10,6 +10,7 @@ import { CliError, client, configPath, readConfig, writeConfig } from './context
 import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
+import { describeOptions, parseTypeOptions } from './type-options.ts';
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell) or a Docker engine.').showHelpAfterError();
 
@@ -204,6 +205,13 @@ project
     else process.stdout.write(`Project ${r.project} synced in ${r.durationMs} ms: ${r.updated} ref(s) updated, ${r.refs} branches and tags, default branch ${r.head ?? '(none)'}.\n`);
   });
 project
+  .command('rm <name>')
+  .description("Delete a project and the server's mirror of it (owner or admin); refused while workspaces use it. The upstream repository is not touched.")
+  .action(async (name: string) => {
+    await client().deleteProject(name);
+    process.stdout.write(`Project ${name} deleted.\n`);
+  });
+project
   .command('list')
   .description('List projects.')
   .option('--json', 'JSON output')
@@ -221,35 +229,74 @@ provisioner
   .action(async (opts: { json?: boolean }) => {
     const ps = await client().listProvisioners();
     if (opts.json) json(ps);
-    else process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT'], ps.map((p) => [p.name, p.type, p.default ? 'yes' : '']))}\n`);
+    else process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT', 'WORKSPACES', 'BUILT-IN'], ps.map((p) => [p.name, p.type, p.default ? 'yes' : '', String(p.workspaces), p.builtin ? 'yes' : '']))}\n`);
   });
 provisioner
+  .command('types')
+  .description('List the provisioner types this server has: what each can do and its options (the flags of provisioner add).')
+  .option('--json', 'JSON output')
+  .action(async (opts: { json?: boolean }) => {
+    const types = await client().listProvisionerTypes();
+    if (opts.json) return json(types);
+    const out: string[] = [];
+    for (const t of types) {
+      const can = Object.entries(t.capabilities).filter(([, v]) => v).map(([k]) => k);
+      out.push(`${t.type}: ${t.summary}`, `  capabilities: ${can.join(', ') || 'none'}`, '  options:', ...describeOptions(t).map((l) => `  ${l}`), '');
+    }
+    process.stdout.write(out.join('\n'));
+  });
+
+/** The named type as the server describes it, or a CliError listing the types there are. */
+async function provisionerType(type: string) {
+  const types = await client().listProvisionerTypes();
+  const t = types.find((x) => x.type === type);
+  if (!t) throw new CliError(`Unknown provisioner type "${type}". This server has: ${types.map((x) => x.type).join(', ')}.`);
+  return t;
+}
+const typeOptionsHelp = "\nThe type's options are flags: --kebab-case for each option (e.g. --docker-host tcp://HOST:2376 --tls-cert-path DIR);\n`berth provisioner types` lists them for every type.";
+provisioner
   .command('add <name>')
-  .description('Add a provisioner (admin). The server checks that it can reach its backend first. Docker options: docs/provisioners/docker.md')
-  .requiredOption('--type <type>', 'shell | docker | agent | kubernetes')
-  .option('--docker-host <url>', 'docker: unix:///var/run/docker.sock (default), tcp://HOST:PORT or ssh://USER@HOST')
-  .option('--tls-cert-path <dir>', 'docker: directory with ca.pem, cert.pem, key.pem for tcp+TLS')
-  .option('--no-tls-verify', "docker: do not verify the engine's certificate")
-  .option('--storage <kind>', 'docker: bind (a directory per workspace; local engines) or volume (a named volume per workspace)')
-  .option('--root <dir>', 'docker: directory of bind storage on the server (default DATA_DIR/workspaces/NAME)')
-  .option('--network <name>', 'docker: network of workspace containers (default bridge)')
-  .option('--allow-ports', "docker: publish the spec's ports on the engine host's 127.0.0.1")
-  .option('--allow-docker-socket', "docker: mount the engine's socket into workspaces")
-  .option('--server-url <url>', 'docker: the control plane URL as workspaces on this engine must use it')
-  .option('--default-image <image>', 'docker: image for workspaces whose spec names none')
+  .description("Add a provisioner (admin). The server validates its options against its type and checks that it can reach its backend first.")
+  .requiredOption('--type <type>', 'The provisioner type (see: berth provisioner types)')
   .option('--default', 'Use it for workspaces created without --provisioner')
   .option('--json', 'JSON output')
-  .action(async (name: string, opts: Record<string, string | boolean | undefined>) => {
-    const keys: [string, string][] = [
-      ['dockerHost', 'dockerHost'], ['tlsCertPath', 'tlsCertPath'], ['storage', 'storage'], ['root', 'root'], ['network', 'network'],
-      ['allowPorts', 'allowPorts'], ['allowDockerSocket', 'allowDockerSocket'], ['serverUrl', 'serverUrl'], ['defaultImage', 'defaultImage'],
-    ];
-    const options: Record<string, unknown> = {};
-    for (const [flag, key] of keys) if (opts[flag] !== undefined) options[key] = opts[flag];
-    if (opts.tlsVerify === false) options.tlsVerify = false;
-    const p = await client().createProvisioner({ name, type: String(opts.type), options, ...(opts.default ? { default: true } : {}) });
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .addHelpText('after', typeOptionsHelp)
+  .action(async (name: string, opts: { type: string; default?: boolean; json?: boolean }, cmd: Command) => {
+    const t = await provisionerType(opts.type);
+    const options = parseTypeOptions(t, cmd.args.slice(1));
+    const p = await client().createProvisioner({ name, type: t.type, options, ...(opts.default ? { default: true } : {}) });
     if (opts.json) json(p);
     else process.stdout.write(`Provisioner ${p.name} (${p.type}) added${p.default ? ' as the default' : ''}.\n`);
+  });
+provisioner
+  .command('update <name>')
+  .description('Change a provisioner (admin): options given are set, the others kept (refused while workspaces use it); or make it the default.')
+  .option('--default', 'Use it for workspaces created without --provisioner')
+  .option('--no-default', 'Stop using it as the default')
+  .option('--json', 'JSON output')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .addHelpText('after', typeOptionsHelp)
+  .action(async (name: string, opts: { default?: boolean; json?: boolean }, cmd: Command) => {
+    const c = client();
+    const current = (await c.listProvisioners()).find((p) => p.name === name);
+    if (!current) throw new CliError(`No provisioner named "${name}". See: berth provisioner list`);
+    const flags = cmd.args.slice(1);
+    const options = flags.length ? parseTypeOptions(await provisionerType(current.type), flags) : undefined;
+    const explicitDefault = cmd.getOptionValueSource('default') === 'cli';
+    if (!options && !explicitDefault) throw new CliError('Nothing to change: give option flags of its type, --default or --no-default.');
+    const p = await c.updateProvisioner(name, { ...(options ? { options } : {}), ...(explicitDefault ? { default: opts.default !== false } : {}) });
+    if (opts.json) json(p);
+    else process.stdout.write(`Provisioner ${p.name} (${p.type}) updated${p.default ? '; it is the default' : ''}.\n`);
+  });
+provisioner
+  .command('rm <name>')
+  .description('Remove a provisioner (admin); refused while workspaces use it. Built-in provisioners cannot be removed.')
+  .action(async (name: string) => {
+    await client().deleteProvisioner(name);
+    process.stdout.write(`Provisioner ${name} removed.\n`);
   });
 
 const token = program.command('token').description('Manage your API tokens.');

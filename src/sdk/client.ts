@@ -16,8 +16,10 @@ import type {
   Project,
   ProjectSync,
   ProvisionerInfo,
+  ProvisionerType,
   Token,
   UpdateProject,
+  UpdateProvisioner,
   User,
   Workspace,
   WorkspaceEvent,
@@ -157,6 +159,19 @@ export class BerthClient {
   }
   createProvisioner(p: CreateProvisioner) {
     return this.request<ProvisionerInfo>('POST', '/api/v1/provisioners', p);
+  }
+  /** The provisioner types the server has, with their options schema and capabilities. */
+  listProvisionerTypes() {
+    return this.request<ProvisionerType[]>('GET', '/api/v1/provisioner-types');
+  }
+  updateProvisioner(name: string, u: UpdateProvisioner) {
+    return this.request<ProvisionerInfo>('PATCH', `/api/v1/provisioners/${encodeURIComponent(name)}`, u);
+  }
+  deleteProvisioner(name: string) {
+    return this.request<void>('DELETE', `/api/v1/provisioners/${encodeURIComponent(name)}`);
+  }
+  deleteProject(name: string) {
+    return this.request<void>('DELETE', `/api/v1/projects/${encodeURIComponent(name)}`);
   }
   createWorkspace(w: CreateWorkspace) {
     return this.request<Workspace>('POST', '/api/v1/workspaces', w);

@@ -166,10 +166,10 @@ export const ProvisionerTypeSchema = Type.Object({
 /** Provisioner type, as TypeScript. */
 export type ProvisionerType = Static<typeof ProvisionerTypeSchema>;
 
-/** Changes a provisioner: its options (replaced whole, checked like on add) or whether it is the default. */
+/** Changes a provisioner: its options (merged onto the stored ones, `null` removes one; checked like on add) or whether it is the default. */
 export const UpdateProvisionerSchema = Type.Object(
   {
-    options: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Options to set; a null value removes that option.' })),
     default: Type.Optional(Type.Boolean({ description: 'true makes it the default; false makes the built-in default apply again.' })),
   },
   { additionalProperties: false },

@@ -71,14 +71,23 @@ export class ProvisionerService {
     return this.info(p, this.o.registry.defaultName(), 0);
   }
 
-  /** Replaces an added instance's options (refused while workspaces use it) or changes the default. */
+  /**
+   * Changes an added instance's options (merged onto the stored ones; `null` removes one), refused
+   * while workspaces use it, and/or whether it is the default.
+   */
   async update(name: string, input: UpdateProvisioner): Promise<ProvisionerInfo> {
     const current = this.o.registry.get(name);
     if (input.options !== undefined) {
       this.assertChangeable(name, 'changed');
       await this.assertUnused(name, 'change its options');
-      const p = await this.buildChecked(name, current.type, input.options);
-      await this.o.store.updateProvisioner(name, this.o.box.encrypt(JSON.stringify(input.options)));
+      const row = (await this.o.store.listProvisioners()).find((r) => r.name === name);
+      const options: Record<string, unknown> = row ? (JSON.parse(this.o.box.decrypt(row.config_enc)) as Record<string, unknown>) : {};
+      for (const [k, v] of Object.entries(input.options)) {
+        if (v === null) delete options[k];
+        else options[k] = v;
+      }
+      const p = await this.buildChecked(name, current.type, options);
+      await this.o.store.updateProvisioner(name, this.o.box.encrypt(JSON.stringify(options)));
       await this.o.registry.remove(name);
       this.o.registry.add(p);
       this.o.logger.info({ provisioner: name }, 'provisioner options changed');
