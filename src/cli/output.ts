@@ -25,7 +25,7 @@ export function describeWorkspace(w: Workspace): string {
   ];
   if (w.message) lines.push(`Message:      ${w.message}`);
   for (const p of w.ports) lines.push(`Port:         ${p.port}/${p.protocol}${p.hostPort ? ` -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}` : ''}`);
-  for (const [k, v] of Object.entries(w.details)) lines.push(`${`${k}:`.padEnd(14)}${String(v)}`);
+  for (const [k, v] of Object.entries(w.details)) lines.push(`${`${k}: `.padEnd(14)}${String(v)}`);
   lines.push(`Created:      ${w.createdAt}`);
   return lines.join('\n');
 }

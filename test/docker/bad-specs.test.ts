@@ -9,12 +9,13 @@ import { after, before, test } from 'node:test';
 import type { SpecInput } from '../../src/core/spec.ts';
 import { ApiError } from '../../src/sdk/client.ts';
 import { TestServer, makeRepo, runCli, waitPhase } from '../harness.ts';
-import { cleanupEngines, containersWith, installationOf, removeWorkspaces, testEnv, volumesWith } from './env.ts';
+import { cleanupEngines, containersWith, installationOf, proxyForRemoteEngine, removeWorkspaces, testEnv, volumesWith } from './env.ts';
 
 const env = testEnv();
 let server: TestServer;
 let repo: string;
 let installation: string;
+let proxy: { url: string; close: () => Promise<void> } | undefined;
 const login = (password: string) => ({ registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password });
 
 before(async () => {
@@ -22,11 +23,14 @@ before(async () => {
   installation = installationOf(server);
   repo = makeRepo();
   await server.client().createProject({ name: 'demo', repo });
-  const r = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'docker', '--docker-host', env.BERTH_TEST_REMOTE_DOCKER_HOST, '--tls-cert-path', env.BERTH_TEST_REMOTE_DOCKER_CERT_PATH]);
+  // Workspaces on the remote engine reach the loopback-only server through a proxy on its bridge.
+  proxy = await proxyForRemoteEngine(server);
+  const r = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'docker', '--docker-host', env.BERTH_TEST_REMOTE_DOCKER_HOST, '--tls-cert-path', env.BERTH_TEST_REMOTE_DOCKER_CERT_PATH, '--server-url', proxy.url]);
   assert.equal(r.code, 0, r.stderr);
 });
 
 after(async () => {
+  await proxy?.close();
   await server?.stop();
   if (installation) cleanupEngines(installation);
   fs.rmSync(repo, { recursive: true, force: true });

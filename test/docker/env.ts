@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import { waitGone, type TestServer } from '../harness.ts';
 import { loadTestEnv, type TestEnv } from '../testenv/env.ts';
@@ -79,4 +80,18 @@ export function cleanupEngines(installation: string): void {
 export async function removeWorkspaces(c: BerthClient, ...ids: string[]): Promise<void> {
   for (const id of ids) await c.deleteWorkspace(id);
   for (const id of ids) await waitGone(c, id);
+}
+
+/**
+ * What an admin puts in front of a control plane on loopback for a remote engine: a proxy on an
+ * address the engine's containers reach (here the remote engine's bridge, berthrd0). Its URL is
+ * what `--server-url` gets.
+ */
+export async function proxyForRemoteEngine(server: TestServer): Promise<{ url: string; close: () => Promise<void> }> {
+  const [bridge] = JSON.parse(docker(['network', 'inspect', 'bridge'], { remote: true })) as { IPAM: { Config: { Gateway?: string }[] } }[];
+  const address = bridge?.IPAM.Config.find((c) => c.Gateway)?.Gateway;
+  if (!address) throw new Error("the remote engine's bridge names no gateway address");
+  const proxy = new Forwarders();
+  const port = await proxy.ensure(address, 0, { host: '127.0.0.1', port: server.port });
+  return { url: `http://${address}:${port}`, close: () => proxy.close() };
 }

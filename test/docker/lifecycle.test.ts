@@ -200,7 +200,30 @@ test('workspaces reach the control plane through BERTH_SERVER_URL, authenticated
   const ls = await c.run(w.id, ['git', 'ls-remote', 'origin']);
   assert.equal(ls.code, 0, ls.stderr);
   assert.match(ls.stdout, /refs\/heads\/main/);
+  // The server listens on loopback: workspaces get a forwarder on the bridge, and ws show says which URL.
+  assert.match(url, /^http:\/\/host\.docker\.internal:\d+$/);
+  const show = await runCli(server, ['ws', 'show', 'net']);
+  assert.match(show.stdout, new RegExp(`^serverUrl: +${url}$`, 'm'));
+  assert.doesNotMatch(show.stdout, /serverReachable/);
+  assert.ok(!(await c.events(w.id)).some((e) => /cannot reach the control plane/.test(e.message)));
   await removeWorkspaces(c, w.id);
+});
+
+test('an admin-added provisioner is probed from a container; one whose workspaces have no network says so in their events and ws show', async () => {
+  // A provisioner on the local engine passes the probe through the bridge forwarder.
+  let r = await runCli(server, ['provisioner', 'add', 'docker-b', '--type', 'docker']);
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli(server, ['provisioner', 'add', 'offline', '--type', 'docker', '--network', 'none']);
+  assert.equal(r.code, 0, r.stderr);
+  const c = server.client();
+  const w = await c.createWorkspace({ name: 'offline', project: 'demo', provisioner: 'offline', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } });
+  await waitPhase(c, w.id, 'running', 90_000);
+  const said = (await c.events(w.id)).filter((e) => /cannot reach the control plane/.test(e.message)).map((e) => e.message);
+  assert.deepEqual(said, [`Workspaces on unix:///var/run/docker.sock cannot reach the control plane at ${server.url} (the provisioner gives them no network: --network none), so git and BERTH_SERVER_URL do not work from inside them.`]);
+  r = await runCli(server, ['ws', 'show', 'offline']);
+  assert.match(r.stdout, /^serverReachable: false$/m);
+  await removeWorkspaces(c, w.id);
+  for (const name of ['docker-b', 'offline']) assert.equal((await runCli(server, ['provisioner', 'rm', name])).code, 0);
 });
 
 test('a TTY shell runs in tmux with resize, and survives a control-plane restart', async () => {

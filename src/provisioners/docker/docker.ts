@@ -6,15 +6,17 @@
  * control plane's URL.
  */
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { InputError } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
-import type { Capabilities, ExecOptions, ExecProcess, OpOptions, ProgressSink, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
+import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { DockerEngine, isLocalHost } from './engine.ts';
 import { Forwarders } from './forwarder.ts';
 import { DockerOptionsSchema, checkDockerOptions, type DockerOptions } from './options.ts';
-import { DockerRuntime, assertMountablePath, type ProvisionExtras, type RuntimeSettings } from './runtime.ts';
-import { BindStorage, VolumeStorage, type WorkspaceStorage } from './storage.ts';
+import { HOST_ALIAS, decideRoute, probeReach, unreachableSentence, unreachableWhy, type Route } from './reach.ts';
+import { DockerRuntime, assertMountablePath, type RuntimeSettings } from './runtime.ts';
+import { BindStorage, LABELS, VolumeStorage, type WorkspaceStorage } from './storage.ts';
 
 /** What the control plane hands every docker provisioner. */
 export interface DockerProvisionerDeps {
@@ -22,29 +24,31 @@ export interface DockerProvisionerDeps {
   installation: string;
   /** Parent of default bind-storage roots (`<dataDir>/workspaces/<name>`). */
   dataDir: string;
-  /** The control plane's URL as this host sees it; used to keep the bridge forwarder up after a restart. */
+  /** The control plane's URL as this host sees it ('' until it listens); checked at `provisioner add` and used to bring the bridge forwarder back at start. */
   serverUrl?: () => string;
   /** Shared forwarders from the Docker bridge to a loopback-only control plane. */
   forwarders?: Forwarders;
-}
-
-/** The name Docker gives the host inside workspaces (via an /etc/hosts entry Berth adds). */
-export const HOST_ALIAS = 'host.docker.internal';
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127\./.test(host);
+  /** Where a reachability check that could not run is recorded. */
+  logger?: Logger;
 }
 
 /** What the docker type can do: images, users, limits and private registries; workspaces reach the control plane over a network. */
 export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
+
+/** The URL workspaces get, and whether they can reach it (with why not). */
+type Reach = { url: string; reachable: true } | { url: string; reachable: false; why: string };
+
+/** How often, and how long, a provisioner built before the server listens waits for its URL to bring the forwarder back. */
+const URL_POLL_MS = 100;
+const URL_POLL_TRIES = 600;
 
 /** Runs workspaces as containers on one Docker engine. */
 export class DockerProvisioner implements Provisioner {
   readonly type = 'docker';
   readonly capabilities = dockerCapabilities;
   private engineInfo: { NCPU?: number; MemTotal?: number } | undefined;
-  private gateway: Promise<string | undefined> | undefined;
-  private warnedUnreachable = false;
+  private routed: { hostUrl: string; route: Promise<Route> } | undefined;
+  private urlPoll: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly name: string,
@@ -71,8 +75,10 @@ export class DockerProvisioner implements Provisioner {
     };
     const storage: WorkspaceStorage = kind === 'bind' ? new BindStorage(options.root ?? path.join(deps.dataDir, 'workspaces', name)) : new VolumeStorage(engine, { installation: deps.installation, provisioner: name });
     const p = new DockerProvisioner(name, options, engine, storage, new DockerRuntime(engine, storage, settings), settings, deps);
+    deps.forwarders?.acquire();
     // Limits are checked against the engine when it answers; a slow or absent engine only skips that check.
     void p.refreshInfo().catch(() => undefined);
+    p.forwardOnceListening();
     return p;
   }
 
@@ -81,13 +87,63 @@ export class DockerProvisioner implements Provisioner {
     this.engineInfo = { ...(info.NCPU ? { NCPU: info.NCPU } : {}), ...(info.MemTotal ? { MemTotal: info.MemTotal } : {}) };
   }
 
-  /** Verifies engine, TLS and network; an admin adding the provisioner sees what is wrong. */
-  async check(): Promise<void> {
-    await this.engine.ping();
+  /**
+   * Running workspaces keep the forwarder address they were started with, and their processes may
+   * use it at any time (a push from a detached shell), so the forwarder comes back as soon as the
+   * control plane's URL is known. Provisioners are built before the server listens, and the URL
+   * exists only after that: hence the short poll. Failures are left to the next provision or exec.
+   */
+  private forwardOnceListening(): void {
+    const attempt = (): boolean => {
+      const url = this.deps.serverUrl?.();
+      if (!url) return false;
+      void this.reach(url).catch(() => undefined);
+      return true;
+    };
+    if (!this.deps.forwarders || attempt()) return;
+    let tries = 0;
+    this.urlPoll = setInterval(() => {
+      if (attempt() || ++tries >= URL_POLL_TRIES) clearInterval(this.urlPoll);
+    }, URL_POLL_MS);
+    this.urlPoll.unref();
+  }
+
+  /** Verifies engine, TLS and network, then that workspaces reach the control plane; an admin adding the provisioner sees what is wrong. */
+  async check(signal?: AbortSignal): Promise<void> {
+    await this.engine.ping(signal);
     await this.refreshInfo();
     if (this.options.network && !['bridge', 'host', 'none'].includes(this.options.network) && !(await this.engine.hasNetwork(this.options.network))) {
       throw new InputError(`The Docker engine at ${this.engine.where} has no network "${this.options.network}"; create it (docker network create ${this.options.network}) or choose another.`);
     }
+    const hostUrl = this.deps.serverUrl?.();
+    // --network none cuts workspaces off on purpose; their events say what that means.
+    if (hostUrl && this.capabilities.needsServerUrl && this.settings.network !== 'none') await this.checkReach(hostUrl, signal);
+  }
+
+  /**
+   * Refuses a provisioner whose workspaces cannot reach the control plane: known from the route
+   * (a loopback URL on a remote engine), else found by a probe from a short-lived container. Runs
+   * only once the control plane answers at its own URL (built-in instances are checked before it
+   * listens). A probe that cannot run (no image with a tool) is logged, not refused.
+   */
+  private async checkReach(hostUrl: string, signal?: AbortSignal): Promise<void> {
+    const self = await fetch(`${hostUrl.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+    if (!self?.ok) return;
+    const reach = await this.reach(hostUrl);
+    if (!reach.reachable) throw new InputError(unreachableSentence(this.engine.where, reach.url, reach.why));
+    const res = await probeReach(this.engine, {
+      url: reach.url,
+      network: this.settings.network,
+      extraHosts: this.settings.extraHosts,
+      preferred: this.settings.defaultImage ? [this.settings.defaultImage] : [],
+      labels: { [LABELS.installation]: this.settings.installation, [LABELS.provisioner]: this.name, [LABELS.kind]: 'probe' },
+      signal,
+    });
+    if ('skipped' in res) {
+      this.deps.logger?.warn({ provisioner: this.name, url: reach.url }, `Could not check that workspaces on ${this.engine.where} reach the control plane at ${reach.url}: ${res.skipped}.`);
+      return;
+    }
+    if (!res.reachable) throw new InputError(unreachableSentence(this.engine.where, reach.url, res.why));
   }
 
   async validate(spec: Spec): Promise<void> {
@@ -108,76 +164,90 @@ export class DockerProvisioner implements Provisioner {
     spec.files.forEach((f, i) => assertMountablePath(f.path, `spec.files[${i}].path`));
   }
 
+  /** The route for the control plane's URL, decided once per URL (a failed engine lookup is tried again next time). */
+  private routeFor(hostUrl: string): Promise<Route> {
+    if (this.routed?.hostUrl !== hostUrl) {
+      const route = decideRoute({
+        hostUrl,
+        serverUrl: this.options.serverUrl,
+        network: this.settings.network,
+        local: isLocalHost(this.options),
+        canForward: Boolean(this.deps.forwarders),
+        hostAddress: () => this.engine.hostAddress(this.settings.network, isLocalHost(this.options)),
+      }).catch((err: unknown) => {
+        this.routed = undefined;
+        throw err;
+      });
+      this.routed = { hostUrl, route };
+    }
+    return this.routed.route;
+  }
+
   /**
-   * How workspaces reach the control plane. An explicit `serverUrl` option wins. A control plane
-   * on loopback is made reachable from a local engine's bridge by a forwarder on the bridge
-   * gateway, named `host.docker.internal` inside containers. Otherwise the URL is used unchanged.
+   * How workspaces reach the control plane: the URL they get, with the forwarder it needs opened
+   * (on this host's address on their network, named `host.docker.internal` inside containers).
    */
-  private async serverUrlFor(hostUrl: string | undefined, progress?: ProgressSink): Promise<ProvisionExtras['serverUrl']> {
-    if (!hostUrl) return undefined;
-    if (this.options.serverUrl) return { host: hostUrl, workspace: this.options.serverUrl.replace(/\/+$/, '') };
-    let u: URL;
+  private async reach(hostUrl: string): Promise<Reach> {
+    const route = await this.routeFor(hostUrl);
+    if (route.kind !== 'forward') return route.kind === 'direct' ? { url: route.url, reachable: true } : { url: route.url, reachable: false, why: route.why };
+    let port: number;
     try {
-      u = new URL(hostUrl);
-    } catch {
-      return undefined;
+      port = await this.deps.forwarders!.ensure(route.address, route.target.port, route.target);
+    } catch (err) {
+      return { url: hostUrl.replace(/\/+$/, ''), reachable: false, why: `it listens on this machine only, and a forwarder for the workspaces cannot listen on ${route.address}: ${(err as Error).message}` };
     }
-    if (!isLoopback(u.hostname) || this.settings.network === 'host' || this.settings.network === 'none') return undefined;
-    if (this.storage.kind !== 'bind' || !this.deps.forwarders) {
-      if (!this.warnedUnreachable) progress?.(`Workspaces on ${this.engine.where} cannot reach the control plane at ${hostUrl} (loopback); give the provisioner a --server-url they can reach.`, 'info');
-      this.warnedUnreachable = true;
-      return undefined;
-    }
-    this.gateway ??= this.engine.networkGateway('bridge').catch((err: unknown) => {
-      this.gateway = undefined;
-      throw err;
-    });
-    const gw = await this.gateway;
-    if (!gw) return undefined;
-    this.settings.extraHosts = [`${HOST_ALIAS}:${gw}`];
-    const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-    const fwdPort = await this.deps.forwarders.ensure(gw, port, { host: u.hostname.replace(/^\[|\]$/g, ''), port });
-    return { host: hostUrl.replace(/\/+$/, ''), workspace: `${u.protocol}//${HOST_ALIAS}:${fwdPort}` };
+    this.settings.extraHosts = [`${HOST_ALIAS}:${route.address}`];
+    return { url: `${route.protocol}//${HOST_ALIAS}:${port}`, reachable: true };
   }
 
   /** The context as the workspace sees it: BERTH_SERVER_URL is the address that works from inside the container. */
-  private async inWorkspace(ws: WorkspaceContext, progress?: ProgressSink): Promise<{ ws: WorkspaceContext; serverUrl: ProvisionExtras['serverUrl'] }> {
-    const serverUrl = await this.serverUrlFor(ws.env.BERTH_SERVER_URL, progress).catch(() => undefined);
-    if (!serverUrl) return { ws, serverUrl };
-    return { ws: { ...ws, env: { ...ws.env, BERTH_SERVER_URL: serverUrl.workspace } }, serverUrl };
+  private async inWorkspace(ws: WorkspaceContext): Promise<WorkspaceContext> {
+    const hostUrl = ws.env.BERTH_SERVER_URL;
+    const reach = hostUrl ? await this.reach(hostUrl).catch(() => undefined) : undefined;
+    return reach ? { ...ws, env: { ...ws.env, BERTH_SERVER_URL: reach.url } } : ws;
   }
 
-  async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
-    const serverUrl = await this.serverUrlFor(ws.env.BERTH_SERVER_URL, opts.progress);
-    return this.runtime.provision(ws, opts, serverUrl ? { serverUrl } : {});
-  }
-
-  async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
-    return this.runtime.stop((await this.inWorkspace(ws)).ws, opts);
-  }
-
-  async destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
-    return this.runtime.destroy((await this.inWorkspace(ws)).ws, opts);
-  }
-
-  async inspect(workspaceId: string): Promise<RuntimeStatus> {
-    const status = await this.runtime.inspect(workspaceId);
-    // After a control-plane restart, running workspaces still use the forwarder's address: bring it back.
-    if (status.state === 'running' && this.deps.serverUrl) await this.serverUrlFor(this.deps.serverUrl()).catch(() => undefined);
+  /** Adds to what the runtime observed whether the workspace can reach the URL it was given (`serverUrl`, read from the container). */
+  private withReachability(status: RuntimeStatus): RuntimeStatus {
+    const url = status.details?.serverUrl;
+    if (typeof url === 'string' && unreachableWhy(url, { network: this.settings.network, local: isLocalHost(this.options) })) status.details!.serverReachable = false;
     return status;
   }
 
+  async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
+    const hostUrl = ws.env.BERTH_SERVER_URL?.replace(/\/+$/, '');
+    const reach = hostUrl ? await this.reach(hostUrl) : undefined;
+    // Said on every start, in the workspace's own events: nothing else would tell its owner why a push from inside fails.
+    if (reach && !reach.reachable) opts.progress(unreachableSentence(this.engine.where, reach.url, reach.why, this.settings.network), 'info');
+    const serverUrl = hostUrl && reach && reach.url !== hostUrl ? { serverUrl: { host: hostUrl, workspace: reach.url } } : {};
+    return this.withReachability(await this.runtime.provision(ws, opts, serverUrl));
+  }
+
+  async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
+    return this.runtime.stop(await this.inWorkspace(ws), opts);
+  }
+
+  async destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
+    return this.runtime.destroy(await this.inWorkspace(ws), opts);
+  }
+
+  /** Observes only: container, storage and the URL the workspace was given; opens nothing. */
+  async inspect(workspaceId: string): Promise<RuntimeStatus> {
+    return this.withReachability(await this.runtime.inspect(workspaceId));
+  }
+
   async exec(ws: WorkspaceContext, opts: ExecOptions): Promise<ExecProcess> {
-    return this.runtime.exec((await this.inWorkspace(ws)).ws, opts);
+    return this.runtime.exec(await this.inWorkspace(ws), opts);
   }
 
   list(): Promise<string[]> {
     return this.runtime.list();
   }
 
-  /** Closes the bridge forwarders (shared; the next provisioner that needs one opens it again). */
+  /** Gives up this provisioner's share of the bridge forwarders (the last one closes them). */
   async close(): Promise<void> {
-    await this.deps.forwarders?.close();
+    clearInterval(this.urlPoll);
+    await this.deps.forwarders?.release();
   }
 }
 
@@ -199,7 +269,7 @@ export function dockerPlugin(): ProvisionerPlugin<typeof DockerOptionsSchema> {
     options: DockerOptionsSchema,
     capabilities: dockerCapabilities,
     checkOptions: checkDockerOptions,
-    create: (name, options, ctx) => DockerProvisioner.create(name, options, { installation: ctx.installation, dataDir: ctx.dataDir, serverUrl: ctx.serverUrl, forwarders }),
+    create: (name, options, ctx) => DockerProvisioner.create(name, options, { installation: ctx.installation, dataDir: ctx.dataDir, serverUrl: ctx.serverUrl, forwarders, logger: ctx.logger }),
     // The engine the docker CLI would use, registered as "docker" when it answers at start.
     builtins: (_ctx, env) => [{ name: 'docker', options: optionsFromEnv(env), probe: true }],
   };

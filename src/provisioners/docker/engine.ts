@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
@@ -120,6 +121,24 @@ export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number })?.statusCode === 404;
 }
 
+/** The parts of a network inspect Berth reads. */
+interface NetworkInfo {
+  Id?: string;
+  Driver?: string;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
+  Options?: Record<string, string> | null;
+}
+
+/** The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`), which Docker gives the bridge when no gateway is set. */
+export function firstHost(subnet: string | undefined): string | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnet ?? '');
+  if (!m || Number(m[5]) > 30) return undefined;
+  const ip = m.slice(1, 5).reduce((a, o) => a * 256 + Number(o), 0);
+  const mask = 2 ** 32 - 2 ** (32 - Number(m[5]));
+  const host = (ip & mask) >>> 0 === ip ? ip + 1 : undefined;
+  return host === undefined ? undefined : [24, 16, 8, 0].map((b) => Math.floor(host / 2 ** b) % 256).join('.');
+}
+
 /** Thin, typed access to one Docker engine. */
 export class DockerEngine {
   /**
@@ -180,6 +199,18 @@ export class DockerEngine {
     } catch (err) {
       if (isNotFound(err)) return null;
       throw this.fail(`inspecting image ${ref}`, err);
+    }
+  }
+
+  /** Tagged images on the engine, smallest first. */
+  async listImages(): Promise<{ tag: string; size: number }[]> {
+    try {
+      const images = await this.docker.listImages();
+      return images
+        .flatMap((m) => (m.RepoTags ?? []).filter((t) => t !== '<none>:<none>').slice(0, 1).map((tag) => ({ tag, size: m.Size })))
+        .sort((a, b) => a.size - b.size);
+    } catch (err) {
+      throw this.fail('listing images', err);
     }
   }
 
@@ -255,6 +286,30 @@ export class DockerEngine {
       // 409 "removal already in progress" converges on its own.
       if ((err as { statusCode?: number }).statusCode === 409 && /already in progress/.test(engineReason(err))) return true;
       throw this.fail(`removing container ${nameOrId}`, err);
+    }
+  }
+
+  /**
+   * Runs a short-lived container (with `Tty`, so its output is one plain stream) until it exits or
+   * `timeoutMs` passes, then removes it. Resolves with the exit code (null on timeout) and the output.
+   */
+  async runOnce(opts: Docker.ContainerCreateOptions, timeoutMs: number, signal?: AbortSignal): Promise<{ code: number | null; output: string }> {
+    const id = await this.createContainer({ ...opts, Tty: true });
+    const container = this.docker.getContainer(id);
+    const limit = AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])]);
+    try {
+      await this.startContainer(id);
+      let code: number | null = null;
+      try {
+        code = ((await container.wait({ abortSignal: limit })) as { StatusCode: number }).StatusCode;
+      } catch (err) {
+        if (signal?.aborted) throw new AbortedError();
+        if (!limit.aborted) throw this.fail('waiting for a container', err);
+      }
+      const logs: Buffer | string = await container.logs({ stdout: true, stderr: true, follow: false }).catch(() => '');
+      return { code, output: logs.toString() };
+    } finally {
+      await this.removeContainer(id).catch(() => undefined);
     }
   }
 
@@ -338,18 +393,35 @@ export class DockerEngine {
   }
 
   /** The network if it exists, else null. */
-  private async inspectNetwork(name: string): Promise<{ IPAM?: { Config?: { Gateway?: string }[] } } | null> {
+  private async inspectNetwork(name: string): Promise<NetworkInfo | null> {
     try {
-      return await this.docker.getNetwork(name).inspect();
+      const n: NetworkInfo = await this.docker.getNetwork(name).inspect();
+      return n;
     } catch (err) {
       if (isNotFound(err)) return null;
       throw this.fail(`inspecting network ${name}`, err);
     }
   }
 
-  /** The gateway address of a network (the host's address on that bridge). */
-  async networkGateway(name: string): Promise<string | undefined> {
-    return (await this.inspectNetwork(name))?.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+  /**
+   * An IPv4 address of the engine's host that containers on `network` can reach: the network's
+   * gateway, else (an engine on this machine only) the address of its bridge interface here, since
+   * engines need not record the gateway (Docker leaves it out of a fresh default bridge). Otherwise
+   * `missing` says, as a clause, what was looked for.
+   */
+  async hostAddress(network: string, local: boolean, interfaces: () => NodeJS.Dict<os.NetworkInterfaceInfo[]> = os.networkInterfaces): Promise<{ address: string } | { missing: string }> {
+    const n = await this.inspectNetwork(network);
+    if (!n) return { missing: `the engine has no network "${network}"` };
+    const gateway = n.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+    if (gateway) return { address: gateway.replace(/\/\d+$/, '') };
+    // Docker names a user-defined bridge br-<first 12 hex digits of the network id> unless told otherwise.
+    const bridge = n.Options?.['com.docker.network.bridge.name'] ?? (n.Driver === 'bridge' && n.Id ? `br-${n.Id.slice(0, 12)}` : undefined);
+    if (!bridge) return { missing: `the network "${network}" names no gateway and is not a bridge` };
+    if (!local) return { missing: `the network "${network}" names no gateway, and its bridge ${bridge} is on the engine's machine, not this one` };
+    // The kernel hides a bridge with no container attached from the interface list (no carrier); Docker
+    // then still gave it the subnet's first address, which the forwarder's bind confirms or refutes.
+    const address = interfaces()[bridge]?.find((a) => a.family === 'IPv4')?.address ?? firstHost(n.IPAM?.Config?.find((c) => c.Subnet && !c.Subnet.includes(':'))?.Subnet);
+    return address ? { address } : { missing: `the network "${network}" names no gateway and its bridge ${bridge} has no IPv4 address on this machine` };
   }
 
   /** Whether a network exists. */
@@ -374,6 +446,8 @@ export class DockerEngine {
         AttachStdout: true,
         AttachStderr: true,
         Tty: o.tty,
+        // The size from the first instant (engine API 1.42+): a process that asks at once must not see 0x0; the resize below serves older engines.
+        ...(o.tty && o.cols && o.rows ? { ConsoleSize: [o.rows, o.cols] as [number, number] } : {}),
         ...(o.env ? { Env: o.env } : {}),
         ...(o.cwd ? { WorkingDir: o.cwd } : {}),
         ...(o.user !== undefined ? { User: o.user } : {}),

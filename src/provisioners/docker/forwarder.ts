@@ -13,6 +13,18 @@ interface Forward {
 /** Forwarders keyed by listen address, shared by every docker provisioner of one control plane. */
 export class Forwarders {
   private readonly live = new Map<string, Promise<Forward>>();
+  private users = 0;
+
+  /** Registers one more provisioner using these forwarders; `release` closes them when it was the last one. */
+  acquire(): void {
+    this.users++;
+  }
+
+  /** A provisioner is done with the forwarders; the last one closes them (others' workspaces keep theirs). */
+  async release(): Promise<void> {
+    this.users = Math.max(0, this.users - 1);
+    if (this.users === 0) await this.close();
+  }
 
   /**
    * Ensures a forwarder on `listenHost` to `target`, preferably on `preferredPort` (so URLs stay
@@ -32,8 +44,9 @@ export class Forwarders {
   }
 
   private async open(listenHost: string, preferredPort: number, target: { host: string; port: number }): Promise<Forward> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.host);
+    // Half-open on both sides: a client that shuts down its sending side after the request (nc does) still gets the answer.
+    const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      const upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
       client.pipe(upstream).pipe(client);
       const end = () => {
         client.destroy();

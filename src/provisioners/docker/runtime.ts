@@ -592,6 +592,9 @@ export class DockerRuntime {
       storage: this.storage.describe(id),
       engine: this.engine.where,
     };
+    // What the workspace was given, so `ws show` can tell whether it reaches the control plane.
+    const serverUrl = c.Config.Env?.find((e) => e.startsWith('BERTH_SERVER_URL='))?.slice('BERTH_SERVER_URL='.length);
+    if (serverUrl) details.serverUrl = serverUrl;
     const limit = c.HostConfig.Memory || undefined;
     if (c.State.Running) {
       const ooms = limit ? await this.oomKills(c.Id, 15_000) : 0;
