@@ -127,7 +127,7 @@ test('bad provisioner options are refused with clear errors', async () => {
   assert.match(e.message, /^Unknown provisioner type "podman"\. Known types: .*docker/);
   e = await add({ name: 'x', type: 'docker', options: { dockerHost: 'tcp://127.0.0.1:1' } });
   assert.equal(e?.status, 400);
-  assert.match(e.message, /^Cannot add provisioner "x": Cannot reach the Docker engine at tcp:\/\/127\.0\.0\.1:1/);
+  assert.match(e.message, /^Cannot use provisioner "x": Cannot reach the Docker engine at tcp:\/\/127\.0\.0\.1:1/);
   e = await add({ name: 'x', type: 'docker', options: { colour: 'blue' } });
   assert.match(e!.message, /Unknown docker provisioner option "colour"/);
   e = await add({ name: 'x', type: 'docker', options: { dockerHost: 'tcp://127.0.0.1:2376', storage: 'bind' } });
