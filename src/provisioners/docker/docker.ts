@@ -128,7 +128,10 @@ export class DockerProvisioner implements Provisioner {
    */
   private async checkReach(hostUrl: string, signal?: AbortSignal): Promise<void> {
     const self = await fetch(`${hostUrl.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    if (!self?.ok) return;
+    if (!self?.ok) {
+      this.deps.logger?.info({ provisioner: this.name, url: hostUrl }, 'reachability of the control plane from workspaces not checked: it does not answer at its own URL (yet)');
+      return;
+    }
     const reach = await this.reach(hostUrl);
     if (!reach.reachable) throw new InputError(unreachableSentence(this.engine.where, reach.url, reach.why));
     const res = await probeReach(this.engine, {
