@@ -1,4 +1,4 @@
-/** Runs every benchmark (or those named as arguments: shell, docker, git-clone, cli) and reports ratios against raw baselines. */
+/** Runs every benchmark (or those named as arguments: shell, docker, git-clone, cli, delete) and reports ratios against raw baselines. */
 import fs from 'node:fs';
 import path from 'node:path';
 import { report, type Result } from './lib.ts';
@@ -8,6 +8,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<Result[]> }>> = {
   docker: () => import('./docker.ts'),
   'git-clone': () => import('./git-clone.ts'),
   cli: () => import('./cli.ts'),
+  delete: () => import('./delete-latency.ts'),
 };
 
 const args = process.argv.slice(2);

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { ProvisionerError } from '../../core/errors.ts';
+import { removeTree } from '../remove-tree.ts';
 import type { DockerEngine } from './engine.ts';
 
 /** Label keys on everything Berth creates on an engine. No secrets ever go into labels. */
@@ -192,7 +193,7 @@ export class BindStorage implements WorkspaceStorage {
 
   async remove(id: string): Promise<void> {
     await this.clearScratch(checkId(id));
-    await fs.promises.rm(this.hostDir(id), { recursive: true, force: true });
+    await removeTree(this.hostDir(id));
     await fs.promises.rm(path.join(this.metaDir, `${checkId(id)}.json`), { force: true });
   }
 }

@@ -13,6 +13,7 @@ import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
 import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
+import { removeTree } from '../remove-tree.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
@@ -187,8 +188,8 @@ export class ShellProvisioner implements Provisioner {
     await p.procs.killAll(['provision']);
     if (fs.existsSync(p.marker)) await this.teardown(ws, p, opts);
     await p.procs.killAll(['provision', 'exec']);
-    // Asynchronous: a checkout with a large node_modules must not stall every API call and terminal.
-    await fs.promises.rm(p.dir, { recursive: true, force: true });
+    // Not fs.rm: a checkout with a large node_modules must not stall every API call and terminal.
+    await removeTree(p.dir);
     opts.progress('Removed the workspace directory.', 'info');
   }
 
