@@ -66,21 +66,21 @@ export class BerthClient {
     const headers: Record<string, string> = {};
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await fetch(`${this.url}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      res = await send(new URL(`${this.url}${path}`), method, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
-      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error).message}`);
     }
     if (res.status === 204) return undefined as T;
-    const text = await res.text();
+    const text = res.text;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       throw new ApiError(res.status, 'bad_response', `The server answered ${res.status} with a body that is not JSON.`);
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const e = (json as ErrorBody | undefined)?.error;
       throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
     }
@@ -324,6 +324,26 @@ export class BerthClient {
     const { code } = await c.done;
     return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
   }
+}
+
+/**
+ * One HTTP request with a buffered answer, over node:http(s) rather than `fetch`: a command that
+ * makes one request would spend about as long loading undici (behind `fetch`) as running. The
+ * modules come from `process.getBuiltinModule`, since importing `node:http` as an ES module reads
+ * its lazy `WebSocket` export, which loads undici all the same.
+ */
+function send(url: URL, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+  const mod = process.getBuiltinModule(url.protocol === 'https:' ? 'node:https' : 'node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 let wsModule: Promise<typeof WebSocket> | undefined;
