@@ -11,19 +11,15 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type Docker from 'dockerode';
 import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
 import { shellQuote } from '../git-setup.ts';
-import type { ExecOptions, ExecProcess, OpOptions, PortMapping, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
-import { chownTree, cloneOnHost } from './checkout.ts';
+import type { ExecOptions, ExecProcess, OpOptions, PortMapping, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import type { DockerEngine } from './engine.ts';
-import { authFor, withDefaultTag } from './images.ts';
-import { LABELS, checkId, sharedKey, type SharedStore, type StorageMeta, type WorkspaceStorage } from './storage.ts';
-import { directoryEntries, tarStream, type TarEntry } from './tar.ts';
+import { ProvisionSteps, type ProvisionRun } from './provision-steps.ts';
+import { LABELS, checkId, sharedKey, type SharedStore, type WorkspaceStorage } from './storage.ts';
 import { expandHome, resolveUser, type ContainerUser } from './users.ts';
 
 /** Capabilities a development shell needs (package managers, file ownership, signals); everything else is dropped. */
@@ -34,9 +30,6 @@ export const DEV_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'K
  * to stop. Plain POSIX sh, so it works on busybox and full distributions alike.
  */
 export const KEEPALIVE = "trap 'exit 0' TERM INT HUP; while :; do sleep 86400 & wait $!; done";
-
-/** Written into `.berth/` once the checkout is complete and owned by the workspace user. */
-const CHECKOUT_MARKER = 'checkout-complete';
 
 /** Runtime settings chosen by the operator (provisioner options), not by workspace owners. */
 export interface RuntimeSettings {
@@ -79,7 +72,8 @@ export class DockerRuntime {
   private readonly users = new Map<string, ContainerUser>();
   /** Unique per runtime instance: TTY shells started by an earlier control plane are recognisable by it. */
   private readonly nonce = crypto.randomBytes(4).toString('hex');
-  private rootlessCache: boolean | undefined;
+  /** The steps provision() runs; per-provision state lives in each run, not here. */
+  private readonly steps: ProvisionSteps;
   private readonly oomCache = new Map<string, { at: number; count: number }>();
   private readonly oomNoted = new Map<string, number>();
 
@@ -88,14 +82,7 @@ export class DockerRuntime {
     readonly storage: WorkspaceStorage,
     readonly settings: RuntimeSettings,
   ) {
-  }
-
-  /** A server not running as root (or an engine remapping users) cannot chown on the host; ownership is then fixed inside the container. */
-  private async rootless(): Promise<boolean> {
-    if (this.rootlessCache !== undefined) return this.rootlessCache;
-    if (typeof process.getuid !== 'function' || process.getuid() !== 0) return (this.rootlessCache = true);
-    const info = await this.engine.info();
-    return (this.rootlessCache = (info.SecurityOptions ?? []).some((o) => o.includes('userns')));
+    this.steps = new ProvisionSteps(this);
   }
 
   private labels(ws?: WorkspaceContext): Record<string, string> {
@@ -114,7 +101,7 @@ export class DockerRuntime {
   }
 
   /** Shared stores (user data per owner, caches per project) a workspace mounts. */
-  private sharedStores(ws: WorkspaceContext): SharedStore[] {
+  sharedStores(ws: WorkspaceContext): SharedStore[] {
     return [
       ...ws.spec.userData.map((p) => ({ key: sharedKey(this.settings.installation, 'userdata', ws.owner.id, p), kind: 'userdata' as const, scope: ws.owner.id, path: p })),
       ...ws.spec.caches.map((p) => ({ key: sharedKey(this.settings.installation, 'cache', ws.project.name, p), kind: 'cache' as const, scope: ws.project.name, path: p })),
@@ -122,30 +109,6 @@ export class DockerRuntime {
   }
 
   // ---------------------------------------------------------------- images and users
-
-  /** Makes the image available. With a login for its registry it is always pulled, so the credentials are checked every time. */
-  async ensureImage(image: string, logins: Spec['registryLogins'], progress: ProgressSink, signal: AbortSignal): Promise<Docker.ImageInspectInfo> {
-    const ref = withDefaultTag(image);
-    const auth = authFor(ref, logins);
-    let info = auth ? null : await this.engine.inspectImage(ref);
-    if (!info) {
-      progress(`Pulling image ${ref}${auth ? ` as ${auth.username}` : ''}`, 'info');
-      const layers = new Set<string>();
-      await this.engine.pull(
-        ref,
-        auth,
-        (s) => {
-          if (s.id && s.status === 'Pull complete') layers.add(s.id);
-          if (s.status?.startsWith('Status:') || s.status?.startsWith('Digest:')) progress(s.status, 'progress');
-        },
-        signal,
-      );
-      info = await this.engine.inspectImage(ref);
-      if (!info) throw new ProvisionerError(`The image ${ref} was pulled but the engine does not list it; try again.`, { code: 'image_pull_failed' });
-      progress(`Image ${ref} ready${layers.size ? ` (${layers.size} new layer(s))` : ''}.`, 'info');
-    }
-    return info;
-  }
 
   /** Resolves the run-as user against the image's /etc/passwd, read from `containerId` or from a short-lived probe container. */
   async user(image: Docker.ImageInspectInfo, userSpec: string | undefined, imageRef: string, containerId?: string): Promise<ContainerUser> {
@@ -189,145 +152,37 @@ export class DockerRuntime {
 
   // ---------------------------------------------------------------- provision
 
-  /** Creates or adopts storage and a fresh container and leaves the workspace ready for exec. */
-  async provision(host: WorkspaceContext, opts: OpOptions, extras: ProvisionExtras = {}): Promise<RuntimeStatus> {
-    const { progress, signal } = opts;
-    // `host` is the context as the control plane's host sees it (the clone runs there); inside the container the server may have another address.
-    const ws = extras.serverUrl ? { ...host, env: { ...host.env, BERTH_SERVER_URL: extras.serverUrl.workspace } } : host;
-    const imageRef = this.image(ws.spec);
-    if (!imageRef) throw new ProvisionerError('The workspace has no image: set spec.image (berth ws create --image IMAGE).', { retryable: false, code: 'invalid_spec' });
-    const name = containerName(ws.id);
-
-    const image = await this.ensureImage(imageRef, ws.spec.registryLogins, progress, signal);
-    throwIfAborted(signal);
-    const needsHome = [...ws.spec.userData, ...ws.spec.caches].some((p) => p.startsWith('~'));
-    // The home directory decides mount targets, so it must be known before the container exists.
-    let user = needsHome ? await this.user(image, ws.spec.user, imageRef) : undefined;
-
-    const shared = this.sharedStores(ws);
-    const meta: StorageMeta = { id: ws.id, owner: ws.owner.id, project: ws.project.name, image: imageRef, shared: shared.map((s) => s.key) };
-    const fresh = await this.storage.ensure(meta);
-    let containerId: string | undefined;
-    try {
-      for (const s of shared) await this.storage.ensureShared(s);
-      throwIfAborted(signal);
-
-      const hostDir = this.storage.hostDir(ws.id);
-      const hadCheckout = hostDir ? fs.existsSync(path.join(hostDir, 'work', '.git')) : undefined;
-      // The marker is written with the checkout's final ownership: without it, the checkout is redone (remote) or its ownership fixed (local).
-      const complete = hostDir ? Boolean(hadCheckout) && fs.existsSync(path.join(hostDir, '.berth', CHECKOUT_MARKER)) : undefined;
-      if (hostDir && !hadCheckout) await this.assertWorkClean(hostDir);
-
-      const create = async () => {
-        const spec = this.containerSpec(ws, image, imageRef, user);
-        containerId = await this.createContainer(spec, progress);
-        user ??= await this.user(image, ws.spec.user, imageRef, containerId);
-        await this.engine.startContainer(containerId);
-      };
-      // Local engine: the host-side clone runs while the container starts, in a scratch directory the
-      // workspace cannot reach (so nothing it does, such as planting symlinks, can redirect what the
-      // server writes or chowns), and is moved into place once owned by the workspace user.
-      let scratch: string | undefined;
-      const clone = async () => {
-        if (!hostDir || hadCheckout) return;
-        scratch = fs.mkdtempSync(path.join(this.storage.scratchDir!(), `${ws.id}-`));
-        await cloneOnHost(host, path.join(scratch, 'work'), { progress, signal, ...(extras.serverUrl ? { serverUrl: extras.serverUrl } : {}) });
-      };
-      const id = await (async () => {
-        try {
-          const results = await Promise.allSettled([create(), clone()]);
-          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed) throw failed.reason;
-          throwIfAborted(signal);
-          if (scratch && hostDir) {
-            const chownHere = !(await this.rootless());
-            if (chownHere) await chownTree(path.join(scratch, 'work'), user!.uid, user!.gid);
-            fs.renameSync(path.join(scratch, 'work'), path.join(hostDir, 'work'));
-          }
-          return containerId!;
-        } finally {
-          if (scratch) await fs.promises.rm(scratch, { recursive: true, force: true });
-        }
-      })();
-      const u = user!;
-
-      // Ownership of the mount roots is set once (and again if it was lost); on a host that cannot tell, every time.
-      const owned = !(await this.rootless()) && (await this.storage.rootsOwnedBy(ws.id, meta.shared, u.uid));
-      const entries: TarEntry[] = this.ownershipEntries(ws, u, !owned);
-      let tmpClone: string | undefined;
-      const mp = ws.spec.mountPath;
-      const marker: TarEntry = { type: 'file', path: `${mp.slice(1)}/.berth/${CHECKOUT_MARKER}`, mode: 0o600, uid: u.uid, gid: u.gid, data: Buffer.from(`${new Date().toISOString()}\n`) };
-      try {
-        if (hostDir) {
-          if (!complete) {
-            // Fresh clones were chowned before the move; a checkout without the marker (a crash in between, or a server that cannot chown) is fixed inside the container.
-            if (hadCheckout || (await this.rootless())) await this.chownInContainer(id, `${mp}/work`, u, progress);
-            entries.push(marker);
-          }
-          if (hadCheckout) progress('Repository already present in work/, keeping it.', 'info');
-        } else if (!(await this.engine.pathExists(id, `${mp}/.berth/${CHECKOUT_MARKER}`))) {
-          if (await this.engine.pathExists(id, `${mp}/work`)) {
-            // An upload cut short by a crash: kept aside, never deleted, in case it holds anything of value.
-            const aside = `${mp}/.berth/incomplete-checkout-${Date.now()}`;
-            const res = await this.engine.run(id, { cmd: ['mv', `${mp}/work`, aside], user: '0', trackPid: false });
-            if (res.code !== 0) throw new ProvisionerError(`${mp}/work is incomplete and cannot be moved aside (mv exit code ${res.code}).`, { code: 'clone_failed' });
-            progress(`Moved an incomplete checkout aside to ${aside}.`, 'info');
-          }
-          // Remote engine: clone on this host and stream the checkout into the volume, the marker last.
-          tmpClone = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-clone-')), 'work');
-          await cloneOnHost(host, tmpClone, { progress, signal, ...(extras.serverUrl ? { serverUrl: extras.serverUrl } : {}) });
-          progress('Copying the checkout into the workspace volume.', 'info');
-          for await (const e of directoryEntries(tmpClone, `${mp.slice(1)}/work`, u.uid, u.gid)) entries.push(e);
-          entries.push(marker);
-        } else {
-          progress('Repository already present in work/, keeping it.', 'info');
-        }
-        entries.push(...this.fileEntries(ws, u));
-        if (entries.length > 0) await this.engine.putArchive(id, '/', tarStream(entries), signal);
-      } finally {
-        if (tmpClone) await fs.promises.rm(path.dirname(tmpClone), { recursive: true, force: true });
-      }
-      if (ws.spec.files.length) progress(`Wrote ${ws.spec.files.length} config file(s).`, 'info');
-
-      await this.runCommands(id, ws, u, 'setup', opts);
-      return await this.inspect(ws.id);
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const permanent = !(err instanceof ProvisionerError) || !err.retryable;
-      if (permanent && fresh) {
-        // A workspace whose very first provision failed for good leaves nothing behind.
-        progress('Removing what this failed first provision created.', 'info');
-        await this.engine.removeContainer(name).catch(() => undefined);
-        await this.removeStorage(ws.id).catch(() => undefined);
-      } else if (containerId && permanent) {
-        await this.engine.removeContainer(containerId).catch(() => undefined);
-      }
-      throw err;
-    }
-  }
-
-  private async assertWorkClean(hostDir: string): Promise<void> {
-    const work = path.join(hostDir, 'work');
-    if (fs.existsSync(work) && fs.readdirSync(work).length > 0) {
-      throw new ProvisionerError(`${work} exists but is not a git checkout; move its files away or delete the workspace.`, { retryable: false, code: 'clone_failed' });
-    }
-    await fs.promises.rm(work, { recursive: true, force: true });
-  }
-
   /**
-   * Creates the workspace container. A container with its name, left by an earlier attempt or an
-   * earlier start, is replaced: every start is a fresh container on the same storage.
+   * Creates or adopts storage and a fresh container and leaves the workspace ready for exec. Each
+   * step looks at what is already there, so a provision run again after a crash at any point converges.
    */
-  private async createContainer(spec: Docker.ContainerCreateOptions, progress: ProgressSink): Promise<string> {
+  async provision(host: WorkspaceContext, opts: OpOptions, extras: ProvisionExtras = {}): Promise<RuntimeStatus> {
+    const steps = this.steps;
+    const run = await steps.resolveImage(host, opts, extras.serverUrl);
     try {
-      return await this.engine.createContainer(spec);
+      await steps.ensureStorage(run);
+      await steps.readHostCheckout(run);
+      await steps.startContainer(run);
+      await steps.readVolumeCheckout(run);
+      await steps.upload(run);
+      await this.runCommands(run.containerId!, run.ws, run.user!, 'setup', opts);
+      return await this.inspect(run.ws.id);
     } catch (err) {
-      if (err instanceof ProvisionerError && err.retryable && spec.name) {
-        await this.engine.removeContainer(spec.name);
-        progress('Replaced the previous container of this workspace.', 'info');
-        return await this.engine.createContainer(spec);
-      }
+      if (!opts.signal.aborted) await this.undoFailedProvision(run, err);
       throw err;
+    }
+  }
+
+  /** A workspace whose very first provision failed for good leaves nothing behind; a later one loses only the container. */
+  private async undoFailedProvision(run: ProvisionRun, err: unknown): Promise<void> {
+    const permanent = !(err instanceof ProvisionerError) || !err.retryable;
+    if (!permanent) return;
+    if (run.fresh) {
+      run.opts.progress('Removing what this failed first provision created.', 'info');
+      await this.engine.removeContainer(containerName(run.ws.id)).catch(() => undefined);
+      await this.removeStorage(run.ws.id).catch(() => undefined);
+    } else if (run.containerId) {
+      await this.engine.removeContainer(run.containerId).catch(() => undefined);
     }
   }
 
@@ -383,59 +238,6 @@ export class DockerRuntime {
       ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}),
       HostConfig: host,
     };
-  }
-
-  /**
-   * Directory entries that give the workspace user the directories leading to home-relative mounts
-   * (in the container's own layer, so needed for every fresh container) and, with `roots`, the
-   * mount roots themselves (storage, shared stores).
-   */
-  private ownershipEntries(ws: WorkspaceContext, u: ContainerUser, roots: boolean): TarEntry[] {
-    const mp = ws.spec.mountPath.slice(1);
-    const dirs = new Map<string, number>();
-    if (roots) {
-      dirs.set(mp, 0o755);
-      dirs.set(`${mp}/.berth`, 0o700);
-    }
-    for (const p of [...ws.spec.userData, ...ws.spec.caches]) {
-      const target = expandHome(p, u.home);
-      for (const d of this.userDirsTo(target, u.home)) if (!dirs.has(d)) dirs.set(d, 0o755);
-      if (roots) dirs.set(target.slice(1), 0o755);
-    }
-    return [...dirs].map(([p, mode]) => ({ type: 'dir' as const, path: p, mode, uid: u.uid, gid: u.gid }));
-  }
-
-  /** Directories strictly between home and `target` (relative, no leading slash), when target lies under home. */
-  private userDirsTo(target: string, home: string): string[] {
-    const h = home.replace(/\/+$/, '');
-    if (h === '' || !target.startsWith(`${h}/`)) return [];
-    const parts = target.slice(h.length + 1).split('/');
-    const out: string[] = [];
-    for (let i = 1; i < parts.length; i++) out.push(`${h.slice(1)}/${parts.slice(0, i).join('/')}`);
-    return out;
-  }
-
-  /** Config files as archive entries: owned by the workspace user under home and the mount path, by root elsewhere. */
-  private fileEntries(ws: WorkspaceContext, u: ContainerUser): TarEntry[] {
-    const out: TarEntry[] = [];
-    const seen = new Set<string>();
-    for (const f of ws.spec.files) {
-      const target = expandHome(f.path, u.home);
-      const mine = target.startsWith(`${ws.spec.mountPath}/`) || target.startsWith(`${u.home.replace(/\/+$/, '')}/`);
-      const dirs = mine ? [...this.userDirsTo(target, u.home), ...this.userDirsTo(target, ws.spec.mountPath)] : [];
-      for (const d of dirs) {
-        if (seen.has(d)) continue;
-        seen.add(d);
-        out.push({ type: 'dir', path: d, mode: 0o755, uid: u.uid, gid: u.gid });
-      }
-      out.push({ type: 'file', path: target.slice(1), mode: f.mode, uid: mine ? u.uid : 0, gid: mine ? u.gid : 0, data: Buffer.from(f.content) });
-    }
-    return out;
-  }
-
-  private async chownInContainer(id: string, dir: string, u: ContainerUser, progress: ProgressSink): Promise<void> {
-    const res = await this.engine.run(id, { cmd: ['chown', '-R', `${u.uid}:${u.gid}`, dir], user: '0', onLine: (l) => progress(l) });
-    if (res.code !== 0) throw new ProvisionerError(`Giving the checkout to the workspace user failed (chown exit code ${res.code}).`, { retryable: false, code: 'clone_failed' });
   }
 
   /** The shell that runs setup commands and terminals. */
