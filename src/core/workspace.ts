@@ -1,13 +1,16 @@
 /** Workspace lifecycle: desired states, observed phases and the transitions between them. */
 
+/** Every desired state: the one list the type, the wire schema and the store row derive from. */
+export const DESIRED_STATES = ['running', 'stopped', 'deleted'] as const;
+
 /** What the owner wants. */
-export type DesiredState = 'running' | 'stopped' | 'deleted';
+export type DesiredState = (typeof DESIRED_STATES)[number];
+
+/** All phases, in lifecycle order: the one list the type, the wire schema and the store row derive from. */
+export const PHASES = ['pending', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'failed'] as const;
 
 /** What the reconciler last observed or is doing. */
-export type Phase = 'pending' | 'provisioning' | 'running' | 'stopping' | 'stopped' | 'deleting' | 'deleted' | 'failed';
-
-/** All phases, in lifecycle order. */
-export const PHASES: readonly Phase[] = ['pending', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'failed'];
+export type Phase = (typeof PHASES)[number];
 
 /** The next step the reconciler takes to move a workspace toward its desired state. */
 export type Action = 'provision' | 'stop' | 'destroy' | 'none';

@@ -2,6 +2,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { NAME_PATTERN } from '../core/names.ts';
 import { SpecInputSchema } from '../core/spec.ts';
+import { DESIRED_STATES, PHASES } from '../core/workspace.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -191,11 +192,9 @@ export const CreateProvisionerSchema = Type.Object(
 export type CreateProvisioner = Static<typeof CreateProvisionerSchema>;
 
 /** JSON schema of phase on the wire. */
-export const PhaseSchema = Type.Union(
-  ['pending', 'provisioning', 'running', 'stopping', 'stopped', 'deleting', 'deleted', 'failed'].map((p) => Type.Literal(p)),
-);
+export const PhaseSchema = Type.Union(PHASES.map((p) => Type.Literal(p)));
 /** JSON schema of desired on the wire. */
-export const DesiredSchema = Type.Union([Type.Literal('running'), Type.Literal('stopped'), Type.Literal('deleted')]);
+export const DesiredSchema = Type.Union(DESIRED_STATES.map((d) => Type.Literal(d)));
 
 /** JSON schema of port mapping on the wire. */
 export const PortMappingSchema = Type.Object({
@@ -223,9 +222,8 @@ export const WorkspaceSchema = Type.Object({
   updatedAt: Type.String(),
 });
 /** Workspace, as TypeScript. */
-export type Workspace = Static<typeof WorkspaceSchema> & { phase: Phase; desired: 'running' | 'stopped' | 'deleted' };
-/** Phase. */
-export type Phase = 'pending' | 'provisioning' | 'running' | 'stopping' | 'stopped' | 'deleting' | 'deleted' | 'failed';
+export type Workspace = Static<typeof WorkspaceSchema>;
+export type { DesiredState, Phase } from '../core/workspace.ts';
 
 /** JSON schema of create workspace on the wire. */
 export const CreateWorkspaceSchema = Type.Object(

@@ -158,7 +158,7 @@ export class Reconciler {
       await this.fail(row, err, 'inspect');
       return;
     }
-    const action: Action = nextAction(row.desired, row.phase as Phase, status.state === 'running');
+    const action: Action = nextAction(row.desired, row.phase, status.state === 'running');
     if (action === 'none') {
       const statusJson = JSON.stringify({ ports: status.ports ?? [], details: status.details ?? {} });
       if (statusJson !== row.status_json || row.attempts !== 0) await this.o.store.updateWorkspace(id, { status_json: statusJson, attempts: 0, next_attempt_at: null });

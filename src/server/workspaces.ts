@@ -167,7 +167,7 @@ export class WorkspaceService {
       ref: row.ref,
       provisioner: row.provisioner,
       desired: row.desired,
-      phase: row.phase as Workspace['phase'],
+      phase: row.phase,
       message: row.message,
       ports: status.ports ?? [],
       details: status.details ?? {},

@@ -1,5 +1,6 @@
 /** Table types for Kysely. Timestamps are ISO-8601 strings so both SQLite and PostgreSQL store them alike. */
 import type { ColumnType, Generated } from 'kysely';
+import type { DesiredState, Phase } from '../core/workspace.ts';
 
 /** A person or automation that owns workspaces. */
 export interface UsersTable {
@@ -53,8 +54,9 @@ export interface WorkspacesTable {
   provisioner: string;
   /** Normalized spec as JSON with secret values encrypted. */
   spec_json: string;
-  desired: 'running' | 'stopped' | 'deleted';
-  phase: string;
+  desired: DesiredState;
+  /** A text column in SQL; only the phases of core/workspace.ts are ever written. */
+  phase: Phase;
   message: string | null;
   /** Runtime details from the last inspect (ports, container id), JSON. */
   status_json: string | null;

@@ -216,7 +216,7 @@ export class SqlStore implements Store {
     if (filter.provisioner) q = q.where('provisioner', '=', filter.provisioner);
     return q.orderBy('created_at').orderBy('name').execute();
   }
-  async updateWorkspace(id: string, patch: WorkspacePatch, guard: { unlessDesired?: 'running' | 'stopped' | 'deleted' } = {}) {
+  async updateWorkspace(id: string, patch: WorkspacePatch, guard: { unlessDesired?: WorkspaceRow['desired'] } = {}) {
     let q = this.db.updateTable('workspaces').set(patch).where('id', '=', id);
     if (guard.unlessDesired) q = q.where('desired', '<>', guard.unlessDesired);
     const res = await q.executeTakeFirst();

@@ -85,7 +85,7 @@ export interface Store {
   getWorkspaceByName(ownerId: string, name: string): Promise<WorkspaceRow | undefined>;
   listWorkspaces(filter?: WorkspaceFilter): Promise<WorkspaceRow[]>;
   /** Updates a workspace; with `unlessDesired`, only if its desired state is not that one (returns undefined otherwise). */
-  updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: 'running' | 'stopped' | 'deleted' }): Promise<WorkspaceRow | undefined>;
+  updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: WorkspaceRow['desired'] }): Promise<WorkspaceRow | undefined>;
   /** Removes the workspace row, its events and tokens; events appended before the call are removed too. */
   deleteWorkspace(id: string): Promise<void>;
 

@@ -276,8 +276,8 @@ for (const dialect of dialects) {
       assert.equal(row?.phase, 'deleting', 'row unchanged by the refused update');
       assert.equal(row?.desired, 'deleted');
 
-      assert.equal(await store.updateWorkspace('ws_missing', { phase: 'x' }), undefined);
-      assert.equal(await store.updateWorkspace('ws_missing', { phase: 'x' }, { unlessDesired: 'deleted' }), undefined);
+      assert.equal(await store.updateWorkspace('ws_missing', { phase: 'running' }), undefined);
+      assert.equal(await store.updateWorkspace('ws_missing', { phase: 'running' }, { unlessDesired: 'deleted' }), undefined);
     });
 
     test('events: append, list after an id, last n; ids are increasing numbers', async () => {
