@@ -1,7 +1,7 @@
 /** The `berth` command. */
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { BerthError } from '../core/errors.ts';
+import { BerthError, errorMessage } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
 import { ApiError, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
@@ -141,7 +141,7 @@ async function readCredentials(opts: { username?: string; passwordStdin?: boolea
     try {
       credentials.sshKey = fs.readFileSync(opts.sshKey, 'utf8');
     } catch (err) {
-      throw new CliError(`Cannot read the SSH key ${opts.sshKey}: ${(err as Error).message}`);
+      throw new CliError(`Cannot read the SSH key ${opts.sshKey}: ${errorMessage(err)}`);
     }
   }
   return credentials;
@@ -169,7 +169,7 @@ project
         if (!opts.json) process.stdout.write(`Mirror fetched: ${r.refs} branches and tags, default branch ${r.head ?? '(none)'}.\n`);
       } catch (err) {
         if (opts.json) json(p);
-        throw new CliError(`The project was added, but fetching it failed: ${(err as Error).message}\nFix the URL or credentials, or retry with: berth project sync ${name}`);
+        throw new CliError(`The project was added, but fetching it failed: ${errorMessage(err)}\nFix the URL or credentials, or retry with: berth project sync ${name}`);
       }
     }
     if (opts.json) json(p);
@@ -379,7 +379,7 @@ function readSpecFile(file: string): SpecInput {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(`Cannot read spec file ${file}: ${(err as Error).message}`);
+    throw new CliError(`Cannot read spec file ${file}: ${errorMessage(err)}`);
   }
   try {
     return JSON.parse(text) as SpecInput;

@@ -1,13 +1,52 @@
 /** Domain errors. HTTP status codes are assigned only at the edge (src/server/errors.ts). */
 
+/**
+ * Every error code Berth reports: a closed set, so the HTTP status map (src/server/errors.ts) must
+ * name a status for each one and a new code does not compile until it has one.
+ */
+export type ErrorCode =
+  // Requests and the API.
+  | 'invalid_input'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'internal'
+  // Long operations.
+  | 'aborted'
+  | 'preempted'
+  | 'shutdown'
+  // The git gateway and git operations.
+  | 'git_failed'
+  | 'git_timeout'
+  | 'mirror_failed'
+  | 'upstream_failed'
+  | 'bundle_failed'
+  // Provisioners.
+  | 'provisioner_error'
+  | 'not_running'
+  | 'invalid_spec'
+  | 'clone_failed'
+  | 'setup_failed'
+  | 'user_not_found'
+  | 'image_not_found'
+  | 'image_pull_failed'
+  | 'engine_unreachable'
+  | 'container_create_failed'
+  | 'container_start_failed'
+  | 'exec_failed'
+  | 'files_failed';
+
 /** Base class of every error Berth shows to a user: a stable code plus an actionable sentence. */
 export class BerthError extends Error {
   /** Stable, machine-readable code, e.g. `not_found`. */
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Optional structured details safe to show to the caller. */
   readonly details?: Record<string, unknown>;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -54,7 +93,7 @@ export class ForbiddenError extends BerthError {
 export class ProvisionerError extends BerthError {
   /** Whether retrying the same operation later may succeed. */
   readonly retryable: boolean;
-  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown>; retryable?: boolean; code?: string }) {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown>; retryable?: boolean; code?: ErrorCode }) {
     super(options?.code ?? 'provisioner_error', message, options);
     this.retryable = options?.retryable ?? true;
   }

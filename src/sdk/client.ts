@@ -1,5 +1,6 @@
 /** Typed client of the Berth REST API and exec protocol; used by the CLI, tests and benchmarks. */
 import type WebSocket from 'ws';
+import { errorMessage } from '../core/errors.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
 import type {
   CreateProject,
@@ -70,7 +71,7 @@ export class BerthClient {
     try {
       res = await send(new URL(`${this.url}${path}`), method, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
-      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error).message}`);
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
     }
     if (res.status === 204) return undefined as T;
     const text = res.text;
@@ -213,7 +214,7 @@ export class BerthClient {
       });
     } catch (err) {
       if (controller.signal.aborted) return undefined;
-      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${(err as Error).message}`);
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
     }
     if (!res.ok || !res.body) {
       const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;

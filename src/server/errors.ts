@@ -1,24 +1,45 @@
 /** The one place where domain errors become HTTP status codes and the JSON error shape. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BerthError } from '../core/errors.ts';
+import { BerthError, type ErrorCode } from '../core/errors.ts';
 import type { ErrorBody } from '../sdk/wire.ts';
 
-const STATUS: Record<string, number> = {
+// Exhaustive: a code added to ErrorCode does not compile until it has a status here.
+const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
+  invalid_spec: 400,
+  user_not_found: 400,
+  image_not_found: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,
   conflict: 409,
   not_running: 409,
   aborted: 409,
+  preempted: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  internal: 500,
+  // What the server depends on (git, an upstream, a Docker engine) failed: a bad gateway.
   provisioner_error: 502,
+  engine_unreachable: 502,
+  git_failed: 502,
+  mirror_failed: 502,
+  upstream_failed: 502,
+  bundle_failed: 502,
+  clone_failed: 502,
+  setup_failed: 502,
+  image_pull_failed: 502,
+  container_create_failed: 502,
+  container_start_failed: 502,
+  exec_failed: 502,
+  files_failed: 502,
+  shutdown: 503,
+  git_timeout: 504,
 };
 
 /** HTTP status for a domain error code. */
-export function statusFor(code: string): number {
-  return STATUS[code] ?? (code.endsWith('_failed') ? 502 : 500);
+export function statusFor(code: ErrorCode): number {
+  return STATUS[code];
 }
 
 interface AjvIssue {

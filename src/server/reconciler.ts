@@ -146,7 +146,7 @@ export class Reconciler {
       provisioner = this.o.registry.get(row.provisioner);
     } catch (err) {
       // The provisioner may come back (an engine that was down at start); retry with back-off.
-      await this.fail(row, new ProvisionerError((err as Error).message, { retryable: true, cause: err }), 'lookup');
+      await this.fail(row, new ProvisionerError(errorMessage(err), { retryable: true, cause: err }), 'lookup');
       return;
     }
     if (row.phase === 'failed' && row.desired === 'running' && row.attempts > 0 && !row.next_attempt_at) return; // waits for an explicit start
@@ -198,7 +198,7 @@ export class Reconciler {
       }
     } catch (err) {
       if (signal.aborted) {
-        await this.o.events.append(id, 'info', (signal.reason as Error)?.message ?? 'Operation cancelled.');
+        await this.o.events.append(id, 'info', errorMessage(signal.reason ?? 'Operation cancelled.'));
         return;
       }
       await this.fail(row, err, action);
@@ -207,7 +207,7 @@ export class Reconciler {
 
   private async fail(row: WorkspaceRow, err: unknown, action: string): Promise<void> {
     const retryable = err instanceof ProvisionerError ? err.retryable : !(err instanceof BerthError);
-    const message = err instanceof BerthError ? err.message : `Internal error during ${action}: ${(err as Error)?.message ?? String(err)}`;
+    const message = err instanceof BerthError ? err.message : `Internal error during ${action}: ${errorMessage(err)}`;
     if (!(err instanceof BerthError)) this.o.logger.error({ err, workspaceId: row.id, action }, 'unexpected reconcile error');
     const attempts = row.attempts + 1;
     await this.o.events.append(row.id, 'error', message);

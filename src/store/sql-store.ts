@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
-import { ConflictError, InputError } from '../core/errors.ts';
+import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
@@ -73,7 +73,7 @@ export class SqlStore implements Store {
         await sql`SELECT 1`.execute(db);
       } catch (err) {
         await db.destroy();
-        const reason = (err as Error).message || (err as { code?: string }).code || String(err);
+        const reason = errorMessage(err) || (err as { code?: string }).code || String(err);
         throw new InputError(
           `Cannot use the PostgreSQL database ${withoutPassword(location.url)}: ${reason}. Check --database-url (BERTH_DATABASE_URL) and that the database server is running.`,
           { cause: err },
@@ -84,7 +84,7 @@ export class SqlStore implements Store {
     const { error } = await new Migrator({ db, provider }).migrateToLatest();
     if (error) {
       await db.destroy();
-      throw new Error(`Database migration failed: ${(error as Error).message}`, { cause: error });
+      throw new Error(`Database migration failed: ${errorMessage(error)}`, { cause: error });
     }
     return new SqlStore(db, db, dialect);
   }

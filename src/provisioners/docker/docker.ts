@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { InputError } from '../../core/errors.ts';
+import { InputError, errorMessage } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
@@ -197,7 +197,7 @@ export class DockerProvisioner implements Provisioner {
     try {
       port = await this.deps.forwarders!.ensure(route.address, route.target.port, route.target);
     } catch (err) {
-      return { url: hostUrl.replace(/\/+$/, ''), reachable: false, why: `it listens on this machine only, and a forwarder for the workspaces cannot listen on ${route.address}: ${(err as Error).message}` };
+      return { url: hostUrl.replace(/\/+$/, ''), reachable: false, why: `it listens on this machine only, and a forwarder for the workspaces cannot listen on ${route.address}: ${errorMessage(err)}` };
     }
     this.settings.extraHosts = [`${HOST_ALIAS}:${route.address}`];
     return { url: `${route.protocol}//${HOST_ALIAS}:${port}`, reachable: true };

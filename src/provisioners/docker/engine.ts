@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { AbortedError, InputError, ProvisionerError } from '../../core/errors.ts';
+import { AbortedError, InputError, ProvisionerError, errorMessage, type ErrorCode } from '../../core/errors.ts';
 import { LineSplitter } from '../../core/lines.ts';
 import type { ExecProcess } from '../provisioner.ts';
 import { engineReason, pullError, type AuthConfig } from './images.ts';
@@ -65,7 +65,7 @@ export function dockerodeOptions(c: EngineConnection): Docker.DockerOptions {
         try {
           return fs.readFileSync(p);
         } catch (err) {
-          throw new InputError(`Cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); --tls-cert-path must hold ca.pem, cert.pem and key.pem.`);
+          throw new InputError(`Cannot read ${p} (${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}); --tls-cert-path must hold ca.pem, cert.pem and key.pem.`);
         }
       };
       opts.cert = read('cert.pem');
@@ -156,16 +156,16 @@ export class DockerEngine {
   }
 
   /** Wraps an engine error into a ProvisionerError that says what failed where. */
-  fail(what: string, err: unknown, opts: { retryable?: boolean; code?: string } = {}): ProvisionerError | AbortedError {
+  fail(what: string, err: unknown, opts: { retryable?: boolean; code?: ErrorCode } = {}): ProvisionerError | AbortedError {
     if (err instanceof ProvisionerError || err instanceof AbortedError) return err;
     const code = (err as NodeJS.ErrnoException)?.code;
     if (code && ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE'].includes(code)) {
       const hint = code === 'EACCES' ? ' (permission denied: the server user needs access to the Docker socket)' : code === 'ENOENT' ? ' (no such socket)' : '';
-      return new ProvisionerError(`Cannot reach the Docker engine at ${this.where}${hint}: ${(err as Error).message}.`, { retryable: true, code: 'engine_unreachable', cause: err });
+      return new ProvisionerError(`Cannot reach the Docker engine at ${this.where}${hint}: ${errorMessage(err)}.`, { retryable: true, code: 'engine_unreachable', cause: err });
     }
     if ((err as Error)?.name === 'AbortError') return new AbortedError();
-    if (/certificate|self.signed|TLS|SSL|handshake/i.test((err as Error)?.message ?? '')) {
-      return new ProvisionerError(`TLS connection to the Docker engine at ${this.where} failed: ${(err as Error).message}. Check --tls-cert-path.`, {
+    if (/certificate|self.signed|TLS|SSL|handshake/i.test(errorMessage(err))) {
+      return new ProvisionerError(`TLS connection to the Docker engine at ${this.where} failed: ${errorMessage(err)}. Check --tls-cert-path.`, {
         retryable: false,
         code: 'engine_unreachable',
         cause: err,

@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type Docker from 'dockerode';
-import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
+import { InputError, ProvisionerError, errorMessage, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
 import { shellQuote } from '../git-setup.ts';
@@ -330,7 +330,7 @@ export class DockerRuntime {
       await this.runCommands(c.Id, ws, await this.containerUser(c, ws.spec.user), 'teardown', opts);
     } catch (err) {
       if (opts.signal.aborted) throw err;
-      opts.progress(`Teardown could not run: ${(err as Error).message}`, 'info');
+      opts.progress(`Teardown could not run: ${errorMessage(err)}`, 'info');
     }
   }
 

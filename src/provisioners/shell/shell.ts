@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import * as pty from 'node-pty';
-import { InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
+import { InputError, ProvisionerError, errorMessage, throwIfAborted } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
@@ -264,7 +264,7 @@ export class ShellProvisioner implements Provisioner {
     try {
       term = pty.spawn(file, args, { name: 'xterm-256color', cols: opts.cols ?? 80, rows: opts.rows ?? 24, cwd, env });
     } catch (err) {
-      throw new ProvisionerError(`Cannot start "${file}" in the workspace: ${(err as Error).message}`, { retryable: false, cause: err });
+      throw new ProvisionerError(`Cannot start "${file}" in the workspace: ${errorMessage(err)}`, { retryable: false, cause: err });
     }
     procs.record('exec', term.pid);
     const stdout = new PassThrough();

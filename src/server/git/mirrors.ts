@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { AbortedError, BerthError, NotFoundError } from '../../core/errors.ts';
+import { AbortedError, BerthError, NotFoundError, errorMessage } from '../../core/errors.ts';
 import { gitEnvWith, scrubSecrets, upstreamAuth, type ProjectCredentials, type UpstreamAuth } from './credentials.ts';
 import { PRE_RECEIVE_HOOK } from './hook.ts';
 import { KeyedMutex } from './lock.ts';
@@ -170,7 +170,7 @@ export class GitMirrors {
       return await this.sync(p, { ...(opts.force ? {} : { maxAgeMs: this.o.freshnessMs }), ...(signal ? { signal } : {}) });
     } catch (err) {
       if (!this.exists(p.name) || err instanceof AbortedError) throw err;
-      this.o.logger.warn({ project: p.name, reason: (err as Error).message }, 'upstream fetch failed; serving the mirror as it is');
+      this.o.logger.warn({ project: p.name, reason: errorMessage(err) }, 'upstream fetch failed; serving the mirror as it is');
       return null;
     }
   }
