@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** Removes `root` and everything below it (not following symlinks); a missing `root` is no error. */
-export async function removeTree(root: string, concurrency = 4): Promise<void> {
+export async function removeTree(root: string, concurrency = 16): Promise<void> {
   const st = await fs.promises.lstat(root).catch(ignoreMissing);
   if (!st) return;
   if (!st.isDirectory()) return void (await fs.promises.unlink(root).catch(ignoreMissing));
