@@ -345,7 +345,9 @@ export class DockerEngine {
   /** Whether a path exists in the container's filesystem (volumes included). */
   async pathExists(containerId: string, p: string): Promise<boolean> {
     try {
-      await this.docker.getContainer(containerId).infoArchive({ path: p });
+      const res: unknown = await this.docker.getContainer(containerId).infoArchive({ path: p });
+      // The answer to HEAD is an (empty) stream: read it to its end, or its connection stays open.
+      (res as NodeJS.ReadableStream | undefined)?.resume?.();
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -439,15 +441,16 @@ export class DockerEngine {
     let exec: Docker.Exec;
     let stream: Duplex;
     const startedAt = Date.now() / 1000;
+    // The terminal has its size before the command starts: the resize after start comes too late for
+    // a process that asks at once (it would see 0x0), and engines before API 1.42 take no initial size.
+    const ttySize = o.tty && o.cols && o.rows ? `stty rows ${Math.trunc(o.rows)} cols ${Math.trunc(o.cols)} 2>/dev/null; ` : '';
     try {
       exec = await container.exec({
-        Cmd: o.trackPid === false ? o.cmd : ['/bin/sh', '-c', 'echo $$ > "$0" 2>/dev/null; exec "$@"', pidfile, ...o.cmd],
+        Cmd: o.trackPid === false ? o.cmd : ['/bin/sh', '-c', `echo $$ > "$0" 2>/dev/null; ${ttySize}exec "$@"`, pidfile, ...o.cmd],
         AttachStdin: o.stdin,
         AttachStdout: true,
         AttachStderr: true,
         Tty: o.tty,
-        // The size from the first instant (engine API 1.42+): a process that asks at once must not see 0x0; the resize below serves older engines.
-        ...(o.tty && o.cols && o.rows ? { ConsoleSize: [o.rows, o.cols] as [number, number] } : {}),
         ...(o.env ? { Env: o.env } : {}),
         ...(o.cwd ? { WorkingDir: o.cwd } : {}),
         ...(o.user !== undefined ? { User: o.user } : {}),
@@ -474,6 +477,8 @@ export class DockerEngine {
       void container
         .exec({ Cmd: ['/bin/sh', '-c', 'p=$(cat "$0" 2>/dev/null) || exit 0; kill -s "$1" -- "-$p" 2>/dev/null || kill -s "$1" "$p"', pidfile, name], ...(o.user !== undefined ? { User: o.user } : {}) })
         .then((k) => k.start({ Detach: true }))
+        // The (empty) answer is a stream: read it to its end, or its connection stays open.
+        .then((res: unknown) => void (res as NodeJS.ReadableStream | undefined)?.resume?.())
         .catch(() => undefined);
     };
     if (o.signal) {
@@ -499,6 +504,8 @@ export class DockerEngine {
         if (note) (stderr ?? stdout).write(o.tty ? `\r\n${note}\r\n` : `${note}\n`);
         stdout.end();
         stderr?.end();
+        // The engine has closed its side; ours stays open (a TTY's stdin is never ended) and would hold the connection.
+        stream.destroy();
         if (sent && code !== null && code === 128 + (SIGNALS[sent] ?? -1000)) resolve({ code: null, signal: sent });
         else resolve({ code });
       };

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import * as pty from 'node-pty';
@@ -286,7 +287,8 @@ export class ShellProvisioner implements Provisioner {
         procs.forget('exec', term.pid);
         // node-pty may deliver the last output after onExit; let it drain before ending the stream.
         setTimeout(() => stdout.end(), 100);
-        resolve(signal ? { code: null, signal: String(signal) } : { code: exitCode });
+        // node-pty reports the signal's number; the contract (and the CLI's 128 + n) wants its name.
+        resolve(signal ? { code: null, signal: signalName(signal) } : { code: exitCode });
       });
     });
     return {
@@ -356,6 +358,11 @@ export class ShellProvisioner implements Provisioner {
   }
 
   async close(): Promise<void> {}
+}
+
+/** `SIGINT` for 2: the name of a signal number, as Node's child processes report it. */
+function signalName(n: number): string {
+  return Object.entries(os.constants.signals).find(([, v]) => v === n)?.[0] ?? String(n);
 }
 
 function firstLine(s: string): string {
