@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { BerthError, errorMessage } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
-import { ApiError, type BerthClient } from '../sdk/client.ts';
+import { ApiError, exitStatus, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
@@ -497,8 +497,8 @@ ws.command('exec <name>')
     }
     process.once('SIGINT', () => conn.signal('SIGINT'));
     try {
-      const { code, signal } = await conn.done;
-      process.exitCode = code ?? (signal ? 128 + (signal === 'SIGKILL' ? 9 : 15) : 1);
+      // Killed by SIGINT (Ctrl-C) is 130, as in a local shell.
+      process.exitCode = exitStatus(await conn.done);
     } finally {
       // An open pipe on stdin would otherwise keep the process alive after an error.
       process.stdin.destroy();

@@ -1,4 +1,5 @@
 /** Typed client of the Berth REST API and exec protocol; used by the CLI, tests and benchmarks. */
+import os from 'node:os';
 import type WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
@@ -32,6 +33,13 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+}
+
+/** The exit status a local shell would give for how an exec ended: its code, or 128 + the number of the signal that killed it. */
+export function exitStatus(exit: { code: number | null; signal?: string }): number {
+  if (exit.code !== null) return exit.code;
+  const n = exit.signal === undefined ? undefined : /^\d+$/.test(exit.signal) ? Number(exit.signal) : os.constants.signals[exit.signal as NodeJS.Signals];
+  return n ? 128 + n : 1;
 }
 
 /** Callbacks of an exec session. */
