@@ -11,7 +11,7 @@ import { describe } from 'node:test';
 import { cleanupEngines, docker, testEnv } from '../docker/env.ts';
 import { tempDir } from '../harness.ts';
 import { provisionerConformance, type BackendObject } from './conformance.ts';
-import { buildProvisioner, bundleProject, urlProject } from './fixtures.ts';
+import { buildProvisioner, bundleProject, testImages, urlProject } from './fixtures.ts';
 
 const env = testEnv();
 const ID_RE = /^ws_[a-z0-9]+$/;
@@ -88,14 +88,8 @@ function dockerBackend(remote: boolean) {
       process.env.TMPDIR = tmp;
       return buildProvisioner('docker', options, dataDir, installation);
     },
-    baseSpec: { image: env.BERTH_TEST_IMAGE },
+    ...testImages(env),
     project: remote ? bundleProject : urlProject,
-    image: { cmd: ['cat', '/etc/os-release'], expect: /VERSION_CODENAME=bookworm/ },
-    user: 'dev',
-    privateImage: {
-      image: env.BERTH_TEST_IMAGE_BUSYBOX_PRIVATE,
-      login: { registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password: env.BERTH_TEST_REGISTRY_PASSWORD },
-    },
     async objects(): Promise<BackendObject[]> {
       const out: BackendObject[] = [];
       for (const line of docker(['ps', '-a', '--filter', `label=${label}`, '--format', '{{.Names}}|{{.State}}|{{.Label "berth.kind"}}|{{.Label "berth.workspace"}}'], { remote }).split('\n').filter(Boolean)) {

@@ -14,6 +14,8 @@ import { builtinPlugins } from '../../src/provisioners/plugins.ts';
 import type { ExecOptions, OpOptions, PluginContext, Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
 import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
 import { git, makeRepo } from '../harness.ts';
+import type { TestEnv } from '../testenv/env.ts';
+import type { ConformanceBackend } from './conformance.ts';
 
 /** A provisioner instance built the way the control plane builds one: through its plug-in and the registry's option checks. */
 export async function buildProvisioner(type: string, options: Record<string, unknown>, dataDir: string, installation: string): Promise<Provisioner> {
@@ -21,6 +23,19 @@ export async function buildProvisioner(type: string, options: Record<string, unk
   const registry = new ProvisionerRegistry(ctx);
   for (const plugin of builtinPlugins()) registry.register(plugin);
   return registry.build(`conformance-${type}`, type, options);
+}
+
+/** What the test environment's images give a container backend: bookworm (with a user `dev`), and busybox behind the registry's login. */
+export function testImages(env: TestEnv): Pick<ConformanceBackend, 'baseSpec' | 'image' | 'user' | 'privateImage'> {
+  return {
+    baseSpec: { image: env.BERTH_TEST_IMAGE },
+    image: { cmd: ['cat', '/etc/os-release'], expect: /VERSION_CODENAME=bookworm/ },
+    user: 'dev',
+    privateImage: {
+      image: env.BERTH_TEST_IMAGE_BUSYBOX_PRIVATE,
+      login: { registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password: env.BERTH_TEST_REGISTRY_PASSWORD },
+    },
+  };
 }
 
 /** A fresh workspace id, in the form the control plane gives them. */
