@@ -1,5 +1,5 @@
 /** `berth ws shell`: an interactive TTY bridged to a terminal session in the workspace. */
-import type { BerthClient } from '../sdk/client.ts';
+import { exitStatus, type BerthClient } from '../sdk/client.ts';
 
 const DETACH_PREFIX = 0x1d; // Ctrl-]
 
@@ -47,9 +47,10 @@ export async function openShell(c: BerthClient, ref: string, session?: string): 
     stdout.off('resize', onResize);
   };
   try {
-    const { code } = await conn.done;
+    const exit = await conn.done;
     restore();
-    return code ?? 1;
+    // A shell ended by a signal exits 128 + its number, as a local shell would.
+    return exitStatus(exit);
   } catch (err) {
     restore();
     if (detached || (sessionId && (err as { code?: string }).code === 'disconnected')) {
