@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need git || ! need make || ! need g++; then
+if ! need git || ! need make || ! need g++ || ! need python3; then
   apt-get update -qq && apt-get install -y -qq git build-essential python3 >/dev/null
 fi
 

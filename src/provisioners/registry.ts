@@ -90,10 +90,9 @@ export class ProvisionerRegistry {
     this.defaultInstance = name;
   }
 
-  /** The default provisioner's name: the one set, if registered, else the first built-in that is (normally `shell`). */
+  /** The default provisioner's name: the one set (even when it is not registered now), else `shell`. */
   defaultName(): string {
-    if (this.defaultInstance && this.instances.has(this.defaultInstance)) return this.defaultInstance;
-    return this.instances.has('shell') ? 'shell' : (this.names()[0] ?? 'shell');
+    return this.defaultInstance ?? 'shell';
   }
 
   /** Adds an already built instance. */

@@ -33,7 +33,7 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'tokenTtl', env: 'BERTH_TOKEN_TTL', flag: '--token-ttl', kind: 'duration', default: '90d', help: 'Default lifetime of user API tokens.' },
   { key: 'terminalBuffer', env: 'BERTH_TERMINAL_BUFFER', flag: '--terminal-buffer', kind: 'size', default: '256KiB', help: 'Output kept per terminal session for replay on re-attach.' },
   { key: 'gitFreshness', env: 'BERTH_GIT_FRESHNESS', flag: '--git-freshness', kind: 'duration', default: '10s', help: 'How long a project mirror counts as fresh: clones and fetches through the git gateway within this window do not fetch from the upstream again.' },
-  { key: 'localDocker', env: 'BERTH_LOCAL_DOCKER', flag: '--local-docker', kind: 'enum', default: 'auto', choices: ['auto', 'off'], help: 'auto: register a provisioner named "docker" when the Docker engine of DOCKER_HOST (default: the local socket) answers at start; off: only provisioners added with "berth provisioner add".' },
+  { key: 'localDocker', env: 'BERTH_LOCAL_DOCKER', flag: '--local-docker', kind: 'enum', default: 'auto', choices: ['auto', 'off'], help: 'auto: register a provisioner named "docker" when the Docker engine of DOCKER_HOST (default: the local socket) answers at start; off: no such probe; "shell" and the provisioners added with "berth provisioner add" only.' },
   { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
 ];
 

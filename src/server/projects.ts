@@ -95,6 +95,8 @@ export class ProjectService {
     const row = await this.get(name);
     if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can change it.`);
     if (input.repo !== undefined) assertMayUseRepo(p, input.repo);
+    // Live checkouts would silently get another upstream behind their `origin`.
+    if (input.repo !== undefined && input.repo !== row.repo_url) await this.assertUnused(row, 'change its repository');
     const repo = input.repo === undefined ? row.repo_url : validateRepoUrl(input.repo);
     if (input.branch !== undefined && input.branch !== null) await assertBranchName(input.branch, 'branch');
     const patch: Parameters<Store['updateProject']>[1] = {};
@@ -157,15 +159,18 @@ export class ProjectService {
     if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot delete projects; use a user token.');
     const row = await this.get(name);
     if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can delete it.`);
-    const used = await this.store.listWorkspaces({ projectId: row.id });
-    if (used.length > 0) {
-      const shown = used.slice(0, 5).map((w) => w.name).join(', ');
-      throw new ConflictError(
-        `Project "${row.name}" has ${used.length} workspace${used.length > 1 ? 's' : ''} (${shown}${used.length > 5 ? ', …' : ''}); delete ${used.length > 1 ? 'them' : 'it'} first (berth ws rm).`,
-      );
-    }
+    await this.assertUnused(row, 'delete it');
     await this.store.deleteProject(row.id);
     await this.git?.mirrors.remove(row.name);
+  }
+
+  private async assertUnused(row: ProjectRow, action: string): Promise<void> {
+    const used = await this.store.listWorkspaces({ projectId: row.id });
+    if (used.length === 0) return;
+    const shown = used.slice(0, 5).map((w) => w.name).join(', ');
+    throw new ConflictError(
+      `Project "${row.name}" has ${used.length} workspace${used.length > 1 ? 's' : ''} (${shown}${used.length > 5 ? ', …' : ''}); delete ${used.length > 1 ? 'them' : 'it'} first (berth ws rm) to ${action}.`,
+    );
   }
 
   async list(): Promise<Project[]> {

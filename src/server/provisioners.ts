@@ -64,7 +64,12 @@ export class ProvisionerService {
     if (this.o.registry.has(input.name)) throw new ConflictError(`A provisioner named "${input.name}" already exists.`);
     const options = input.options ?? {};
     const p = await this.buildChecked(input.name, input.type, options);
-    await this.o.store.createProvisioner({ name: input.name, type: input.type, config_enc: this.o.box.encrypt(JSON.stringify(options)), created_at: new Date().toISOString() });
+    await this.o.store
+      .createProvisioner({ name: input.name, type: input.type, config_enc: this.o.box.encrypt(JSON.stringify(options)), created_at: new Date().toISOString() })
+      .catch(async (err: unknown) => {
+        await p.close().catch(() => undefined);
+        throw err;
+      });
     this.o.registry.add(p);
     if (input.default) await this.setDefault(input.name);
     this.o.logger.info({ provisioner: input.name, type: input.type }, 'provisioner added');

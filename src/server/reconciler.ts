@@ -141,6 +141,7 @@ export class Reconciler {
   private async reconcile(id: string, signal: AbortSignal): Promise<void> {
     let row = await this.o.store.getWorkspace(id);
     if (!row) return;
+    if (row.phase === 'failed' && row.desired === 'running' && row.attempts > 0 && !row.next_attempt_at) return; // waits for an explicit start
     let provisioner: Provisioner;
     try {
       provisioner = this.o.registry.get(row.provisioner);
@@ -149,7 +150,6 @@ export class Reconciler {
       await this.fail(row, new ProvisionerError(errorMessage(err), { retryable: true, cause: err }), 'lookup');
       return;
     }
-    if (row.phase === 'failed' && row.desired === 'running' && row.attempts > 0 && !row.next_attempt_at) return; // waits for an explicit start
 
     let status: RuntimeStatus;
     try {

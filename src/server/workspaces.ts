@@ -79,7 +79,10 @@ export class WorkspaceService {
     const project = await this.o.projects.get(input.project);
     const provisionerName = input.provisioner ?? this.o.registry.defaultName();
     if (!this.o.registry.has(provisionerName)) {
-      throw new InputError(`No provisioner named "${provisionerName}". Available: ${this.o.registry.names().join(', ')}. See: berth provisioner list`);
+      const available = `Available: ${this.o.registry.names().join(', ') || 'none'}. See: berth provisioner list`;
+      // A default that could not be built at start is named, never silently replaced by another provisioner.
+      if (input.provisioner === undefined) throw new InputError(`The default provisioner "${provisionerName}" is not available (see the server log); choose one with --provisioner. ${available}`);
+      throw new InputError(`No provisioner named "${provisionerName}". ${available}`);
     }
     const provisioner = this.o.registry.get(provisionerName);
     const spec = normalizeSpec(input.spec);

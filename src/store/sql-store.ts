@@ -27,6 +27,11 @@ function eventRow(row: EventRow): EventRow {
   return typeof row.id === 'number' ? row : { ...row, id: Number(row.id) };
 }
 
+function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string };
+  return e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || e?.code === '23503';
+}
+
 function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.code === '23505';
@@ -114,6 +119,7 @@ export class SqlStore implements Store {
       return await run();
     } catch (err) {
       if (isUniqueViolation(err)) throw new ConflictError(`${what} already exists.`, { cause: err });
+      if (isForeignKeyViolation(err)) throw new ConflictError(`${what} cannot be created: its owner or project was removed meanwhile.`, { cause: err });
       throw err;
     }
   }

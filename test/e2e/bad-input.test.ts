@@ -1,9 +1,10 @@
 /** Malformed requests get the right 4xx and a clear message; none crashes the server or changes state. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
-import { TestServer, makeRepo, waitPhase } from '../harness.ts';
+import { TestServer, makeRepo, tempDir, waitPhase } from '../harness.ts';
 
 let server: TestServer;
 let repo: string;
@@ -142,12 +143,13 @@ test('revoked and expired tokens are refused', async () => {
 });
 
 test("exec into another user's workspace is refused before anything runs", async () => {
+  const marker = path.join(tempDir('berth-exec-refused-'), 'should-not-exist');
   const ws = new WebSocket(`${server.url.replace('http', 'ws')}/api/v1/workspaces/admin%2Fmine/exec`, { headers: { authorization: `Bearer ${userToken}` } });
   const result = await new Promise<string>((resolve) => {
-    ws.on('open', () => ws.send(JSON.stringify({ cmd: ['touch', '/tmp/should-not-exist'], tty: false })));
+    ws.on('open', () => ws.send(JSON.stringify({ cmd: ['touch', marker], tty: false })));
     ws.on('message', (d: Buffer) => resolve(d.toString()));
     ws.on('unexpected-response', (_q, res) => resolve(`HTTP ${res.statusCode}`));
   });
   assert.match(result, /"code":"not_found"/);
-  assert.equal(fs.existsSync('/tmp/should-not-exist'), false);
+  assert.equal(fs.existsSync(marker), false);
 });

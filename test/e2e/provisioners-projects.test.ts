@@ -28,7 +28,9 @@ test('provisioner types lists every type with its capabilities and its options a
   assert.match(r.stdout, /^docker: .*\n  capabilities: image, user, resources, registryLogins, needsServerUrl\n/m);
   assert.match(r.stdout, /--docker-host <value> +unix:\/\/\/var\/run\/docker\.sock/);
   const types = (await server.client().listProvisionerTypes()).map((t) => t.type);
-  assert.deepEqual(types, ['docker', 'shell']);
+  assert.deepEqual(types, [...types].sort(), 'types are listed by name');
+  assert.ok(types.includes('docker') && types.includes('shell'), types.join(', '));
+  for (const t of types) assert.match(r.stdout, new RegExp(`^${t}: `, 'm'), `provisioner types shows ${t}`);
 });
 
 test('bad type flags and unknown types are one sentence each, and nothing is added', async () => {
@@ -36,7 +38,8 @@ test('bad type flags and unknown types are one sentence each, and nothing is add
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^berth: The docker provisioner has no option --colour\. Its options: --docker-host, /);
   r = await runCli(server, ['provisioner', 'add', 'x', '--type', 'kubernetez']);
-  assert.match(r.stderr, /^berth: Unknown provisioner type "kubernetez"\. This server has: docker, shell\.\n$/);
+  const known = (await server.client().listProvisionerTypes()).map((t) => t.type).join(', ');
+  assert.equal(r.stderr, `berth: Unknown provisioner type "kubernetez". This server has: ${known}.\n`);
   await rejectsWith(server.client().createProvisioner({ name: 'x', type: 'shell', options: { root: 'relative' } }), 400, /^The shell provisioner option root must be an absolute directory path\.$/);
   await rejectsWith(server.client().createProvisioner({ name: 'x', type: 'shell', options: { root: 7 } }), 400, /^The shell provisioner option root is invalid: /);
   assert.deepEqual((await server.client().listProvisioners()).map((p) => p.name), ['shell']);
@@ -61,7 +64,11 @@ test('a provisioner in use cannot be removed or changed; once its workspaces are
   r = await runCli(server, ['provisioner', 'update', 'sh2', '--root', tempDir('berth-sh3-')]);
   assert.match(r.stderr, /^berth: The provisioner "sh2" is used by 1 workspace \(w1\); delete it first to change its options\.\n$/);
   r = await runCli(server, ['project', 'rm', 'demo']);
-  assert.equal(r.stderr, 'berth: Project "demo" has 1 workspace (w1); delete it first (berth ws rm).\n');
+  assert.equal(r.stderr, 'berth: Project "demo" has 1 workspace (w1); delete it first (berth ws rm) to delete it.\n');
+  r = await runCli(server, ['project', 'update', 'demo', '--repo', makeRepo()]);
+  assert.equal(r.stderr, 'berth: Project "demo" has 1 workspace (w1); delete it first (berth ws rm) to change its repository.\n');
+  r = await runCli(server, ['project', 'update', 'demo', '--branch', 'main']);
+  assert.equal(r.code, 0, `other settings may change while workspaces use the project: ${r.stderr}`);
   assert.equal((await admin.listProvisioners()).find((p) => p.name === 'sh2')?.workspaces, 1);
 
   r = await runCli(server, ['provisioner', 'update', 'sh2', '--default']);

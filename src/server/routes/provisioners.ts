@@ -55,7 +55,7 @@ export async function provisionerRoutes(api: FastifyInstance, deps: AppDeps): Pr
     {
       schema: {
         tags: ['provisioners'],
-        summary: 'Change a provisioner (admin): replace its options (refused while workspaces use it) or make it the default',
+        summary: 'Change a provisioner (admin): set options (merged onto the stored ones, null removes one; refused while workspaces use it) or make it the default',
         params,
         body: UpdateProvisionerSchema,
         response: { 200: ProvisionerInfoSchema, ...errors },
