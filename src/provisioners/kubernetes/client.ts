@@ -1,0 +1,200 @@
+/**
+ * A thin client over @kubernetes/client-node for one namespace: the reads, writes, watches, logs
+ * and execs the kubernetes provisioner makes, with "not found" as null and every other API error
+ * turned into a ProvisionerError whose message is the apiserver's own sentence.
+ */
+import { Writable } from 'node:stream';
+import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type V1Pod } from '@kubernetes/client-node';
+import { AbortedError, ProvisionerError, type ErrorCode } from '../../core/errors.ts';
+import type { LineSplitter } from '../../core/lines.ts';
+import type { KubernetesOptions } from './options.ts';
+
+/** Whether an error is the apiserver's 404. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof ApiException && err.code === 404;
+}
+
+/** Whether an error is the apiserver's 409 (already exists, or a conflicting update). */
+export function isConflict(err: unknown): boolean {
+  return err instanceof ApiException && err.code === 409;
+}
+
+/** The apiserver's own message of an API error (its Status body), else the error's message. */
+export function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    let body: unknown = err.body;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body);
+      } catch {
+        return String(body) || `HTTP ${err.code}`;
+      }
+    }
+    const msg = (body as { message?: unknown } | undefined)?.message;
+    return typeof msg === 'string' ? msg : `HTTP ${err.code}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Loads the connection from options: in-cluster, a kubeconfig file (and context), or the default locations. */
+export function loadConfig(o: KubernetesOptions): KubeConfig {
+  const kc = new KubeConfig();
+  if (o.inCluster) kc.loadFromCluster();
+  else if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+  else kc.loadFromDefault();
+  if (o.context) kc.setCurrentContext(o.context);
+  return kc;
+}
+
+/** One namespace of one cluster. */
+export class KubeClient {
+  readonly core: CoreV1Api;
+
+  private constructor(
+    readonly kc: KubeConfig,
+    readonly namespace: string,
+  ) {
+    this.core = kc.makeApiClient(CoreV1Api);
+  }
+
+  /** Builds the client; reads the kubeconfig but makes no request. */
+  static connect(o: KubernetesOptions): KubeClient {
+    return new KubeClient(loadConfig(o), o.namespace ?? 'default');
+  }
+
+  /** The cluster as sentences name it: `namespace berth-test on https://…`. */
+  get where(): string {
+    return `namespace ${this.namespace} on ${this.kc.getCurrentCluster()?.server ?? 'the cluster'}`;
+  }
+
+  /** A ProvisionerError for a failed API call, the apiserver's reason in its message. */
+  fail(what: string, err: unknown, o: { retryable?: boolean; code?: ErrorCode } = {}): ProvisionerError | AbortedError {
+    if (err instanceof ProvisionerError || err instanceof AbortedError) return err;
+    const code = err instanceof ApiException ? err.code : 0;
+    // 400/403/422: the request itself is refused (bad spec, RBAC, quota, admission); retrying does not help.
+    const retryable = o.retryable ?? ![400, 403, 422].includes(code);
+    return new ProvisionerError(`Kubernetes refused ${what} in ${this.where}: ${apiMessage(err)}`, { retryable, cause: err, ...(o.code ? { code: o.code } : {}) });
+  }
+
+  /** Reads an object, null when absent. */
+  async read<T>(what: string, call: () => Promise<T>): Promise<T | null> {
+    try {
+      return await call();
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw this.fail(`reading ${what}`, err);
+    }
+  }
+
+  /** Creates an object; an existing one of that name is left as it is (steps find their work again). */
+  async create(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw this.fail(`creating ${what}`, err);
+    }
+  }
+
+  /** Deletes an object; an absent one is fine. */
+  async remove(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await call();
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw this.fail(`deleting ${what}`, err);
+    }
+  }
+
+  /** Label selector text of a label map. */
+  static selector(labels: Record<string, string>): string {
+    return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+  }
+
+  /**
+   * Watches one pod until `decide` returns a value (given the pod, or null once it is gone). The
+   * current state is read first, then changes arrive over a watch from that resourceVersion; a
+   * watch the server ends is started again.
+   */
+  async watchPod<T>(name: string, decide: (pod: V1Pod | null) => T | undefined, signal: AbortSignal, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: V1Pod | null = null;
+    for (;;) {
+      if (signal.aborted) throw new AbortedError();
+      const list = await this.core.listNamespacedPod({ namespace: this.namespace, fieldSelector: `metadata.name=${name}` }).catch((err: unknown) => {
+        throw this.fail(`listing pod ${name}`, err);
+      });
+      last = list.items[0] ?? null;
+      const now = decide(last);
+      if (now !== undefined) return now;
+      const rv = list.metadata?.resourceVersion;
+      const found = await new Promise<{ value: T } | undefined>((resolve, reject) => {
+        let ctrl: AbortController | undefined;
+        let settled = false;
+        const finish = (v: { value: T } | undefined, err?: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          ctrl?.abort();
+          if (err) reject(err instanceof Error ? err : new Error('the watch failed'));
+          else resolve(v);
+        };
+        const onAbort = () => finish(undefined, new AbortedError());
+        const timer = setTimeout(() => finish(undefined), Math.max(0, Math.min(deadline - Date.now(), 15_000)));
+        signal.addEventListener('abort', onAbort, { once: true });
+        new Watch(this.kc)
+          .watch(
+            `/api/v1/namespaces/${this.namespace}/pods`,
+            { fieldSelector: `metadata.name=${name}`, ...(rv ? { resourceVersion: rv } : {}), allowWatchBookmarks: false },
+            (type: string, obj: V1Pod) => {
+              if (type === 'ERROR') return finish(undefined);
+              last = type === 'DELETED' ? null : obj;
+              const v = decide(last);
+              if (v !== undefined) finish({ value: v });
+            },
+            () => finish(undefined),
+          )
+          .then((c) => {
+            ctrl = c;
+            if (settled) c.abort();
+          })
+          .catch(() => finish(undefined));
+      });
+      if (found) return found.value;
+      if (Date.now() >= deadline) {
+        throw new ProvisionerError(`Timed out after ${Math.round(timeoutMs / 1000)} s waiting for pod ${name} to ${what} in ${this.where}.`, { code: 'provisioner_error' });
+      }
+    }
+  }
+
+  /** Follows a container's log into `lines` until it ends, the pod goes, or `signal` fires. Errors end it quietly: logs are progress, not truth. */
+  async followLogs(pod: string, container: string, lines: Pick<LineSplitter, 'push' | 'flush'>, signal: AbortSignal): Promise<void> {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk);
+        cb();
+      },
+    });
+    await new Promise<void>((resolve) => {
+      let ctrl: AbortController | undefined;
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        ctrl?.abort();
+        lines.flush();
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      new Log(this.kc)
+        .log(this.namespace, pod, container, sink, () => done(), { follow: true })
+        .then((c) => {
+          ctrl = c;
+          if (signal.aborted) c.abort();
+        })
+        .catch(() => done());
+      sink.on('finish', done);
+    });
+  }
+}
