@@ -140,3 +140,13 @@ test('the event log is documented as a JSON array, or NDJSON when following, as 
   controller.abort();
   await c.deleteWorkspace('ev');
 });
+
+test("adding a provisioner is documented with each type's own options, as the server reports its types", async () => {
+  const body = (doc.paths['/api/v1/provisioners'] as Record<string, unknown>).post as { requestBody: { content: Record<string, { schema: { anyOf: { properties: { type: { enum: string[] }; options: { properties: Record<string, unknown> } } }[] } }> } };
+  const variants = body.requestBody.content['application/json']!.schema.anyOf;
+  const types = await server.client().listProvisionerTypes();
+  assert.deepEqual(
+    variants.map((v) => [v.properties.type.enum[0], Object.keys(v.properties.options.properties)]),
+    types.map((t) => [t.type, Object.keys((t.options as { properties: Record<string, unknown> }).properties)]),
+  );
+});

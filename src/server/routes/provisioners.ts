@@ -16,6 +16,22 @@ import type { AppDeps } from '../app.ts';
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
 const params = Type.Object({ name: NameSchema });
 
+/**
+ * The create body as the OpenAPI document shows it: one variant per registered type, with that
+ * type's options schema. The route validates the generic shape and the registry the options, so
+ * that errors name the option in a sentence.
+ */
+function documentedCreateBody(deps: AppDeps) {
+  return Type.Union(
+    deps.registry.types().map((t) =>
+      Type.Object(
+        { ...CreateProvisionerSchema.properties, type: Type.Literal(t.type), options: Type.Optional(t.options) },
+        { additionalProperties: false, title: `${t.type} provisioner`, description: t.summary },
+      ),
+    ),
+  );
+}
+
 /** Registers /provisioners and /provisioner-types. */
 export async function provisionerRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
   const service = deps.provisioners;
@@ -43,6 +59,7 @@ export async function provisionerRoutes(api: FastifyInstance, deps: AppDeps): Pr
         body: CreateProvisionerSchema,
         response: { 201: ProvisionerInfoSchema, ...errors },
       },
+      config: { documentedBody: documentedCreateBody(deps) },
     },
     async (req, reply) => {
       deps.auth.requireAdmin(req.principal);
