@@ -228,8 +228,10 @@ provisioner
   .option('--json', 'JSON output')
   .action(async (opts: { json?: boolean }) => {
     const ps = await client().listProvisioners();
-    if (opts.json) json(ps);
-    else process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT', 'WORKSPACES', 'BUILT-IN'], ps.map((p) => [p.name, p.type, p.default ? 'yes' : '', String(p.workspaces), p.builtin ? 'yes' : '']))}\n`);
+    if (opts.json) return json(ps);
+    const rows = ps.map((p) => [p.name, p.type, p.default ? 'yes' : '', String(p.workspaces), p.builtin ? 'yes' : '', p.error ? 'unavailable' : 'ok']);
+    const errors = ps.filter((p) => p.error).map((p) => `${p.name}: ${p.error}`);
+    process.stdout.write(`${table(['NAME', 'TYPE', 'DEFAULT', 'WORKSPACES', 'BUILT-IN', 'STATUS'], rows)}\n${errors.length ? `\n${errors.join('\n')}\n` : ''}`);
   });
 provisioner
   .command('types')

@@ -153,6 +153,7 @@ export const ProvisionerInfoSchema = Type.Object({
   capabilities: CapabilitiesSchema,
   builtin: Type.Boolean({ description: 'Registered by the control plane itself at start; cannot be removed or changed.' }),
   workspaces: Type.Integer({ description: 'Workspaces that use it.' }),
+  error: Type.Optional(Type.String({ description: 'Set when a stored provisioner could not be built at start: why. Its workspaces wait; it can be removed.' })),
 });
 /** Provisioner info, as TypeScript. */
 export type ProvisionerInfo = Static<typeof ProvisionerInfoSchema>;

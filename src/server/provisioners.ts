@@ -8,13 +8,15 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
-import type { Provisioner } from '../provisioners/provisioner.ts';
+import type { Capabilities, Provisioner } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { CreateProvisioner, ProvisionerInfo, ProvisionerType, UpdateProvisioner } from '../sdk/wire.ts';
 import type { Store } from '../store/store.ts';
 import type { SecretBox } from './secrets.ts';
 
 const DEFAULT_KEY = 'default_provisioner';
+/** What a provisioner whose type is gone is shown to be able to do. */
+const NO_CAPABILITIES: Capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
 /** How long a built-in instance that probes its backend may take to answer at start. */
 const PROBE_MS = 3000;
 
@@ -29,6 +31,8 @@ export interface ProvisionerServiceOptions {
 /** Adding, changing, removing, listing and restoring provisioner instances. */
 export class ProvisionerService {
   private readonly builtin = new Set<string>();
+  /** Stored instances that could not be built at start (type gone, options no longer valid, backend setup failed), with why. */
+  private readonly unavailable = new Map<string, { type: string; error: string }>();
 
   constructor(private readonly o: ProvisionerServiceOptions) {}
 
@@ -51,7 +55,12 @@ export class ProvisionerService {
     const def = this.o.registry.defaultName();
     const counts = new Map<string, number>();
     for (const w of await this.o.store.listWorkspaces()) counts.set(w.provisioner, (counts.get(w.provisioner) ?? 0) + 1);
-    return this.o.registry.all().map((p) => this.info(p, def, counts.get(p.name) ?? 0));
+    const live = this.o.registry.all().map((p) => this.info(p, def, counts.get(p.name) ?? 0));
+    const broken = [...this.unavailable].map(([name, u]): ProvisionerInfo => {
+      const capabilities = this.o.registry.types().find((t) => t.type === u.type)?.capabilities ?? NO_CAPABILITIES;
+      return { name, type: u.type, default: name === def, capabilities, builtin: false, workspaces: counts.get(name) ?? 0, error: u.error };
+    });
+    return [...live, ...broken].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   private info(p: Provisioner, def: string, workspaces: number): ProvisionerInfo {
@@ -62,6 +71,7 @@ export class ProvisionerService {
   async add(input: CreateProvisioner): Promise<ProvisionerInfo> {
     assertName(input.name, 'Provisioner name');
     if (this.o.registry.has(input.name)) throw new ConflictError(`A provisioner named "${input.name}" already exists.`);
+    this.assertAvailable(input.name);
     const options = input.options ?? {};
     const p = await this.buildChecked(input.name, input.type, options);
     await this.o.store
@@ -81,6 +91,7 @@ export class ProvisionerService {
    * while workspaces use it, and/or whether it is the default.
    */
   async update(name: string, input: UpdateProvisioner): Promise<ProvisionerInfo> {
+    this.assertAvailable(name);
     const current = this.o.registry.get(name);
     if (input.options !== undefined) {
       this.assertChangeable(name, 'changed');
@@ -105,11 +116,12 @@ export class ProvisionerService {
 
   /** Removes an added instance; refused while any workspace uses it. */
   async remove(name: string): Promise<void> {
-    this.o.registry.get(name);
+    if (!this.unavailable.has(name)) this.o.registry.get(name);
     this.assertChangeable(name, 'removed');
     await this.assertUnused(name, 'remove it');
     await this.o.store.deleteProvisioner(name);
     if ((await this.o.store.getMeta(DEFAULT_KEY)) === name) await this.setDefault(undefined);
+    this.unavailable.delete(name);
     await this.o.registry.remove(name);
     this.o.logger.info({ provisioner: name }, 'provisioner removed');
   }
@@ -122,6 +134,7 @@ export class ProvisionerService {
         const options = JSON.parse(this.o.box.decrypt(row.config_enc)) as Record<string, unknown>;
         await this.o.registry.create(row.name, row.type, options);
       } catch (err) {
+        this.unavailable.set(row.name, { type: row.type, error: errorMessage(err) });
         this.o.logger.error({ err, provisioner: row.name, type: row.type }, 'cannot restore stored provisioner; its workspaces wait until it can be built');
       }
     }
@@ -165,6 +178,11 @@ export class ProvisionerService {
       throw new InputError(`Cannot use provisioner "${name}": ${errorMessage(err)}`, { cause: err });
     }
     return p;
+  }
+
+  private assertAvailable(name: string): void {
+    const u = this.unavailable.get(name);
+    if (u) throw new ConflictError(`The provisioner "${name}" could not be built at start (${u.error}); remove it (berth provisioner rm ${name}) and add it again.`);
   }
 
   private assertChangeable(name: string, what: string): void {

@@ -106,3 +106,22 @@ test('built-in provisioners stay; only admins add, change or remove provisioners
   await server.restart();
   assert.deepEqual((await server.client().listProvisioners()).map((p) => p.name), ['shell'], 'a removed provisioner does not come back at the next start');
 });
+
+test('a stored provisioner that cannot be built at start is listed with why, and can be removed', async () => {
+  const root = tempDir('berth-sh6-');
+  roots.push(root);
+  await server.client().createProvisioner({ name: 'sh6', type: 'shell', options: { root } });
+  await server.stop({ keep: true });
+  // Its root is no longer a directory, so the instance cannot be built again.
+  fs.rmSync(root, { recursive: true });
+  fs.writeFileSync(root, 'not a directory');
+  await server.restart();
+  const r = await runCli(server, ['provisioner', 'list']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^sh6 +shell +0 +unavailable$/m);
+  assert.match(r.stdout, /^sh6: .*EEXIST/m, 'the list says why');
+  await rejectsWith(server.client().createProvisioner({ name: 'sh6', type: 'shell' }), 409, /^The provisioner "sh6" could not be built at start \(.*\); remove it \(berth provisioner rm sh6\) and add it again\.$/);
+  assert.equal((await runCli(server, ['provisioner', 'rm', 'sh6'])).code, 0);
+  await server.restart();
+  assert.deepEqual((await server.client().listProvisioners()).map((p) => p.name), ['shell']);
+});
