@@ -10,7 +10,7 @@ import { CliError, client, configPath, readConfig, writeConfig } from './context
 import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
-import { describeOptions, parseTypeOptions } from './type-options.ts';
+import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell) or a Docker engine.').showHelpAfterError();
 
@@ -277,18 +277,20 @@ provisioner
   .description('Change a provisioner (admin): options given are set, the others kept (refused while workspaces use it); or make it the default.')
   .option('--default', 'Use it for workspaces created without --provisioner')
   .option('--no-default', 'Stop using it as the default')
+  .option('--unset <option...>', 'Remove options, so their defaults apply (e.g. --unset server-url)')
   .option('--json', 'JSON output')
   .allowUnknownOption()
   .allowExcessArguments()
   .addHelpText('after', typeOptionsHelp)
-  .action(async (name: string, opts: { default?: boolean; json?: boolean }, cmd: Command) => {
+  .action(async (name: string, opts: { default?: boolean; unset?: string[]; json?: boolean }, cmd: Command) => {
     const c = client();
     const current = (await c.listProvisioners()).find((p) => p.name === name);
     if (!current) throw new CliError(`No provisioner named "${name}". See: berth provisioner list`);
     const flags = cmd.args.slice(1);
-    const options = flags.length ? parseTypeOptions(await provisionerType(current.type), flags) : undefined;
+    const type = flags.length || opts.unset ? await provisionerType(current.type) : undefined;
+    const options = type ? { ...unsetTypeOptions(type, opts.unset ?? []), ...parseTypeOptions(type, flags) } : undefined;
     const explicitDefault = cmd.getOptionValueSource('default') === 'cli';
-    if (!options && !explicitDefault) throw new CliError('Nothing to change: give option flags of its type, --default or --no-default.');
+    if (!options && !explicitDefault) throw new CliError('Nothing to change: give option flags of its type, --unset OPTION, --default or --no-default.');
     const p = await c.updateProvisioner(name, { ...(options ? { options } : {}), ...(explicitDefault ? { default: opts.default !== false } : {}) });
     if (opts.json) json(p);
     else process.stdout.write(`Provisioner ${p.name} (${p.type}) updated${p.default ? '; it is the default' : ''}.\n`);

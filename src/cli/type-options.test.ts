@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import type { ProvisionerType } from '../sdk/wire.ts';
-import { describeOptions, flagOf, parseTypeOptions } from './type-options.ts';
+import { describeOptions, flagOf, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
 const t: ProvisionerType = {
   type: 'demo',
@@ -42,4 +42,9 @@ test('help lists every option with its values and description', () => {
   assert.match(lines, /--docker-host <value>\s+where/);
   assert.match(lines, /--tls-verify\s+verify/);
   assert.match(lines, /--storage bind\|volume/);
+});
+
+test('options to unset are named by flag and become nulls; unknown ones are refused', () => {
+  assert.deepEqual(unsetTypeOptions(t, ['docker-host', '--tls-verify']), { dockerHost: null, tlsVerify: null });
+  assert.throws(() => unsetTypeOptions(t, ['colour']), /The demo provisioner has no option --colour to unset\./);
 });

@@ -78,3 +78,16 @@ export function parseTypeOptions(t: ProvisionerType, args: string[]): Record<str
   }
   return out;
 }
+
+/** Options to remove (`--unset server-url` or `--unset --server-url`), as the null values the API takes; unknown names are CliErrors. */
+export function unsetTypeOptions(t: ProvisionerType, names: string[]): Record<string, null> {
+  const byFlag = new Map(Object.keys(properties(t)).map((k) => [flagOf(k), k]));
+  const out: Record<string, null> = {};
+  for (const n of names) {
+    const flag = n.startsWith('--') ? n : `--${n}`;
+    const key = byFlag.get(flag);
+    if (!key) throw new CliError(`The ${t.type} provisioner has no option ${flag} to unset. Its options: ${[...byFlag.keys()].join(', ') || 'none'}.`);
+    out[key] = null;
+  }
+  return out;
+}

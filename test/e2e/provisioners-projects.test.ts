@@ -77,6 +77,15 @@ test('a provisioner in use cannot be removed or changed; once its workspaces are
 
   await admin.deleteWorkspace('w1');
   await waitGone(admin, 'w1');
+  r = await runCli(server, ['provisioner', 'update', 'sh2', '--unset', 'root', '--colour', 'x']);
+  assert.match(r.stderr, /^berth: The shell provisioner has no option --colour\./);
+  r = await runCli(server, ['provisioner', 'update', 'sh2', '--unset', 'root']);
+  assert.equal(r.code, 0, r.stderr);
+  await admin.createWorkspace({ name: 'w2', project: 'demo', provisioner: 'sh2' });
+  const w2 = await waitPhase(admin, 'w2', 'running');
+  assert.ok(fs.existsSync(`${server.dataDir}/workspaces/sh2/${w2.id}/work/README.md`), 'with root unset, the default root under the data directory applies');
+  await admin.deleteWorkspace('w2');
+  await waitGone(admin, 'w2');
   r = await runCli(server, ['provisioner', 'rm', 'sh2']);
   assert.equal(r.code, 0, r.stderr);
   const left = await admin.listProvisioners();
