@@ -12,6 +12,7 @@ import { AbortedError, ProvisionerError } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
 import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
 import type { ProgressSink, WorkspaceContext } from '../provisioner.ts';
+import { removeTree } from '../remove-tree.ts';
 
 /** Runs git on the host; resolves with the exit code, streaming its output as progress. */
 function git(args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv; progress?: ProgressSink; signal?: AbortSignal }): Promise<number> {
@@ -62,7 +63,7 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
   const token = ws.env.BERTH_WORKSPACE_TOKEN ? { BERTH_WORKSPACE_TOKEN: ws.env.BERTH_WORKSPACE_TOKEN } : {};
   const env = { ...process.env, ...project.gitEnv, ...token, GIT_TERMINAL_PROMPT: '0' };
   const branch = ws.ref ? ['--branch', ws.ref] : [];
-  await fs.promises.rm(dest, { recursive: true, force: true });
+  await removeTree(dest);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   let source = project.cloneUrl;
   let bundleFile: string | undefined;
@@ -101,7 +102,7 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
       if (!step.okCodes.includes(c)) throw new ProvisionerError(`git ${step.args.slice(0, 3).join(' ')} failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
     }
   } catch (err) {
-    await fs.promises.rm(dest, { recursive: true, force: true });
+    await removeTree(dest);
     throw err;
   } finally {
     if (bundleFile) fs.rmSync(bundleFile, { force: true });

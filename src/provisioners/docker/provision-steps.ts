@@ -12,6 +12,7 @@ import type Docker from 'dockerode';
 import { ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import type { OpOptions, ProgressSink, WorkspaceContext } from '../provisioner.ts';
+import { removeTree } from '../remove-tree.ts';
 import { chownTree, cloneOnHost, type CloneOptions } from './checkout.ts';
 import type { DockerEngine } from './engine.ts';
 import { authFor, withDefaultTag } from './images.ts';
@@ -124,7 +125,7 @@ export class ProvisionSteps {
         fs.renameSync(path.join(scratch, 'work'), path.join(hostDir, 'work'));
       }
     } finally {
-      if (scratch) await fs.promises.rm(scratch, { recursive: true, force: true });
+      if (scratch) await removeTree(scratch);
     }
   }
 
@@ -154,7 +155,7 @@ export class ProvisionSteps {
       entries.push(...fileEntries(ws, u));
       if (entries.length > 0) await this.rt.engine.putArchive(run.containerId!, '/', tarStream(entries), opts.signal);
     } finally {
-      if (tmp) await fs.promises.rm(tmp, { recursive: true, force: true });
+      if (tmp) await removeTree(tmp);
     }
     if (ws.spec.files.length) opts.progress(`Wrote ${ws.spec.files.length} config file(s).`, 'info');
   }

@@ -117,7 +117,7 @@ export class BindStorage implements WorkspaceStorage {
   /** Removes scratch directories a crash left behind for a workspace. */
   private async clearScratch(id: string): Promise<void> {
     const d = path.join(this.root, '.tmp');
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith(`${id}-`)) await fs.promises.rm(path.join(d, e), { recursive: true, force: true });
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d) : []) if (e.startsWith(`${id}-`)) await removeTree(path.join(d, e));
   }
 
   describe(id: string): string {
@@ -188,7 +188,7 @@ export class BindStorage implements WorkspaceStorage {
   }
 
   async removeShared(key: string): Promise<void> {
-    await fs.promises.rm(path.join(this.sharedDir, key), { recursive: true, force: true });
+    await removeTree(path.join(this.sharedDir, key));
   }
 
   async remove(id: string): Promise<void> {

@@ -126,7 +126,7 @@ export class ShellProvisioner implements Provisioner {
       fs.rmdirSync(p.work);
     }
     const tmp = path.join(p.berth, 'clone.tmp');
-    await fs.promises.rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp);
     opts.progress(`Cloning ${ws.project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
     // On the control plane's host the mirror is on the same disk: read it directly (git hard-links
     // its immutable object files; shell workspaces belong to admins, who own the host anyway). The
@@ -140,7 +140,7 @@ export class ShellProvisioner implements Provisioner {
     const env = mirror ? gitConfigEnv([...pairs, [`url.${mirror}.insteadOf`, ws.project.cloneUrl]]) : {};
     const code = await this.runTracked(ws, p, args, 'provision', opts.progress, opts.signal, 'git', env);
     if (code !== 0) {
-      await fs.promises.rm(tmp, { recursive: true, force: true });
+      await removeTree(tmp);
       throw new ProvisionerError(`git clone of project "${ws.project.name}" failed with exit code ${code}; see the workspace log for git's message.`, {
         code: 'clone_failed',
       });
@@ -157,7 +157,7 @@ export class ShellProvisioner implements Provisioner {
       fs.mkdirSync(path.dirname(target), { recursive: true });
       const existing = fs.lstatSync(target, { throwIfNoEntry: false });
       if (existing?.isSymbolicLink() && fs.readlinkSync(target) === shared) return;
-      if (existing) await fs.promises.rm(target, { recursive: true, force: true });
+      if (existing) await removeTree(target);
       fs.symlinkSync(shared, target);
     };
     for (const p of ws.spec.userData) await link(p, path.join(this.sharedRoot, 'userdata', ws.owner.id));
