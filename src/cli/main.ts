@@ -12,7 +12,7 @@ import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
-const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell) or a Docker engine.').showHelpAfterError();
+const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell), a Docker engine or Kubernetes.').showHelpAfterError();
 
 program
   .command('server')
@@ -176,7 +176,7 @@ project
   });
 project
   .command('update <name>')
-  .description("Change a project's URL, default branch or credentials.")
+  .description("Change a project's URL (refused while workspaces use it), default branch or credentials.")
   .option('--repo <url>', 'New repository URL or absolute local path')
   .option('--branch <branch>', 'New default branch for new workspaces')
   .option('--username <user>', 'User name for an http(s) repository (with --password-stdin)')
