@@ -86,3 +86,11 @@ export function checkoutConfigScript(dir: string, gitEnv: Record<string, string>
   }
   return lines.join('\n');
 }
+
+/** Rewrites `from` (an origin like http://127.0.0.1:7420) to `to` in the keys and values of GIT_CONFIG_* pairs. */
+export function rewriteGitEnv(gitEnv: Record<string, string> | undefined, from: string, to: string): Record<string, string> | undefined {
+  if (!gitEnv || from === to) return gitEnv;
+  const pairs = gitConfigPairs(gitEnv).map(([k, v]) => [k.split(from).join(to), v] as [string, string]);
+  const rest = Object.fromEntries(Object.entries(gitEnv).filter(([k]) => !/^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(k)));
+  return { ...rest, ...gitConfigEnv(pairs) };
+}

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ProvisionerError } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
-import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
+import { checkoutConfigSteps, rewriteGitEnv } from '../git-setup.ts';
 import type { ProgressSink, WorkspaceContext } from '../provisioner.ts';
 import { removeTree } from '../remove-tree.ts';
 
@@ -34,14 +34,6 @@ function git(args: string[], opts: { cwd?: string; env: NodeJS.ProcessEnv; progr
       else resolve(code ?? 128);
     });
   });
-}
-
-/** Rewrites `from` (an origin like http://127.0.0.1:7420) to `to` in the keys and values of GIT_CONFIG_* pairs. */
-export function rewriteGitEnv(gitEnv: Record<string, string> | undefined, from: string, to: string): Record<string, string> | undefined {
-  if (!gitEnv || from === to) return gitEnv;
-  const pairs = gitConfigPairs(gitEnv).map(([k, v]) => [k.split(from).join(to), v] as [string, string]);
-  const rest = Object.fromEntries(Object.entries(gitEnv).filter(([k]) => !/^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+)$/.test(k)));
-  return { ...rest, ...gitConfigEnv(pairs) };
 }
 
 /** Options of a host-side clone. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { ProvisionerError } from '../../core/errors.ts';
-import { rewriteGitEnv } from './checkout.ts';
+import { rewriteGitEnv } from '../git-setup.ts';
 import { dockerodeOptions } from './engine.ts';
 import { authFor, pullError, registryOf, withDefaultTag } from './images.ts';
 import { parseOptions } from '../registry.ts';
@@ -11,7 +11,7 @@ import { dockerPlugin } from './docker.ts';
 import { portsOf } from './runtime.ts';
 import { sharedKey } from './storage.ts';
 import { firstFileOfTar, tarStream, type TarEntry } from './tar.ts';
-import { expandHome, resolveUser } from './users.ts';
+import { expandHome, resolveUser } from '../image-users.ts';
 
 async function collect(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];

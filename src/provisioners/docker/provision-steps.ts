@@ -18,7 +18,7 @@ import type { DockerEngine } from './engine.ts';
 import { authFor, withDefaultTag } from './images.ts';
 import { checkId, type SharedStore, type StorageMeta, type WorkspaceStorage } from './storage.ts';
 import { directoryEntries, tarStream, type TarEntry } from './tar.ts';
-import { expandHome, type ContainerUser } from './users.ts';
+import { expandHome, type ContainerUser } from '../image-users.ts';
 
 /** Written into `.berth/` once the checkout is complete and owned by the workspace user. */
 const CHECKOUT_MARKER = 'checkout-complete';

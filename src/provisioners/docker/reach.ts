@@ -5,6 +5,7 @@
  */
 import type Docker from 'dockerode';
 import { AbortedError } from '../../core/errors.ts';
+import { isLocalOnly } from '../../core/urls.ts';
 import type { DockerEngine } from './engine.ts';
 
 /** The name Docker gives the host inside workspaces (via an /etc/hosts entry Berth adds). */
@@ -33,12 +34,6 @@ export interface RouteInput {
   canForward: boolean;
   /** This host's address on the workspaces' network, looked up only when needed. */
   hostAddress: () => Promise<{ address: string } | { missing: string }>;
-}
-
-/** Whether a URL host names this machine only from where it is used: loopback, or the any-address a server listens on. */
-export function isLocalOnly(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || h === '::' || h === '0.0.0.0' || /^127\./.test(h);
 }
 
 /** Why a workspace given `url` on this engine and network cannot reach it, or undefined when nothing says it cannot. */

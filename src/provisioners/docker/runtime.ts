@@ -20,7 +20,7 @@ import type { ExecOptions, ExecProcess, OpOptions, PortMapping, RuntimeStatus, W
 import type { DockerEngine } from './engine.ts';
 import { ProvisionSteps, type ProvisionRun } from './provision-steps.ts';
 import { LABELS, checkId, sharedKey, type SharedStore, type WorkspaceStorage } from './storage.ts';
-import { expandHome, resolveUser, type ContainerUser } from './users.ts';
+import { expandHome, resolveUser, type ContainerUser } from '../image-users.ts';
 
 /** Capabilities a development shell needs (package managers, file ownership, signals); everything else is dropped. */
 export const DEV_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'NET_BIND_SERVICE'];

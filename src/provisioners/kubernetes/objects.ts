@@ -8,7 +8,7 @@ import { ProvisionerError } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { checkoutConfigScript, shellQuote } from '../git-setup.ts';
 import type { WorkspaceContext } from '../provisioner.ts';
-import type { ContainerUser } from '../docker/users.ts';
+import type { ContainerUser } from '../image-users.ts';
 import { RUN_DIR } from './exec.ts';
 import type { Toleration } from './options.ts';
 

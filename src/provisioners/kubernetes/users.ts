@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
 import { ProvisionerError } from '../../core/errors.ts';
-import { resolveUser, type ContainerUser } from '../docker/users.ts';
+import { resolveUser, type ContainerUser } from '../image-users.ts';
 import type { KubeClient } from './client.ts';
 import { labelsOf, type PodSettings } from './objects.ts';
 import { podState } from './status.ts';

@@ -1,5 +1,5 @@
 /** Resolution of a container's run-as user (`spec.user` or the image's USER) against the image's /etc/passwd and /etc/group. */
-import { ProvisionerError } from '../../core/errors.ts';
+import { ProvisionerError } from '../core/errors.ts';
 
 /** The user processes of a workspace run as. */
 export interface ContainerUser {
