@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { InputError } from '../../core/errors.ts';
+import { assertServerUrl } from '../../core/urls.ts';
 import { isLocalHost } from './engine.ts';
 
 /** What `berth provisioner add NAME --type docker …` stores (encrypted) for the instance. */
@@ -35,13 +36,5 @@ export function checkDockerOptions(o: DockerOptions): void {
   }
   if (o.root && !path.isAbsolute(o.root)) throw new InputError('--root must be an absolute directory path.');
   if (o.root && (o.storage ?? (isLocalHost({ dockerHost: host }) ? 'bind' : 'volume')) === 'volume') throw new InputError('--root applies to bind storage only.');
-  if (o.serverUrl) {
-    let u: URL;
-    try {
-      u = new URL(o.serverUrl);
-    } catch {
-      throw new InputError(`--server-url "${o.serverUrl}" is not a URL.`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError('--server-url must be an http:// or https:// URL.');
-  }
+  if (o.serverUrl) assertServerUrl(o.serverUrl, '--server-url');
 }

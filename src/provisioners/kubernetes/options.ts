@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { InputError } from '../../core/errors.ts';
+import { assertServerUrl } from '../../core/urls.ts';
 
 const IMAGE = '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$';
 /** A Kubernetes resource quantity (`10Gi`, `500m`, `1.5`). */
@@ -79,13 +80,5 @@ export function checkKubernetesOptions(o: KubernetesOptions): void {
   parsePairs(o.labels, '--labels', 'label');
   parsePairs(o.annotations, '--annotations', 'any');
   parseTolerations(o.tolerations);
-  if (o.serverUrl) {
-    let u: URL;
-    try {
-      u = new URL(o.serverUrl);
-    } catch {
-      throw new InputError(`--server-url "${o.serverUrl}" is not a URL.`);
-    }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InputError('--server-url must be an http:// or https:// URL.');
-  }
+  if (o.serverUrl) assertServerUrl(o.serverUrl, '--server-url');
 }
