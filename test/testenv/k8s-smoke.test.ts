@@ -103,13 +103,20 @@ async function podDiagnostics(name: string): Promise<string> {
 /** Waits for the pod's container to be running; fails early on a terminal waiting reason. */
 async function waitRunning(name: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const fatal = new Set(['ErrImagePull', 'ImagePullBackOff', 'ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName']);
+  const fatal = new Set(['ErrImageNeverPull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName']);
+  // A pull can fail once right after the pod is created: the node authorizer may not yet let the
+  // kubelet read the pod's pull secret ("FailedToRetrieveImagePullSecret"), and the kubelet retries.
+  // A pull error is final only when it lasts.
+  const pullErrors = new Set(['ErrImagePull', 'ImagePullBackOff']);
+  let pullFailingSince: number | undefined;
   while (Date.now() < deadline) {
     const pod = await core.readNamespacedPod({ name, namespace: ns });
     const cs = pod.status?.containerStatuses?.[0];
     if (pod.status?.phase === 'Running' && cs?.state?.running) return;
     const reason = cs?.state?.waiting?.reason;
-    if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' || (reason && fatal.has(reason))) {
+    pullFailingSince = reason && pullErrors.has(reason) ? (pullFailingSince ?? Date.now()) : undefined;
+    const pullFinal = pullFailingSince !== undefined && Date.now() - pullFailingSince > 45_000;
+    if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded' || (reason && fatal.has(reason)) || pullFinal) {
       assert.fail(`pod ${ns}/${name} will not run:\n${await podDiagnostics(name)}`);
     }
     await sleep(500);
