@@ -34,8 +34,10 @@ export interface PluginContext {
   installation: string;
   /** The control plane's data directory (default parent of local storage). */
   dataDir: string;
-  /** The control plane's URL as its own host sees it (known once it listens). */
+  /** The control plane's URL as its own host sees it (final once `listening` resolves). */
   serverUrl: () => string;
+  /** Resolves once the control plane listens: instances are built before that, and may need its URL afterwards. */
+  listening: Promise<void>;
   logger: Logger;
 }
 

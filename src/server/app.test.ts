@@ -30,7 +30,7 @@ before(async () => {
   store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
   const logger = createLogger('silent');
   const box = SecretBox.open(dir);
-  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://test', logger });
+  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://test', listening: Promise.resolve(), logger });
   registry.register(shellPlugin);
   const provisioners = new ProvisionerService({ store, box, registry, logger });
   await provisioners.restore({ probeBuiltins: false });

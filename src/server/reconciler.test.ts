@@ -80,7 +80,7 @@ before(async () => {
   store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
   const box = SecretBox.open(dir);
   mem = new MemoryProvisioner();
-  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://x', logger: createLogger('silent') });
+  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://x', listening: Promise.resolve(), logger: createLogger('silent') });
   registry.add(mem);
   rec = new Reconciler({ store, registry, events: new EventLog(store), contexts: new WorkspaceContexts({ store, codec: new SpecCodec(box), box, serverUrl: () => 'http://x' }), logger: createLogger('silent'), intervalMs: 60_000, baseBackoffMs: 20, maxBackoffMs: 50, maxAttempts: 3 });
   const now = new Date().toISOString();

@@ -58,7 +58,14 @@ export class BerthServer {
     const box = SecretBox.open(config.dataDir, config.secretKey || undefined);
     const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
     let url = config.publicUrl;
-    const registry = new ProvisionerRegistry({ installation: await ProvisionerService.installationId(store), dataDir: config.dataDir, serverUrl: () => url, logger: logger.child({ component: 'provisioners' }) });
+    const listening = Promise.withResolvers<void>();
+    const registry = new ProvisionerRegistry({
+      installation: await ProvisionerService.installationId(store),
+      dataDir: config.dataDir,
+      serverUrl: () => url,
+      listening: listening.promise,
+      logger: logger.child({ component: 'provisioners' }),
+    });
     for (const plugin of builtinPlugins()) registry.register(plugin);
     const events = new EventLog(store);
     const codec = new SpecCodec(box);
@@ -80,6 +87,7 @@ export class BerthServer {
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
     if (!url) url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    listening.resolve();
     const bootstrap = await auth.bootstrap(config.dataDir, url);
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
     await reconciler.start();

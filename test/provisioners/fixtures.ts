@@ -19,7 +19,8 @@ import type { ConformanceBackend } from './conformance.ts';
 
 /** A provisioner instance built the way the control plane builds one: through its plug-in and the registry's option checks. */
 export async function buildProvisioner(type: string, options: Record<string, unknown>, dataDir: string, installation: string): Promise<Provisioner> {
-  const ctx: PluginContext = { installation, dataDir, serverUrl: () => 'http://berth.invalid', logger: pino({ level: 'silent' }) };
+  // No control plane listens: instances are exercised on their own.
+  const ctx: PluginContext = { installation, dataDir, serverUrl: () => 'http://berth.invalid', listening: new Promise<void>(() => undefined), logger: pino({ level: 'silent' }) };
   const registry = new ProvisionerRegistry(ctx);
   for (const plugin of builtinPlugins()) registry.register(plugin);
   return registry.build(`conformance-${type}`, type, options);

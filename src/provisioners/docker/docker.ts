@@ -24,8 +24,10 @@ export interface DockerProvisionerDeps {
   installation: string;
   /** Parent of default bind-storage roots (`<dataDir>/workspaces/<name>`). */
   dataDir: string;
-  /** The control plane's URL as this host sees it ('' until it listens); checked at `provisioner add` and used to bring the bridge forwarder back at start. */
+  /** The control plane's URL as this host sees it; checked at `provisioner add` and used to bring the bridge forwarder back at start. */
   serverUrl?: () => string;
+  /** Resolves once the control plane listens, so that `serverUrl` is final and answers. */
+  listening?: Promise<void>;
   /** Shared forwarders from the Docker bridge to a loopback-only control plane. */
   forwarders?: Forwarders;
   /** Where a reachability check that could not run is recorded. */
@@ -38,17 +40,14 @@ export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true
 /** The URL workspaces get, and whether they can reach it (with why not). */
 type Reach = { url: string; reachable: true } | { url: string; reachable: false; why: string };
 
-/** How often, and how long, a provisioner built before the server listens waits for its URL to bring the forwarder back. */
-const URL_POLL_MS = 100;
-const URL_POLL_TRIES = 600;
-
 /** Runs workspaces as containers on one Docker engine. */
 export class DockerProvisioner implements Provisioner {
   readonly type = 'docker';
   readonly capabilities = dockerCapabilities;
   private engineInfo: { NCPU?: number; MemTotal?: number } | undefined;
   private routed: { hostUrl: string; route: Promise<Route> } | undefined;
-  private urlPoll: NodeJS.Timeout | undefined;
+  private listening = false;
+  private closed = false;
 
   private constructor(
     readonly name: string,
@@ -78,7 +77,7 @@ export class DockerProvisioner implements Provisioner {
     deps.forwarders?.acquire();
     // Limits are checked against the engine when it answers; a slow or absent engine only skips that check.
     void p.refreshInfo().catch(() => undefined);
-    p.forwardOnceListening();
+    void deps.listening?.then(() => p.onListening());
     return p;
   }
 
@@ -90,22 +89,12 @@ export class DockerProvisioner implements Provisioner {
   /**
    * Running workspaces keep the forwarder address they were started with, and their processes may
    * use it at any time (a push from a detached shell), so the forwarder comes back as soon as the
-   * control plane's URL is known. Provisioners are built before the server listens, and the URL
-   * exists only after that: hence the short poll. Failures are left to the next provision or exec.
+   * control plane listens. Failures are left to the next provision or exec.
    */
-  private forwardOnceListening(): void {
-    const attempt = (): boolean => {
-      const url = this.deps.serverUrl?.();
-      if (!url) return false;
-      void this.reach(url).catch(() => undefined);
-      return true;
-    };
-    if (!this.deps.forwarders || attempt()) return;
-    let tries = 0;
-    this.urlPoll = setInterval(() => {
-      if (attempt() || ++tries >= URL_POLL_TRIES) clearInterval(this.urlPoll);
-    }, URL_POLL_MS);
-    this.urlPoll.unref();
+  private onListening(): void {
+    this.listening = true;
+    const url = this.deps.serverUrl?.();
+    if (url && this.deps.forwarders && !this.closed) void this.reach(url).catch(() => undefined);
   }
 
   /** Verifies engine, TLS and network, then that workspaces reach the control plane; an admin adding the provisioner sees what is wrong. */
@@ -123,13 +112,12 @@ export class DockerProvisioner implements Provisioner {
   /**
    * Refuses a provisioner whose workspaces cannot reach the control plane: known from the route
    * (a loopback URL on a remote engine), else found by a probe from a short-lived container. Runs
-   * only once the control plane answers at its own URL (built-in instances are checked before it
-   * listens). A probe that cannot run (no image with a tool) is logged, not refused.
+   * only once the control plane listens (built-in instances are checked before that). A probe that
+   * cannot run (no image with a tool) is logged, not refused.
    */
   private async checkReach(hostUrl: string, signal?: AbortSignal): Promise<void> {
-    const self = await fetch(`${hostUrl.replace(/\/+$/, '')}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-    if (!self?.ok) {
-      this.deps.logger?.info({ provisioner: this.name, url: hostUrl }, 'reachability of the control plane from workspaces not checked: it does not answer at its own URL (yet)');
+    if (!this.listening) {
+      this.deps.logger?.info({ provisioner: this.name, url: hostUrl }, 'reachability of the control plane from workspaces not checked: it does not listen yet');
       return;
     }
     const reach = await this.reach(hostUrl);
@@ -249,7 +237,7 @@ export class DockerProvisioner implements Provisioner {
 
   /** Gives up this provisioner's share of the bridge forwarders (the last one closes them). */
   async close(): Promise<void> {
-    clearInterval(this.urlPoll);
+    this.closed = true;
     await this.deps.forwarders?.release();
   }
 }
@@ -272,7 +260,8 @@ export function dockerPlugin(): ProvisionerPlugin<typeof DockerOptionsSchema> {
     options: DockerOptionsSchema,
     capabilities: dockerCapabilities,
     checkOptions: checkDockerOptions,
-    create: (name, options, ctx) => DockerProvisioner.create(name, options, { installation: ctx.installation, dataDir: ctx.dataDir, serverUrl: ctx.serverUrl, forwarders, logger: ctx.logger }),
+    create: (name, options, ctx) =>
+      DockerProvisioner.create(name, options, { installation: ctx.installation, dataDir: ctx.dataDir, serverUrl: ctx.serverUrl, listening: ctx.listening, forwarders, logger: ctx.logger }),
     // The engine the docker CLI would use, registered as "docker" when it answers at start.
     builtins: (_ctx, env) => [{ name: 'docker', options: optionsFromEnv(env), probe: true }],
   };
