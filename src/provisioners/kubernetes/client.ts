@@ -76,36 +76,29 @@ export class KubeClient {
     return new ProvisionerError(`Kubernetes refused ${what} in ${this.where}: ${apiMessage(err)}`, { retryable, cause: err, ...(o.code ? { code: o.code } : {}) });
   }
 
-  /** Reads an object, null when absent. */
-  async read<T>(what: string, call: () => Promise<T>): Promise<T | null> {
+  /** Runs one API call; the error `expected` accepts becomes `otherwise`, any other a ProvisionerError naming `doing`. */
+  private async tolerate<T, U>(doing: string, call: () => Promise<T>, expected: (err: unknown) => boolean, otherwise: U): Promise<T | U> {
     try {
       return await call();
     } catch (err) {
-      if (isNotFound(err)) return null;
-      throw this.fail(`reading ${what}`, err);
+      if (expected(err)) return otherwise;
+      throw this.fail(doing, err);
     }
+  }
+
+  /** Reads an object, null when absent. */
+  read<T>(what: string, call: () => Promise<T>): Promise<T | null> {
+    return this.tolerate(`reading ${what}`, call, isNotFound, null);
   }
 
   /** Creates an object; an existing one of that name is left as it is (steps find their work again). */
-  async create(what: string, call: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await call();
-      return true;
-    } catch (err) {
-      if (isConflict(err)) return false;
-      throw this.fail(`creating ${what}`, err);
-    }
+  create(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    return this.tolerate(`creating ${what}`, () => call().then(() => true), isConflict, false);
   }
 
   /** Deletes an object; an absent one is fine. */
-  async remove(what: string, call: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await call();
-      return true;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw this.fail(`deleting ${what}`, err);
-    }
+  remove(what: string, call: () => Promise<unknown>): Promise<boolean> {
+    return this.tolerate(`deleting ${what}`, () => call().then(() => true), isNotFound, false);
   }
 
   /** Label selector text of a label map. */
