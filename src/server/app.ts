@@ -75,10 +75,6 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
-  interface FastifyContextConfig {
-    /** A more precise request body for the OpenAPI document than the one the route validates. */
-    documentedBody?: unknown;
-  }
 }
 
 /** Builds the API. Call `ready()` (or `listen`) before use. */
@@ -117,12 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url, route }) => {
-      if (!documented(route)) return { schema: { ...schema, hide: true }, url };
-      // A route may document a more precise body than it validates (per-type provisioner options).
-      const body = route.config?.documentedBody;
-      return { schema: body ? { ...schema, body } : schema, url };
-    },
+    transform: ({ schema, url, route }) => ({ schema: documented(route) ? schema : { ...schema, hide: true }, url }),
     transformObject: (doc) => {
       const out = 'openapiObject' in doc ? doc.openapiObject : doc.swaggerObject;
       toOpenApi30Bounds(out);

@@ -59,7 +59,7 @@ export async function provisionerRoutes(api: FastifyInstance, deps: AppDeps): Pr
         body: CreateProvisionerSchema,
         response: { 201: ProvisionerInfoSchema, ...errors },
       },
-      config: { documentedBody: documentedCreateBody(deps) },
+      config: { swaggerTransform: ({ schema, url }) => ({ url, schema: { ...schema, body: documentedCreateBody(deps) } }) },
     },
     async (req, reply) => {
       deps.auth.requireAdmin(req.principal);
