@@ -1,10 +1,12 @@
 # Sourced after node-env.sh: `npm ci` when package-lock.json or the Node.js version changed since the
-# last install (native modules are built for one Node.js ABI), then the build of dist/ (incremental).
+# last install (native modules are built for one Node.js ABI; its `prepare` script builds dist/),
+# else an incremental build of dist/.
 berth_stamp=node_modules/.berth-install-stamp
 berth_want="$(sha256sum package-lock.json | cut -d' ' -f1) node-$(node --version)"
 if [ ! -f "$berth_stamp" ] || [ "$(cat "$berth_stamp")" != "$berth_want" ]; then
   echo "installing dependencies (native modules build once, about 2 minutes)..." >&2
   npm ci --no-audit --no-fund --loglevel=error
   echo "$berth_want" > "$berth_stamp"
+else
+  npm run --silent build
 fi
-npm run --silent build
