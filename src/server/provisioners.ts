@@ -53,8 +53,7 @@ export class ProvisionerService {
   /** Every registered instance, flagging the default and the built-in ones. */
   async list(): Promise<ProvisionerInfo[]> {
     const def = this.o.registry.defaultName();
-    const counts = new Map<string, number>();
-    for (const w of await this.o.store.listWorkspaces()) counts.set(w.provisioner, (counts.get(w.provisioner) ?? 0) + 1);
+    const counts = await this.o.store.countWorkspacesByProvisioner();
     const live = this.o.registry.all().map((p) => this.info(p, def, counts.get(p.name) ?? 0));
     const broken = [...this.unavailable].map(([name, u]): ProvisionerInfo => {
       const capabilities = this.o.registry.types().find((t) => t.type === u.type)?.capabilities ?? NO_CAPABILITIES;
@@ -110,7 +109,7 @@ export class ProvisionerService {
     }
     if (input.default === true) await this.setDefault(name);
     if (input.default === false && this.o.registry.defaultName() === name) await this.setDefault(undefined);
-    const used = (await this.o.store.listWorkspaces({ provisioner: name })).length;
+    const used = (await this.o.store.countWorkspacesByProvisioner()).get(name) ?? 0;
     return this.info(this.o.registry.get(name), this.o.registry.defaultName(), used);
   }
 

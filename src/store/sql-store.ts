@@ -222,6 +222,10 @@ export class SqlStore implements Store {
     if (filter.provisioner) q = q.where('provisioner', '=', filter.provisioner);
     return q.orderBy('created_at').orderBy('name').execute();
   }
+  async countWorkspacesByProvisioner() {
+    const rows = await this.db.selectFrom('workspaces').select(['provisioner', (eb) => eb.fn.countAll<number | string | bigint>().as('n')]).groupBy('provisioner').execute();
+    return new Map(rows.map((r) => [r.provisioner, Number(r.n)]));
+  }
   async updateWorkspace(id: string, patch: WorkspacePatch, guard: { unlessDesired?: WorkspaceRow['desired'] } = {}) {
     let q = this.db.updateTable('workspaces').set(patch).where('id', '=', id);
     if (guard.unlessDesired) q = q.where('desired', '<>', guard.unlessDesired);

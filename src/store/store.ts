@@ -84,6 +84,8 @@ export interface Store {
   getWorkspace(id: string): Promise<WorkspaceRow | undefined>;
   getWorkspaceByName(ownerId: string, name: string): Promise<WorkspaceRow | undefined>;
   listWorkspaces(filter?: WorkspaceFilter): Promise<WorkspaceRow[]>;
+  /** How many workspaces each provisioner has (provisioners without any are absent). */
+  countWorkspacesByProvisioner(): Promise<Map<string, number>>;
   /** Updates a workspace; with `unlessDesired`, only if its desired state is not that one (returns undefined otherwise). */
   updateWorkspace(id: string, patch: WorkspacePatch, guard?: { unlessDesired?: WorkspaceRow['desired'] }): Promise<WorkspaceRow | undefined>;
   /** Removes the workspace row, its events and tokens; events appended before the call are removed too. */

@@ -255,6 +255,11 @@ for (const dialect of dialects) {
       assert.deepEqual((await store.listWorkspaces({ projectId, provisioner: a1.provisioner, ownerId: bob.id })).map((w) => w.id), [b1.id]);
       assert.deepEqual(await store.listWorkspaces({ projectId: 'prj_none' }), []);
       assert.deepEqual(await store.listWorkspaces({ provisioner: 'no-such-provisioner' }), []);
+      await makeWorkspace(store, bob, projectId, 'elsewhere', { provisioner: 'docker-x' });
+      const expected = new Map<string, number>();
+      for (const w of await store.listWorkspaces()) expected.set(w.provisioner, (expected.get(w.provisioner) ?? 0) + 1);
+      assert.equal(expected.get('docker-x'), 1);
+      assert.deepEqual(await store.countWorkspacesByProvisioner(), expected, 'the counts agree with the rows');
       await assertConflict(makeWorkspace(store, alice, projectId, 'dev'), /A workspace named "dev" already exists\./);
       // A project deleted while a workspace of it was being created: the foreign key refuses the row, in a sentence.
       await assertConflict(makeWorkspace(store, alice, 'prj_missing', 'orphan'), /^A workspace named "orphan" cannot be created: its owner or project was removed meanwhile\.$/);
