@@ -6,14 +6,13 @@
  * Every sample is a fresh process, as a person or a script would run them; the order of the two
  * sides alternates each round so machine noise falls evenly. BENCH_QUICK=1 takes few samples.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BERTH_BIN, ROOT, TestServer, makeRepo } from '../test/harness.ts';
+import { BERTH_BIN, TestServer, makeRepo } from '../test/harness.ts';
 import { cleanupEngines, docker, installationOf, removeWorkspaces, testEnv } from '../test/docker/env.ts';
-import { median, reachPhase, report, timeMs, type Result } from './lib.ts';
+import { median, percentile, reachPhase, report, timeMs, type Result } from './lib.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 5 : 30));
@@ -29,12 +28,6 @@ type Cmd = { file: string; args: string[]; env: NodeJS.ProcessEnv };
 
 async function timeCmd(c: Cmd): Promise<number> {
   return timeMs(() => execFileAsync(c.file, c.args, { env: c.env, timeout: SAMPLE_TIMEOUT_MS, killSignal: 'SIGKILL' }));
-}
-
-/** The `p`-th percentile (nearest rank) of a non-empty list. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 function spread(xs: number[]): Record<string, number> {
@@ -75,17 +68,6 @@ async function compareCommands(name: string, berth: Cmd, baseline: Cmd, baseline
   };
 }
 
-/** Commit and machine the figures were taken on. */
-function facts(): Record<string, unknown> {
-  let commit = 'unknown';
-  try {
-    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    /* not a checkout */
-  }
-  return { commit, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) };
-}
-
 /** Runs both comparisons against one server, one docker workspace and one plain container. */
 export async function run(): Promise<Result[]> {
   const env = testEnv();
@@ -114,8 +96,6 @@ export async function run(): Promise<Result[]> {
       await compareCommands('berth --help', berth('--help'), baseline, baselineName),
       await compareCommands('berth ws exec W -- true', berth('ws', 'exec', 'cli', '--', 'true'), baseline, baselineName),
     ];
-    const machine = facts();
-    for (const r of results) Object.assign(r.extra!, { machine });
     for (const r of results) {
       const e = r.extra as { berth: Record<string, number>; baseline: Record<string, number> };
       process.stdout.write(`  ${r.name}: berth p50/p95/p99 ${e.berth.p50}/${e.berth.p95}/${e.berth.p99} ms; ${baselineName} ${e.baseline.p50}/${e.baseline.p95}/${e.baseline.p99} ms\n`);

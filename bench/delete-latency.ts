@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError, type BerthClient } from '../src/sdk/client.ts';
 import { TestServer, makeRepo } from '../test/harness.ts';
-import { reachPhase, report, type Result } from './lib.ts';
+import { percentile, reachPhase, report, type Result } from './lib.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const FILES = QUICK ? 20_000 : 200_000;
@@ -19,12 +19,6 @@ const IDLE_SAMPLES = QUICK ? 200 : 1000;
 const MAX_SAMPLES = 200_000;
 const MAX_DELETE_MS = 10 * 60_000;
 const PER_DIR = 1000;
-
-/** Percentile (nearest rank) of a non-empty list. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 
 /** Writes `n` small files into `dir/node_modules`, `PER_DIR` to a directory, as an installed dependency tree would. */
 function fill(dir: string, n: number): void {

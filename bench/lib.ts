@@ -3,7 +3,9 @@
  * run, repeats both, and reports medians and their ratio (Berth / baseline; lower is better for
  * times, higher is better for throughput).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { BerthClient } from '../src/sdk/client.ts';
 
@@ -29,6 +31,25 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The `p`-th percentile (nearest rank) of a non-empty list. */
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** The commit and machine figures are taken on, recorded with every result file. */
+export function runFacts(): Record<string, unknown> {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: path.resolve(import.meta.dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  let commit = 'unknown';
+  try {
+    // Figures from a tree with uncommitted changes say so.
+    commit = git('rev-parse', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+changes' : '');
+  } catch {
+    /* not a checkout */
+  }
+  return { commit, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) };
 }
 
 /**

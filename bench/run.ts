@@ -1,7 +1,7 @@
 /** Runs every benchmark (or those named as arguments: shell, docker, git-clone, cli, delete) and reports ratios against raw baselines. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { report, type Result } from './lib.ts';
+import { report, runFacts, type Result } from './lib.ts';
 
 const SUITES: Record<string, () => Promise<{ run(): Promise<Result[]> }>> = {
   shell: () => import('./shell.ts'),
@@ -29,6 +29,6 @@ for (const name of names) {
 }
 if (jsonFile) {
   fs.mkdirSync(path.dirname(path.resolve(jsonFile)), { recursive: true });
-  fs.writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`);
+  fs.writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), ...runFacts(), results }, null, 2)}\n`);
   process.stdout.write(`Wrote ${jsonFile}\n`);
 }
