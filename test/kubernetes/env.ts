@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
 import { TestServer, runCli } from '../harness.ts';
 import { loadK8sTestEnv, type K8sTestEnv } from '../testenv/env.ts';
@@ -43,6 +44,44 @@ export function podName(id: string): string {
 /** `kind/name` of a workspace's objects of the given kinds, found by its label, sorted. */
 export function objectsOf(id: string, kinds = 'pods,persistentvolumeclaims,secrets', namespace = NS): string[] {
   return kubectlOk(namespace, ['get', kinds, '-l', `berth.workspace=${id}`, '-o', 'name']).split('\n').filter(Boolean).sort();
+}
+
+/**
+ * Watches objects of `plural` (`pods`, `persistentvolumeclaims`…) with `selector` in `namespace`.
+ * Resolves once the watch is open (so nothing created afterwards is missed); `found` settles with
+ * the first object `ok` accepts, objects already there included, or fails after `timeoutMs`.
+ */
+export async function watchFor<T extends object>(plural: string, selector: string, ok: (o: T) => boolean, timeoutMs: number, namespace = NS): Promise<{ found: Promise<T> }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(env.KUBECONFIG);
+  let settled = false;
+  let settle!: (o: T | Error) => void;
+  const found = new Promise<T>((resolve, reject) => {
+    settle = (o) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Settled before the abort: aborting calls the watch's done callback, and with it settle, at once.
+      if (o instanceof Error) reject(o);
+      else resolve(o);
+      ctrl?.abort();
+    };
+  });
+  // Handled here so an early failure is not an unhandled rejection; awaiting `found` still throws it.
+  found.catch(() => undefined);
+  let ctrl: AbortController | undefined = undefined;
+  const timer = setTimeout(() => settle(new Error(`no ${plural} with ${selector} in ${namespace} became what the test waits for within ${timeoutMs} ms`)), timeoutMs);
+  // Without a resourceVersion the watch first sends every existing object as ADDED.
+  ctrl = await new Watch(kc).watch(
+    `/api/v1/namespaces/${namespace}/${plural}`,
+    { labelSelector: selector },
+    (type: string, obj: T) => {
+      if (type !== 'DELETED' && ok(obj)) settle(obj);
+    },
+    (err: unknown) => settle(err instanceof Error ? err : new Error(`the watch of ${plural} ended`)),
+  );
+  if (settled) ctrl.abort();
+  return { found };
 }
 
 /** A control plane for a Kubernetes suite: the server, the URL pods reach it at, and this run's label. */
