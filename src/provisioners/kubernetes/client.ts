@@ -8,6 +8,7 @@ import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type V1Pod } from '@ku
 import { AbortedError, ProvisionerError, type ErrorCode } from '../../core/errors.ts';
 import type { LineSplitter } from '../../core/lines.ts';
 import type { KubernetesOptions } from './options.ts';
+import { refusal } from './refusals.ts';
 
 /** Whether an error is the apiserver's 404. */
 export function isNotFound(err: unknown): boolean {
@@ -73,7 +74,8 @@ export class KubeClient {
     const code = err instanceof ApiException ? err.code : 0;
     // 400/403/422: the request itself is refused (bad spec, RBAC, quota, admission); retrying does not help.
     const retryable = o.retryable ?? ![400, 403, 422].includes(code);
-    return new ProvisionerError(`Kubernetes refused ${what} in ${this.where}: ${apiMessage(err)}`, { retryable, cause: err, ...(o.code ? { code: o.code } : {}) });
+    const message = refusal({ what, namespace: this.namespace, where: this.where, code, message: apiMessage(err) });
+    return new ProvisionerError(message, { retryable, cause: err, ...(o.code ? { code: o.code } : {}) });
   }
 
   /** Runs one API call; the error `expected` accepts becomes `otherwise`, any other a ProvisionerError naming `doing`. */

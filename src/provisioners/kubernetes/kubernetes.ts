@@ -5,7 +5,7 @@
  * Provision is a list of named idempotent steps, each finding its object again by name and labels,
  * so a provision run again after a crash at any point converges on one claim and one pod.
  */
-import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
+import { StorageV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import { AbortedError, InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
 import type { Spec } from '../../core/spec.ts';
@@ -13,12 +13,13 @@ import { isLocalOnly } from '../../core/urls.ts';
 import { rewriteGitEnv, shellQuote } from '../git-setup.ts';
 import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
-import { KubeClient } from './client.ts';
+import { KubeClient, isNotFound } from './client.ts';
 import { podExec, runInPod } from './exec.ts';
 import { BUNDLE_WAIT, INIT, LABELS, MAIN, envSecretFor, filesScript, filesSecretFor, names, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
 import { KubernetesOptionsSchema, checkKubernetesOptions, parsePairs, parseTolerations, type KubernetesOptions } from './options.ts';
 import { podState } from './status.ts';
 import { UserResolver, decodeUser, encodeUser } from './users.ts';
+import { ClaimWatch, Observer, type Mirror } from './watch.ts';
 
 /** What the kubernetes type can do: images, users, limits and private registries; pods reach the control plane over the network. */
 export const kubernetesCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
@@ -37,6 +38,10 @@ export class KubernetesProvisioner implements Provisioner {
   readonly type = 'kubernetes';
   readonly capabilities = kubernetesCapabilities;
   private readonly users: UserResolver;
+  /** Pods and claims of this provisioner as informers see them: what inspect and every wait read. */
+  private readonly observed: Observer;
+  /** Storage classes seen to exist, so each is read once. */
+  private readonly knownClasses = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -45,6 +50,7 @@ export class KubernetesProvisioner implements Provisioner {
     private readonly settings: PodSettings,
   ) {
     this.users = new UserResolver(kube, settings);
+    this.observed = new Observer(kube, KubeClient.selector({ [LABELS.installation]: settings.installation, [LABELS.provisioner]: name }));
   }
 
   /** Builds an instance from stored options; reads the kubeconfig, makes no request. */
@@ -86,6 +92,25 @@ export class KubernetesProvisioner implements Provisioner {
     } catch (err) {
       throw new InputError(`Cannot use the Kubernetes ${this.kube.where}: ${this.kube.fail('listing pods and claims', err).message}`);
     }
+    await this.checkStorageClass().catch((err: unknown) => {
+      throw new InputError((err as Error).message);
+    });
+  }
+
+  /**
+   * Refuses a storage class the cluster does not have, before a claim waits for it forever. Reading
+   * storage classes needs a ClusterRole the minimal Role lacks; without it the claim's events tell.
+   */
+  private async checkStorageClass(): Promise<void> {
+    const cls = this.settings.storageClass;
+    if (!cls || this.knownClasses.has(cls)) return;
+    try {
+      await this.kube.kc.makeApiClient(StorageV1Api).readStorageClass({ name: cls });
+      this.knownClasses.add(cls);
+    } catch (err) {
+      if (!isNotFound(err)) return;
+      throw new ProvisionerError(`The storage class ${cls} does not exist in the cluster of ${this.kube.where}; choose one of \`kubectl get storageclass\` with --storage-class.`, { retryable: false, code: 'invalid_spec' });
+    }
   }
 
   async validate(spec: Spec): Promise<void> {
@@ -126,7 +151,7 @@ export class KubernetesProvisioner implements Provisioner {
   /** Step: the claim, created when absent; true when this provision created it. */
   private async ensureClaim(ws: WorkspaceContext): Promise<boolean> {
     const n = names(ws.id);
-    const existing = await this.kube.read(`claim ${n.pvc}`, () => this.kube.core.readNamespacedPersistentVolumeClaim({ name: n.pvc, namespace: this.ns }));
+    const existing = await this.readClaim(n.pvc);
     if (existing && !existing.metadata?.deletionTimestamp) return false;
     if (existing) await this.waitClaimGone(n.pvc, new AbortController().signal);
     return this.kube.create(`claim ${n.pvc}`, () => this.kube.core.createNamespacedPersistentVolumeClaim({ namespace: this.ns, body: pvcFor(this.settings, ws) }));
@@ -164,7 +189,7 @@ export class KubernetesProvisioner implements Provisioner {
     await this.waitFor(ws.id, (pod) => {
       const init = pod.status?.initContainerStatuses?.find((c) => c.name === INIT);
       return init?.state?.running || init?.state?.terminated ? true : undefined;
-    }, 'start its checkout', opts.signal);
+    }, 'start its checkout', opts);
     const tail: string[] = [];
     let sending: Promise<void> | undefined;
     const lines = progressFilter((line, kind) => {
@@ -182,7 +207,7 @@ export class KubernetesProvisioner implements Provisioner {
     const done = await this.waitFor(ws.id, (pod) => {
       const t = pod.status?.initContainerStatuses?.find((c) => c.name === INIT)?.state?.terminated;
       return t ? t : undefined;
-    }, 'finish its checkout', opts.signal);
+    }, 'finish its checkout', opts);
     if (done.exitCode !== 0) {
       throw new ProvisionerError(`The checkout in the pod failed (exit code ${done.exitCode}): ${tail.join(' / ') || done.reason || 'no output'}`, { retryable: false, code: 'clone_failed' });
     }
@@ -203,24 +228,39 @@ export class KubernetesProvisioner implements Provisioner {
     if (res.code !== 0 && !opts.signal.aborted) throw new ProvisionerError(`Sending the bundle into the pod failed (exit code ${res.code ?? res.signal}): ${errText.trim()}`, { code: 'clone_failed' });
   }
 
-  /** Waits on the workspace pod until `decide` answers; a pod that vanishes or can no longer start is an error naming why. */
-  private async waitFor<T>(id: string, decide: (pod: V1Pod) => T | undefined, what: string, signal: AbortSignal): Promise<T> {
+  /**
+   * Waits on the workspace pod until `decide` answers, from watch events. What holds the pod up is
+   * said once in progress lines as it changes; a pod that vanishes, or that waiting cannot help, is
+   * an error naming why.
+   */
+  private async waitFor<T>(id: string, decide: (pod: V1Pod) => T | undefined, what: string, opts: OpOptions): Promise<T> {
     const n = names(id);
-    const res = await this.kube.watchPod(
-      n.pod,
-      (pod) => {
-        if (!pod) return { error: 'the pod was deleted while it started', stuck: false };
-        const v = decide(pod);
-        if (v !== undefined) return { value: v };
-        const s = podState(pod, null);
-        return s.stuck ? { error: s.message ?? 'the pod cannot start', stuck: true } : undefined;
-      },
-      signal,
-      START_MS,
-      what,
-    );
-    if ('error' in res) throw new ProvisionerError(`The workspace pod ${n.pod} cannot ${what}: ${res.error}.`, { retryable: !res.stuck, code: 'container_start_failed' });
-    return res.value;
+    // The cache may not have seen a pod created a moment ago: absent counts as gone only after it was seen.
+    let seen = false;
+    let said: string | undefined;
+    const claim = new ClaimWatch(this.kube, n.pvc, () => this.observed.pods.recheck(), opts.signal);
+    try {
+      const res = await this.observed.pods.wait(
+        n.pod,
+        (pod) => {
+          if (!pod) return seen ? { error: 'the pod was deleted while it started', stuck: false } : undefined;
+          seen = true;
+          const v = decide(pod);
+          if (v !== undefined) return { value: v };
+          const pvc = this.observed.claims.get(n.pvc) ?? null;
+          const s = podState(pod, pvc, claim.event(pvc));
+          if (s.message && s.message !== said) opts.progress(`Waiting for the pod: ${(said = s.message)}.`, 'info');
+          return s.stuck ? { error: s.message ?? 'the pod cannot start', stuck: true } : undefined;
+        },
+        opts.signal,
+        START_MS,
+        what,
+      );
+      if ('error' in res) throw new ProvisionerError(`The workspace pod ${n.pod} cannot ${what}: ${res.error}.`, { retryable: !res.stuck, code: 'container_start_failed' });
+      return res.value;
+    } finally {
+      claim.close();
+    }
   }
 
   /** The run-as user from the spec (or the options' default uid), resolved against the image. */
@@ -243,6 +283,7 @@ export class KubernetesProvisioner implements Provisioner {
     const pullPolicy = login ? 'Always' : this.settings.imagePullPolicy;
     let fresh = false;
     try {
+      await this.checkStorageClass();
       fresh = await this.ensureClaim(ws);
       await this.applySecrets(ws);
       throwIfAborted(opts.signal);
@@ -253,7 +294,7 @@ export class KubernetesProvisioner implements Provisioner {
       pod.metadata!.annotations!['berth.user'] = encodeUser(user);
       await this.replacePod(pod, opts);
       await this.runCheckout(ws, source.kind === 'bundle', opts);
-      await this.waitFor(ws.id, (p) => (podState(p, null).state === 'running' ? true : undefined), 'run', opts.signal);
+      await this.waitFor(ws.id, (p) => (podState(p, null).state === 'running' ? true : undefined), 'run', opts);
       if (ws.spec.files.length) {
         const res = await runInPod(this.kube, n.pod, MAIN, ['/bin/sh', '-c', filesScript(ws, user.home)], { onLine: (l) => opts.progress(l, 'output'), signal: opts.signal });
         if (res.code !== 0) throw new ProvisionerError(`Writing the config files failed (exit code ${res.code ?? res.signal}); check spec.files paths are writable by the workspace user.`, { retryable: false, code: 'files_failed' });
@@ -308,24 +349,43 @@ export class KubernetesProvisioner implements Provisioner {
   /** Deletes a pod (grace period honoured) and waits until it is gone; false when there was none. */
   private async deletePod(name: string, grace: number | undefined, signal: AbortSignal): Promise<boolean> {
     const existed = await this.kube.remove(`pod ${name}`, () => this.kube.core.deleteNamespacedPod({ name, namespace: this.ns, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}) }));
-    if (existed) await this.kube.watchPod(name, (p) => (p ? undefined : true), signal, GONE_MS, 'be deleted');
+    if (existed) await this.gone(this.observed.pods, name, () => this.readPod(name), signal);
     return existed;
   }
 
   private async waitClaimGone(name: string, signal: AbortSignal): Promise<void> {
-    // Claims are few and short-lived here: one read per half second, bounded; a watch would need its own selector plumbing.
-    const deadline = Date.now() + GONE_MS;
-    while (Date.now() < deadline) {
-      throwIfAborted(signal);
-      if (!(await this.kube.read(`claim ${name}`, () => this.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.ns })))) return;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new ProvisionerError(`The claim ${name} in ${this.kube.where} is still being deleted after ${GONE_MS / 1000} s; a pod may still use it.`);
+    await this.gone(this.observed.claims, name, () => this.readClaim(name), signal);
+  }
+
+  /** Waits until an object is gone by watch events, confirmed by a read: the cache may not yet have seen an object created a moment ago. */
+  private async gone<T extends V1Pod | V1PersistentVolumeClaim>(mirror: Mirror<T>, name: string, read: () => Promise<T | null>, signal: AbortSignal): Promise<void> {
+    await mirror.wait(name, (o) => (o ? undefined : true), signal, GONE_MS, 'be deleted');
+    if (!(await read())) return;
+    let seen = false;
+    const decide = (o: T | null): true | undefined => {
+      if (o) seen = true;
+      return seen && !o ? true : undefined;
+    };
+    await mirror.wait(name, decide, signal, GONE_MS, 'be deleted');
+  }
+
+  private readPod(name: string): Promise<V1Pod | null> {
+    return this.kube.read(`pod ${name}`, () => this.kube.core.readNamespacedPod({ name, namespace: this.ns }));
+  }
+
+  private readClaim(name: string): Promise<V1PersistentVolumeClaim | null> {
+    return this.kube.read(`claim ${name}`, () => this.kube.core.readNamespacedPersistentVolumeClaim({ name, namespace: this.ns }));
+  }
+
+  /** The object as the watch last saw it, or as the apiserver says while the watch is not in sync. */
+  private async observe<T extends V1Pod | V1PersistentVolumeClaim>(mirror: Mirror<T>, name: string, read: (name: string) => Promise<T | null>): Promise<T | null> {
+    const cached = mirror.get(name);
+    return cached !== undefined ? cached : read(name);
   }
 
   /** The running workspace pod, or null. */
   private async runningPod(id: string): Promise<V1Pod | null> {
-    const pod = await this.kube.read(`pod ${names(id).pod}`, () => this.kube.core.readNamespacedPod({ name: names(id).pod, namespace: this.ns }));
+    const pod = await this.observe(this.observed.pods, names(id).pod, (n) => this.readPod(n));
     return pod && podState(pod, null).state === 'running' ? pod : null;
   }
 
@@ -366,12 +426,12 @@ export class KubernetesProvisioner implements Provisioner {
 
   // ---------------------------------------------------------------- inspect / list
 
-  /** Observes pod and claim; changes nothing. */
+  /** Observes pod and claim (from the watch once it is in sync); changes nothing. */
   async inspect(id: string): Promise<RuntimeStatus> {
     const n = names(id);
     const [pod, pvc] = await Promise.all([
-      this.kube.read(`pod ${n.pod}`, () => this.kube.core.readNamespacedPod({ name: n.pod, namespace: this.ns })),
-      this.kube.read(`claim ${n.pvc}`, () => this.kube.core.readNamespacedPersistentVolumeClaim({ name: n.pvc, namespace: this.ns })),
+      this.observe(this.observed.pods, n.pod, (name) => this.readPod(name)),
+      this.observe(this.observed.claims, n.pvc, (name) => this.readClaim(name)),
     ]);
     const mine = (o: V1Pod | V1PersistentVolumeClaim | null) => o && o.metadata?.labels?.[LABELS.installation] === this.settings.installation;
     const storage = Boolean(mine(pvc));
@@ -440,8 +500,10 @@ export class KubernetesProvisioner implements Provisioner {
     });
   }
 
-  /** Nothing to release: the client holds no connection between calls. */
-  async close(): Promise<void> {}
+  /** Stops the watches. */
+  async close(): Promise<void> {
+    this.observed.close();
+  }
 }
 
 /** The interactive shell: inside tmux when the image has it (it then outlives the control plane), re-attaching a detached session. */

@@ -1,0 +1,48 @@
+/**
+ * The apiserver's refusals in words a Berth user can act on: RBAC (which verb on which resource in
+ * which namespace), a ResourceQuota (which quota and what it limits), anything else as the
+ * apiserver says it. Pure, so the sentences are unit-tested against real apiserver messages.
+ */
+
+/** What the apiserver refused, as `refusal` reads it. */
+export interface Refused {
+  /** What Berth was doing, e.g. `creating pod berth-ws-1`. */
+  what: string;
+  /** The namespace the provisioner uses. */
+  namespace: string;
+  /** Where, as sentences name it: `namespace x on https://…`. */
+  where: string;
+  /** HTTP status of the refusal (0 when there was no answer). */
+  code: number;
+  /** The apiserver's own message. */
+  message: string;
+}
+
+const RBAC = /^(\S+) is forbidden: User "([^"]+)" cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/;
+const QUOTA_EXCEEDED = /exceeded quota: ([^,]+), requested: (.+?), used: (.+?), limited: (.+)$/;
+const QUOTA_UNSPECIFIED = /failed quota: ([^:]+): (must specify .+)$/;
+
+/** One sentence for a refused API call. */
+export function refusal(r: Refused): string {
+  const rbac = r.code === 403 ? RBAC.exec(r.message) : null;
+  if (rbac) {
+    const [, , user, verb, resource, , ns] = rbac;
+    return (
+      `The Kubernetes credentials of this provisioner (user ${user}) may not ${verb} ${resource} in namespace ${ns ?? r.namespace}: ` +
+      'no Role grants it. Bind them to the Role in docs/provisioners/kubernetes.md in that namespace, or use a namespace they may use.'
+    );
+  }
+  const exceeded = QUOTA_EXCEEDED.exec(r.message);
+  if (exceeded) {
+    const [, quota, requested, used, limited] = exceeded;
+    return (
+      `The ResourceQuota ${quota} of namespace ${r.namespace} refuses ${r.what}: it asks for ${requested} where ${used} is used of ${limited}. ` +
+      'Ask for less (spec.resources, --pvc-size) or have the quota raised.'
+    );
+  }
+  const unspecified = QUOTA_UNSPECIFIED.exec(r.message);
+  if (unspecified) {
+    return `The ResourceQuota ${unspecified[1]} of namespace ${r.namespace} refuses ${r.what}: it ${unspecified[2]}. Give the workspace limits (spec.resources.cpus and memory).`;
+  }
+  return `Kubernetes refused ${r.what} in ${r.where}: ${r.message}`;
+}
