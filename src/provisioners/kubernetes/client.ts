@@ -3,6 +3,8 @@
  * and execs the kubernetes provisioner makes, with "not found" as null and every other API error
  * turned into a ProvisionerError whose message is the apiserver's own sentence.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type V1Pod } from '@kubernetes/client-node';
 import { AbortedError, ProvisionerError, type ErrorCode } from '../../core/errors.ts';
@@ -37,14 +39,33 @@ export function apiMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Loads the connection from options: in-cluster, a kubeconfig file (and context), or the default locations. */
-export function loadConfig(o: KubernetesOptions): KubeConfig {
+/** Where a pod's service account credentials are mounted. */
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** Whether this process runs in a pod with a service account token: the apiserver's address is in its env and the token is mounted. */
+export function runsInPod(env: NodeJS.ProcessEnv = process.env, dir = SERVICE_ACCOUNT_DIR): boolean {
+  return !!env.KUBERNETES_SERVICE_HOST && fs.existsSync(path.join(dir, 'token'));
+}
+
+/**
+ * Loads the connection from options: in-cluster when asked, or when no kubeconfig or context is
+ * named and the process runs in a pod (a control plane deployed from deploy/ needs no option);
+ * else a kubeconfig file (and context), or the default locations.
+ */
+export function loadConfig(o: KubernetesOptions, inPod = runsInPod()): KubeConfig {
   const kc = new KubeConfig();
-  if (o.inCluster) kc.loadFromCluster();
+  if (o.inCluster || (!o.kubeconfig && !o.context && inPod)) kc.loadFromCluster();
   else if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
   else kc.loadFromDefault();
   if (o.context) kc.setCurrentContext(o.context);
   return kc;
+}
+
+/** The namespace of the options, else the pod's own (in-cluster config reads its service account's namespace file), else `default`. */
+export function namespaceOf(o: KubernetesOptions, kc: KubeConfig): string {
+  if (o.namespace) return o.namespace;
+  const own = kc.currentContext === 'inClusterContext' ? kc.getContextObject(kc.currentContext)?.namespace?.trim() : undefined;
+  return own || 'default';
 }
 
 /** One namespace of one cluster. */
@@ -60,7 +81,8 @@ export class KubeClient {
 
   /** Builds the client; reads the kubeconfig but makes no request. */
   static connect(o: KubernetesOptions): KubeClient {
-    return new KubeClient(loadConfig(o), o.namespace ?? 'default');
+    const kc = loadConfig(o);
+    return new KubeClient(kc, namespaceOf(o, kc));
   }
 
   /** The cluster as sentences name it: `namespace berth-test on https://…`. */
