@@ -1,7 +1,8 @@
 /**
  * kill -9 of the control plane while it provisions a Kubernetes workspace, then a restart on the
  * same data directory: the workspace converges to exactly one claim and one pod, runs, and has the
- * repository's files; deleting it afterwards leaves nothing of it in the namespace.
+ * repository's files; deleting it afterwards leaves nothing of it in the namespace. Killed while it
+ * deletes one, the restarted control plane finishes the delete.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -66,4 +67,19 @@ test('kill -9 while the init container clones: after a restart one claim, one po
   assert.deepEqual(objectsOf(id, 'pods'), [`pod/${podName(id)}`], 'the pod with the checkout was there at the kill');
   await suite.server.restart();
   await assertConverged('crash-clone', id);
+});
+
+test('kill -9 while the pod is being deleted: after a restart the workspace is gone and nothing of it is left', async () => {
+  const { server } = suite;
+  let r = await runCli(server, ['ws', 'create', 'crash-rm', '--project', 'demo', '--provisioner', 'k8s', '--image', env.BERTH_TEST_IMAGE, '--wait'], { timeoutMs: 180_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const id = (await server.client().getWorkspace('crash-rm')).id;
+  const deleting = await watchFor<{ metadata: { deletionTimestamp?: string } }>('pods', `berth.workspace=${id}`, (p) => Boolean(p.metadata.deletionTimestamp), 120_000);
+  r = await runCli(server, ['ws', 'rm', 'crash-rm', '--yes']);
+  assert.equal(r.code, 0, r.stderr);
+  await deleting.found;
+  await server.kill9();
+  await server.restart();
+  await waitGone(server.client(), 'crash-rm', 120_000);
+  assert.deepEqual(objectsOf(id), [], 'no pod, claim or Secret of the workspace');
 });

@@ -19,7 +19,7 @@ export const env: K8sTestEnv = loadK8sTestEnv();
 /** The namespace the test environment made for workspaces. */
 export const NS = env.BERTH_TEST_K8S_NAMESPACE;
 /** The node's address on the pod bridge (docs/testenv.md): pods reach this host only there. */
-export const BRIDGE = '10.218.0.1';
+const BRIDGE = '10.218.0.1';
 /** The label key that marks one suite run's objects. */
 const RUN_LABEL = 'berth-test.run';
 
