@@ -264,9 +264,10 @@ export class KubernetesProvisioner implements Provisioner {
   }
 
   /** The run-as user from the spec (or the options' default uid), resolved against the image. */
-  private resolveUser(ws: WorkspaceContext, image: string, pullPolicy: string, signal: AbortSignal): Promise<ContainerUser> {
+  private resolveUser(ws: WorkspaceContext, image: string, pullPolicy: string, opts: OpOptions): Promise<ContainerUser> {
     const spec = ws.spec.user ?? this.options.defaultUser ?? '1000';
-    return this.users.resolve(image, spec, ws.spec.registryLogins.length ? names(ws.id).pull : undefined, pullPolicy, signal);
+    const say = (message: string) => opts.progress(`Waiting for the pod that reads the image's users: ${message}.`, 'info');
+    return this.users.resolve(image, spec, ws.spec.registryLogins.length ? names(ws.id).pull : undefined, pullPolicy, opts.signal, say);
   }
 
   async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
@@ -288,7 +289,7 @@ export class KubernetesProvisioner implements Provisioner {
       await this.applySecrets(ws);
       throwIfAborted(opts.signal);
       if (login) opts.progress(`Pulling image ${image} as ${login.username}`, 'info');
-      const user = await this.resolveUser(ws, image, pullPolicy, opts.signal);
+      const user = await this.resolveUser(ws, image, pullPolicy, opts);
       const { source, origin, gitEnv } = this.cloneSource(ws, hostUrl, podUrl);
       const pod = podFor(this.settings, ws, { image, user, serverUrl: podUrl, source, originUrl: origin, gitEnv, pullPolicy });
       pod.metadata!.annotations!['berth.user'] = encodeUser(user);

@@ -18,6 +18,8 @@ test('a quota refusal names the quota and what it limits', () => {
     refusal({ ...base, code: 403, message }),
     'The ResourceQuota small of namespace team refuses creating pod berth-ws-1: it asks for limits.memory=1Gi where limits.memory=0 is used of limits.memory=64Mi. Ask for less (spec.resources, --pvc-size) or have the quota raised.',
   );
+  const bytes = message.replace('limits.memory=1Gi', 'limits.memory=268435456');
+  assert.match(refusal({ ...base, code: 403, message: bytes }), /it asks for limits\.memory=256MiB where/);
   const unspecified = 'pods "berth-ws-1" is forbidden: failed quota: small: must specify limits.memory for: workspace';
   assert.match(refusal({ ...base, code: 403, message: unspecified }), /^The ResourceQuota small of namespace team refuses creating pod berth-ws-1: it must specify limits.memory for: workspace\./);
 });

@@ -3,6 +3,7 @@
  * which namespace), a ResourceQuota (which quota and what it limits), anything else as the
  * apiserver says it. Pure, so the sentences are unit-tested against real apiserver messages.
  */
+import { formatSize } from '../../core/units.ts';
 
 /** What the apiserver refused, as `refusal` reads it. */
 export interface Refused {
@@ -20,6 +21,11 @@ export interface Refused {
 
 const RBAC = /^(\S+) is forbidden: User "([^"]+)" cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/;
 const QUOTA_EXCEEDED = /exceeded quota: ([^,]+), requested: (.+?), used: (.+?), limited: (.+)$/;
+/** Byte counts (Berth writes sizes as plain bytes) in a quota's words, as sizes a user reads. */
+function sizes(text: string): string {
+  return text.replace(/((?:memory|storage)=)(\d{4,})\b/g, (_, key: string, n: string) => key + formatSize(Number(n)));
+}
+
 const QUOTA_UNSPECIFIED = /failed quota: ([^:]+): (must specify .+)$/;
 
 /** One sentence for a refused API call. */
@@ -34,7 +40,7 @@ export function refusal(r: Refused): string {
   }
   const exceeded = QUOTA_EXCEEDED.exec(r.message);
   if (exceeded) {
-    const [, quota, requested, used, limited] = exceeded;
+    const [, quota, requested, used, limited] = exceeded.map((part) => sizes(part ?? ''));
     return (
       `The ResourceQuota ${quota} of namespace ${r.namespace} refuses ${r.what}: it asks for ${requested} where ${used} is used of ${limited}. ` +
       'Ask for less (spec.resources, --pvc-size) or have the quota raised.'

@@ -35,12 +35,12 @@ export class UserResolver {
     private readonly settings: PodSettings,
   ) {}
 
-  /** The user `userSpec` names in `image` (pulled with `pullSecret` when given); refuses root. */
-  async resolve(image: string, userSpec: string, pullSecret: string | undefined, pullPolicy: string, signal: AbortSignal): Promise<ContainerUser> {
+  /** The user `userSpec` names in `image` (pulled with `pullSecret` when given); refuses root. `say` hears what holds the probe pod up. */
+  async resolve(image: string, userSpec: string, pullSecret: string | undefined, pullPolicy: string, signal: AbortSignal, say: (message: string) => void = () => undefined): Promise<ContainerUser> {
     const key = `${image}\0${userSpec}`;
     let u = this.cache.get(key);
     if (!u) {
-      const [passwd, group] = await this.readImageFiles(image, pullSecret, pullPolicy, signal);
+      const [passwd, group] = await this.readImageFiles(image, pullSecret, pullPolicy, signal, say);
       u = resolveUser(userSpec, passwd, group, image);
       this.cache.set(key, u);
     }
@@ -50,7 +50,7 @@ export class UserResolver {
     return u;
   }
 
-  private async readImageFiles(image: string, pullSecret: string | undefined, pullPolicy: string, signal: AbortSignal): Promise<[string, string]> {
+  private async readImageFiles(image: string, pullSecret: string | undefined, pullPolicy: string, signal: AbortSignal, say: (message: string) => void): Promise<[string, string]> {
     const name = `berth-probe-${crypto.randomBytes(5).toString('hex')}`;
     const pod: V1Pod = {
       metadata: { name, labels: labelsOf(this.settings, undefined), annotations: this.settings.annotations },
@@ -77,6 +77,7 @@ export class UserResolver {
     };
     pod.metadata!.labels![`berth.kind`] = 'probe';
     await this.kube.create(`probe pod ${name}`, () => this.kube.core.createNamespacedPod({ namespace: this.kube.namespace, body: pod }));
+    let said: string | undefined;
     try {
       const end = await this.kube.watchPod(
         name,
@@ -85,6 +86,7 @@ export class UserResolver {
           if (p.status?.phase === 'Succeeded') return { ok: true as const };
           if (p.status?.phase === 'Failed') return { error: `the probe of ${image} failed (no /bin/sh or cat in the image?)` };
           const s = podState(p, null);
+          if (s.message && s.message !== said) say((said = s.message));
           return s.stuck ? { error: s.message ?? 'the probe pod cannot start' } : undefined;
         },
         signal,
