@@ -6,57 +6,33 @@
  * pod, claim or Secret.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
-import { TestServer, eventually, makeRepo, runCli, waitGone } from '../harness.ts';
-import { loadK8sTestEnv } from '../testenv/env.ts';
+import { eventually, makeRepo, runCli, waitGone } from '../harness.ts';
+import { K8sSuite, env, objectsOf, podName } from './env.ts';
 import { kubectl } from './kubectl.ts';
 
-const env = loadK8sTestEnv();
-const ns = env.BERTH_TEST_K8S_NAMESPACE;
-/** The node's address on the pod bridge (docs/testenv.md): pods reach this host only there. */
-const BRIDGE = '10.218.0.1';
-let server: TestServer;
-let repo: string;
-let proxy: Forwarders;
-let proxyUrl: string;
-
-/** Names of this workspace's objects of the given kinds, by its label. */
-function objectsOf(id: string, kinds = 'pods,persistentvolumeclaims,secrets'): string[] {
-  return kubectl(['get', kinds, '-l', `berth.workspace=${id}`, '-o', 'name']).split('\n').filter(Boolean).sort();
-}
+let suite: K8sSuite;
 
 before(async () => {
-  server = await TestServer.start();
-  proxy = new Forwarders();
-  const port = await proxy.ensure(BRIDGE, 0, { host: '127.0.0.1', port: server.port });
-  proxyUrl = `http://${BRIDGE}:${port}`;
-  repo = makeRepo({ 'README.md': '# k8s demo\n', 'src/app.txt': 'hello from the repo\n' });
-  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
-  assert.equal(r.code, 0, r.stderr);
+  suite = await K8sSuite.start();
+  await suite.addProject('demo', makeRepo({ 'README.md': '# k8s demo\n', 'src/app.txt': 'hello from the repo\n' }));
 });
 
 after(async () => {
-  await server?.stop();
-  await proxy?.close();
-  if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  await suite?.close();
 });
 
 test('full lifecycle on Kubernetes: add, create, exec, files across stop/start and kubectl delete pod, rm leaves nothing', async () => {
-  let r = await runCli(server, [
-    'provisioner', 'add', 'k8s', '--type', 'kubernetes',
-    '--kubeconfig', env.KUBECONFIG, '--namespace', ns, '--storage-class', env.BERTH_TEST_K8S_STORAGE_CLASS,
-    '--pvc-size', '256Mi', '--server-url', proxyUrl,
-  ]);
-  assert.equal(r.code, 0, r.stderr);
+  await suite.addProvisioner('k8s');
+  const server = suite.server;
+  let r: Awaited<ReturnType<typeof runCli>>;
 
   r = await runCli(server, ['ws', 'create', 'kube', '--project', 'demo', '--provisioner', 'k8s', '--image', env.BERTH_TEST_IMAGE, '--wait'], { timeoutMs: 180_000 });
   assert.equal(r.code, 0, `${r.stderr}\n${server.logs.slice(-3000)}`);
   assert.match(r.stderr, /Cloning demo into work\//);
   const c = server.client();
   const w = await c.getWorkspace('kube');
-  const pod = `berth-${w.id.replace('_', '-')}`;
+  const pod = podName(w.id);
   assert.deepEqual(objectsOf(w.id, 'pods,persistentvolumeclaims'), [`persistentvolumeclaim/${pod}`, `pod/${pod}`]);
 
   // The pod is hardened to PodSecurity restricted and holds no secret in its spec.
@@ -74,7 +50,7 @@ test('full lifecycle on Kubernetes: add, create, exec, files across stop/start a
   assert.equal(r.code, 0, r.stderr);
   const [subject, origin, content] = r.stdout.trim().split('\n');
   assert.ok(subject, 'git log shows the commit');
-  assert.equal(origin, `${proxyUrl}/git/demo.git`);
+  assert.equal(origin, `${suite.podUrl}/git/demo.git`);
   assert.equal(content, 'hello from the repo');
   r = await runCli(server, ['ws', 'exec', 'kube', '--', 'git', 'fetch', 'origin']);
   assert.equal(r.code, 0, `a fetch through the gateway from the pod works: ${r.stderr}`);
