@@ -7,6 +7,7 @@ import { ApiError, exitStatus, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
+import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
@@ -517,6 +518,9 @@ ws.command('shell <name>')
   .action(async (name: string, opts: { session?: string }) => {
     process.exitCode = await openShell(client(), name, opts.session);
   });
+
+// Last, so that it joins an `agent` command group registered above.
+addAgentRunCommand(program);
 
 async function prompt(question: string): Promise<string> {
   // Loaded here, not at start-up: only `ws delete` asks a question.

@@ -32,6 +32,8 @@ export interface DockerProvisionerDeps {
   forwarders?: Forwarders;
   /** Where a reachability check that could not run is recorded. */
   logger?: Logger;
+  /** Storage laid out by the caller (the agent's root) instead of the one the options choose. */
+  storage?: WorkspaceStorage;
 }
 
 /** What the docker type can do: images, users, limits and private registries; workspaces reach the control plane over a network. */
@@ -72,7 +74,7 @@ export class DockerProvisioner implements Provisioner {
       allowDockerSocket: options.allowDockerSocket ?? false,
       ...(options.defaultImage ? { defaultImage: options.defaultImage } : {}),
     };
-    const storage: WorkspaceStorage = kind === 'bind' ? new BindStorage(options.root ?? path.join(deps.dataDir, 'workspaces', name)) : new VolumeStorage(engine, { installation: deps.installation, provisioner: name });
+    const storage: WorkspaceStorage = deps.storage ?? (kind === 'bind' ? new BindStorage(options.root ?? path.join(deps.dataDir, 'workspaces', name)) : new VolumeStorage(engine, { installation: deps.installation, provisioner: name }));
     const p = new DockerProvisioner(name, options, engine, storage, new DockerRuntime(engine, storage, settings), settings, deps);
     deps.forwarders?.acquire();
     // Limits are checked against the engine when it answers; a slow or absent engine only skips that check.

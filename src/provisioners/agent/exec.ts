@@ -1,0 +1,78 @@
+/**
+ * An ExecProcess whose process runs on an agent: the agent's exec WebSocket (the control plane's
+ * own exec framing, src/sdk/protocol.ts) seen as streams. Output is paused while the socket to the
+ * agent is congested in the other direction, so a slow reader does not grow memory here.
+ */
+import { PassThrough, Writable } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { ProvisionerError } from '../../core/errors.ts';
+import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT } from '../../sdk/protocol.ts';
+import type { AgentExecStart } from '../../agent/protocol.ts';
+import type { ExecProcess } from '../provisioner.ts';
+
+/** Opens the process on the agent; resolves once the socket is open and the start message sent. */
+export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err: unknown) => Error, signal?: AbortSignal): Promise<ExecProcess> {
+  return new Promise((resolve, reject) => {
+    const stdout = new PassThrough();
+    const stderr = start.tty ? null : new PassThrough();
+    let exit: { code: number | null; signal?: string } | undefined;
+    let failure: Error | undefined;
+    let settle!: (v: { code: number | null; signal?: string }) => void;
+    let fail!: (e: Error) => void;
+    const exited = new Promise<{ code: number | null; signal?: string }>((res, rej) => {
+      settle = res;
+      fail = rej;
+    });
+    // A caller that never awaits `exited` must not crash the process with an unhandled rejection.
+    exited.catch(() => undefined);
+    const send = (data: Buffer | string, cb?: (err?: Error) => void) => {
+      if (ws.readyState === ws.OPEN) ws.send(data, cb);
+      else cb?.(new Error('closed'));
+    };
+    const control = (msg: object) => send(JSON.stringify(msg));
+    const stdin = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        send(Buffer.concat([Buffer.from([CHANNEL_STDIN]), chunk]), () => cb());
+      },
+      final(cb) {
+        control({ type: 'eof' });
+        cb();
+      },
+    });
+    stdin.on('error', () => undefined);
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) {
+        const target = data[0] === CHANNEL_STDOUT ? stdout : data[0] === CHANNEL_STDERR ? stderr : null;
+        target?.write(data.subarray(1));
+        return;
+      }
+      const msg = JSON.parse(data.toString()) as { type: string; code?: number | null; signal?: string; message?: string };
+      if (msg.type === 'exit') exit = { code: msg.code ?? null, ...(msg.signal ? { signal: msg.signal } : {}) };
+      else if (msg.type === 'error') failure = new ProvisionerError(msg.message ?? 'The agent could not start the process.', { code: 'exec_failed', retryable: false });
+    });
+    ws.on('close', () => {
+      stdout.end();
+      stderr?.end();
+      if (exit) settle(exit);
+      else fail(failure ?? describe(new Error('the connection to the agent closed before the process ended')));
+    });
+    ws.on('error', (err) => {
+      if (ws.readyState !== ws.OPEN && !opened) reject(describe(err));
+      failure ??= describe(err);
+    });
+    let opened = false;
+    ws.once('open', () => {
+      opened = true;
+      control({ ...start });
+      resolve({
+        stdin,
+        stdout,
+        stderr,
+        resize: (cols, rows) => control({ type: 'resize', cols, rows }),
+        kill: (sig = 'SIGKILL') => control({ type: 'signal', signal: sig }),
+        exited,
+      });
+    });
+    signal?.addEventListener('abort', () => ws.close(), { once: true });
+  });
+}
