@@ -5,7 +5,7 @@
  * Provision is a list of named idempotent steps, each finding its object again by name and labels,
  * so a provision run again after a crash at any point converges on one claim and one pod.
  */
-import { StorageV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { ApiException, StorageV1Api, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import { AbortedError, InputError, ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
 import type { Spec } from '../../core/spec.ts';
@@ -40,8 +40,8 @@ export class KubernetesProvisioner implements Provisioner {
   private readonly users: UserResolver;
   /** Pods and claims of this provisioner as informers see them: what inspect and every wait read. */
   private readonly observed: Observer;
-  /** Storage classes seen to exist, so each is read once. */
-  private readonly knownClasses = new Set<string>();
+  /** Storage classes looked up already (found, or not ours to read), so each is read once. */
+  private readonly checkedClasses = new Set<string>();
 
   private constructor(
     readonly name: string,
@@ -103,12 +103,15 @@ export class KubernetesProvisioner implements Provisioner {
    */
   private async checkStorageClass(): Promise<void> {
     const cls = this.settings.storageClass;
-    if (!cls || this.knownClasses.has(cls)) return;
+    if (!cls || this.checkedClasses.has(cls)) return;
     try {
       await this.kube.kc.makeApiClient(StorageV1Api).readStorageClass({ name: cls });
-      this.knownClasses.add(cls);
+      this.checkedClasses.add(cls);
     } catch (err) {
-      if (!isNotFound(err)) return;
+      if (!isNotFound(err)) {
+        if (err instanceof ApiException && err.code === 403) this.checkedClasses.add(cls);
+        return;
+      }
       throw new ProvisionerError(`The storage class ${cls} does not exist in the cluster of ${this.kube.where}; choose one of \`kubectl get storageclass\` with --storage-class.`, { retryable: false, code: 'invalid_spec' });
     }
   }
@@ -446,7 +449,11 @@ export class KubernetesProvisioner implements Provisioner {
     const serverUrl = pod.spec?.containers.find((c) => c.name === MAIN)?.env?.find((e) => e.name === 'BERTH_SERVER_URL')?.value;
     if (serverUrl) details.serverUrl = serverUrl;
     const s = podState(pod, mine(pvc) ? pvc : null);
-    if (s.state === 'running') return { state: 'running', storage, ...(s.message ? { message: s.message } : {}), details };
+    if (s.state === 'running') {
+      // Shown by `berth ws show`: a running pod's message tells of a restart (an OOM kill and its limit).
+      if (s.message) details.observed = s.message;
+      return { state: 'running', storage, ...(s.message ? { message: s.message } : {}), details };
+    }
     if (s.state === 'failed') return { state: 'failed', storage, message: s.message ?? 'the pod failed', details };
     // Still starting, or restarting after a crash: not ready for exec.
     return { state: 'stopped', storage, ...(s.message ? { message: s.message } : {}), details };
