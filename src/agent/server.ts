@@ -43,7 +43,9 @@ export async function buildAgentApp(deps: AgentAppDeps) {
     // fastify's own per-request lines only at warn: every request is the control plane's.
     loggerInstance: deps.logger.child({}, { level: 'warn' }),
     bodyLimit: 16 * 1024 * 1024,
-    https: { ...deps.https, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+    // The certificate is checked in onRequest, not by the handshake: a refused client then reads why
+    // (an alert from the handshake reaches it only as a reset connection). Every route passes that hook.
+    https: { ...deps.https, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
   });
   app.setErrorHandler(errorHandler);
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
@@ -52,7 +54,10 @@ export async function buildAgentApp(deps: AgentAppDeps) {
   app.addHook('onRequest', async (req, reply) => {
     const socket = req.raw.socket as TLSSocket;
     const peer = socket.getPeerCertificate?.();
-    if (!socket.authorized || !peer?.fingerprint256) throw new UnauthorizedError('This agent accepts only a client certificate issued by its control plane.');
+    if (!peer?.fingerprint256) throw new UnauthorizedError("This agent requires a client certificate issued by its control plane's CA; none was presented.");
+    if (!socket.authorized) {
+      throw new UnauthorizedError(`This agent refuses the client certificate "${peer.subject?.CN ?? peer.fingerprint256}": ${certProblem(String(socket.authorizationError))}; it accepts only certificates its control plane's CA issued.`);
+    }
     const pinned = deps.clients();
     if (pinned.length > 0 && !pinned.includes(peer.fingerprint256)) {
       throw new UnauthorizedError(`This agent does not accept the client certificate ${peer.fingerprint256}: it is not the one its enrollment pinned.`);
@@ -159,4 +164,13 @@ async function waitStream(deps: AgentAppDeps, id: string, generation: number, re
     deps.workspaces.events.off('event', onEvent);
     res.end();
   }
+}
+
+/** Why TLS did not verify a client certificate, in words. */
+function certProblem(code: string): string {
+  if (/SELF_SIGNED/.test(code)) return 'it is self-signed';
+  if (/ISSUER|VERIFY_LEAF/.test(code)) return 'it was issued by another CA';
+  if (code === 'CERT_HAS_EXPIRED') return 'it has expired';
+  if (code === 'CERT_NOT_YET_VALID') return 'it is not valid yet';
+  return `it does not verify (${code})`;
 }

@@ -21,11 +21,12 @@ export function addAgentRunCommand(program: Command): void {
     .addOption(new Option('--label <key=value>', 'A label the control plane places workspaces by (repeatable)').argParser(collectLabel).default({}))
     .addOption(new Option('--allow-ports', "Publish workspaces' spec.ports on this host's 127.0.0.1").env('BERTH_AGENT_ALLOW_PORTS'))
     .addOption(new Option('--log-level <level>', 'Log level').env('BERTH_AGENT_LOG_LEVEL').default('info'))
-    .action(async (opts: { root: string; listen: string; dockerHost: string; label: Record<string, string>; allowPorts?: boolean; logLevel: string }) => {
+    .addOption(new Option('--resync <ms>', 'How often every workspace is checked against its desired state').env('BERTH_AGENT_RESYNC_MS').default('15000').hideHelp())
+    .action(async (opts: { root: string; listen: string; dockerHost: string; label: Record<string, string>; allowPorts?: boolean; logLevel: string; resync: string }) => {
       const [{ Agent, AGENT_VERSION }, { createLogger }] = await Promise.all([import('../agent/agent.ts'), import('../server/logger.ts')]);
       const logger = createLogger(opts.logLevel);
       const envLabels = process.env.BERTH_AGENT_LABELS?.split(',').filter(Boolean).reduce((acc, l) => collectLabel(l.trim(), acc), {} as Record<string, string>) ?? {};
-      const agent = await Agent.create({ root: opts.root, listen: opts.listen, dockerHost: opts.dockerHost, labels: { ...envLabels, ...opts.label }, allowPorts: Boolean(opts.allowPorts), logger });
+      const agent = await Agent.create({ root: opts.root, listen: opts.listen, dockerHost: opts.dockerHost, labels: { ...envLabels, ...opts.label }, allowPorts: Boolean(opts.allowPorts), logger, resyncMs: Math.max(500, Number(opts.resync) || 15_000) });
       process.stdout.write(`Berth ${AGENT_VERSION} agent listening on ${agent.url} (root ${opts.root})\n`);
       let stopping = false;
       const stop = (sig: string) => {

@@ -1,0 +1,149 @@
+/**
+ * The agent as an operator relies on it, through the `agent` provisioner and a real `berth agent
+ * run` in the testenv's network namespace: files survive stop/start and a `docker rm -f` (which the
+ * agent repairs by itself, without the control plane); a kill -9 of the agent leaves the workspace
+ * running, is reported as "unreachable" (never as absent), and the restarted agent adopts it; and
+ * the refusals: no or foreign client certificates, a server certificate other than the enrolled one,
+ * and ids or keys that would leave the agent's root.
+ */
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { AgentClient } from '../../src/provisioners/agent/client.ts';
+import type { PluginContext, Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
+import { builtinPlugins } from '../../src/provisioners/plugins.ts';
+import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
+import { eventually } from '../harness.ts';
+import { bundleProject, op, run, testRepo, workspaceContext, workspaceId } from '../provisioners/fixtures.ts';
+import { issue, selfSigned } from './certs.ts';
+import { MemoryAgentDirectory, agentDocker, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent, type TestPki } from './fixtures.ts';
+
+const env = agentTestEnv();
+
+describe('agent: lifecycle, restarts and refusals (berth agent run in netns berth-agent)', () => {
+  const root = agentRoot();
+  let agent: RunningAgent;
+  let directory: MemoryAgentDirectory;
+  let pki: TestPki;
+  let fingerprint: string;
+  let p: Provisioner;
+  let ws: WorkspaceContext;
+  const start = (port = 0) => startAgent(env, root, { port, labels: { zone: 'test' }, extraEnv: { BERTH_AGENT_RESYNC_MS: '1000' } });
+  const containers = (id: string) => agentDocker(env, ['ps', '-a', '--filter', `name=^berth-${id}$`, '--format', '{{.Names}} {{.State}}']).split('\n').filter(Boolean);
+
+  before(async () => {
+    pki = await testPki();
+    fingerprint = await writeAgentKeys(root, pki, env.BERTH_TEST_AGENT_AGENT_IP);
+    agent = await start();
+    directory = new MemoryAgentDirectory(pki);
+    directory.add('a1', agent.url, fingerprint);
+    const ctx = { installation: 'lifecycle', dataDir: root, serverUrl: () => 'http://berth.invalid', listening: new Promise<void>(() => undefined), logger: pino({ level: 'silent' }), agents: directory } as PluginContext;
+    const registry = new ProvisionerRegistry(ctx);
+    for (const plugin of builtinPlugins()) registry.register(plugin);
+    p = await registry.build('agents', 'agent', { labels: { zone: 'test' } });
+    ws = workspaceContext(workspaceId(), bundleProject(testRepo().dir), { image: env.BERTH_TEST_IMAGE });
+  });
+  after(async () => {
+    await p?.destroy(ws, op()).catch(() => undefined);
+    await p?.close();
+    await agent?.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('placed by labels and pinned; a file survives stop/start, and a docker rm -f that the agent repairs by itself', async () => {
+    const status = await p.provision(ws, op());
+    assert.equal(status.state, 'running');
+    assert.equal(directory.pinOf(ws.id), 'a1', 'the workspace is pinned to the agent that holds its files');
+    assert.ok(fs.existsSync(path.join(root, 'workspaces', ws.id, 'work', '.git')), "the checkout is under the agent's root");
+    assert.equal((await run(p, ws, ['sh', '-c', 'echo kept > /workspace/work/keep.txt'])).code, 0);
+
+    await p.stop(ws, op());
+    assert.deepEqual([(await p.inspect(ws.id)).state, (await p.inspect(ws.id)).storage], ['stopped', true]);
+    await p.provision(ws, op());
+    assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
+
+    const before = agentDocker(env, ['inspect', '-f', '{{.Id}}', `berth-${ws.id}`]);
+    agentDocker(env, ['rm', '-f', `berth-${ws.id}`]);
+    // No call from the control plane: the agent's own reconciler notices and brings it back.
+    await eventually(() => agentDocker(env, ['inspect', '-f', '{{.State.Running}} {{.Id}}', `berth-${ws.id}`], true).startsWith('true ') || undefined, 'the agent re-creates the removed container', 60_000, 250);
+    assert.notEqual(agentDocker(env, ['inspect', '-f', '{{.Id}}', `berth-${ws.id}`]), before, 'a new container');
+    assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n', 'the file survived');
+    assert.equal(containers(ws.id).length, 1);
+  });
+
+  test('kill -9 of the agent: the workspace keeps running, is reported unreachable (not absent), and is adopted after the restart', async () => {
+    await p.provision(ws, op());
+    const port = Number(new URL(agent.url).port);
+    await agent.kill();
+    await assert.rejects(p.inspect(ws.id), (err: Error) => /agent "a1" at .* is unreachable: nothing listens on its control port/.test(err.message));
+    assert.match(containers(ws.id).join('\n'), /running/, 'the workspace runs on while the agent is away');
+    agent = await start(port);
+    const status = await p.inspect(ws.id);
+    assert.equal(status.state, 'running');
+    assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
+    assert.deepEqual(containers(ws.id), [`berth-${ws.id} running`], 'adopted: still one container');
+  });
+
+  test('client certificates: none, self-signed and from another CA are refused; so is a server certificate other than the enrolled one', async () => {
+    const url = new URL('/v1/info', agent.url);
+    const bare = (o: https.RequestOptions) =>
+      new Promise<string>((resolve, reject) => {
+        const req = https.request(url, { ...o, ca: pki.ca.cert, checkServerIdentity: () => undefined }, (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.match(await bare({}), /^401 .*requires a client certificate issued by its control plane's CA; none was presented/);
+    const self = await selfSigned('intruder', false);
+    assert.match(await bare({ key: self.key, cert: self.cert }), /^401 .*refuses the client certificate \\"intruder\\": it is self-signed/);
+    const otherCa = await selfSigned('another CA');
+    const foreign = await issue(otherCa, 'another control plane', {});
+    assert.match(await bare({ key: foreign.key, cert: foreign.cert }), /^401 .*it was issued by another CA/);
+    const expired = await issue(pki.ca, 'old control plane', { notAfter: new Date(Date.now() - 30_000) });
+    assert.match(await bare({ key: expired.key, cert: expired.cert }), /^401 .*it has expired/);
+    assert.match(await bare({ key: pki.client.key, cert: pki.client.cert }), /^200 /, 'the control plane itself is let in');
+
+    const foreignClient = new AgentClient('a1', agent.url, { key: foreign.key, cert: foreign.cert, ca: pki.ca.cert, fingerprint }, 'test');
+    await assert.rejects(foreignClient.json('GET', '/v1/info'), /The agent "a1" refused: This agent refuses the client certificate "another control plane": it was issued by another CA/);
+    const wsFrom = (c: AgentClient) =>
+      new Promise<string>((resolve) => {
+        const s = c.websocket('/v1/events');
+        s.on('open', () => resolve('open'));
+        s.on('error', (err) => resolve(err.message));
+      });
+    assert.match(await wsFrom(foreignClient), /401/, 'the WebSocket routes refuse it too');
+    foreignClient.close();
+    const wrongPin = new AgentClient('a1', agent.url, { key: pki.client.key, cert: pki.client.cert, ca: pki.ca.cert, fingerprint: crypto.randomBytes(32).toString('hex') }, 'test');
+    await assert.rejects(wrongPin.json('GET', '/v1/info'), /is not the one enrolled for agent "a1"/);
+    wrongPin.close();
+  });
+
+  test("ids, user ids and project names that would leave the agent's root are refused", async () => {
+    const c = new AgentClient('a1', agent.url, directory.tlsFor('a1'), 'test');
+    try {
+      await assert.rejects(c.json('GET', '/v1/workspaces/..%2F..%2Fetc'), /Refused workspace id/);
+      const bad = (patch: (w: ReturnType<typeof wire>) => void) => {
+        const w = wire();
+        patch(w);
+        return c.json('PUT', `/v1/workspaces/${w.id}`, { body: { desired: 'running', workspace: w } });
+      };
+      await assert.rejects(bad((w) => (w.owner.id = '../../../etc')), /Refused user id/);
+      await assert.rejects(bad((w) => (w.project.name = '..')), /Refused project name/);
+      await assert.rejects(bad((w) => (w.spec.userData = ['/proc/self'])), /userData/);
+      assert.deepEqual(fs.readdirSync(path.join(root, 'userdata')), [], 'nothing was created');
+    } finally {
+      c.close();
+    }
+    function wire() {
+      const w = workspaceContext(workspaceId(), { name: 'p', cloneUrl: 'file:///nonexistent' }, { image: env.BERTH_TEST_IMAGE });
+      return { id: w.id, name: w.name, owner: { ...w.owner }, project: { name: 'p', cloneUrl: 'file:///nonexistent' }, spec: { ...w.spec }, env: w.env };
+    }
+  });
+});
