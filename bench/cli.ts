@@ -4,7 +4,7 @@
  *  - `berth --help`: start-up alone, no server round trip;
  *  - `berth ws exec W -- true` in a docker workspace: start-up, WebSocket, exec in the container.
  * Every sample is a fresh process, as a person or a script would run them; the order of the two
- * sides alternates each round so machine noise falls evenly. BENCH_QUICK=1 takes few samples.
+ * sides alternates each round so machine noise falls evenly.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,11 +12,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { BERTH_BIN, TestServer, makeRepo } from '../test/harness.ts';
 import { cleanupEngines, docker, installationOf, removeWorkspaces, testEnv } from '../test/docker/env.ts';
-import { median, percentile, reachPhase, report, timeMs, type Result } from './lib.ts';
+import { compareTimes, runs, warmups, type Side } from './harness.ts';
+import { reachPhase, type Result } from './lib.ts';
 
-const QUICK = process.env.BENCH_QUICK === '1';
-const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 5 : 30));
-const WARMUP = QUICK ? 2 : 5;
 const MAX_RATIO = 1.5;
 /** No single sample may hang the benchmark. */
 const SAMPLE_TIMEOUT_MS = 30_000;
@@ -26,46 +24,13 @@ const execFileAsync = promisify(execFile);
 /** A command timed as a child process, failing loudly when it does not exit 0. */
 type Cmd = { file: string; args: string[]; env: NodeJS.ProcessEnv };
 
-async function timeCmd(c: Cmd): Promise<number> {
-  return timeMs(() => execFileAsync(c.file, c.args, { env: c.env, timeout: SAMPLE_TIMEOUT_MS, killSignal: 'SIGKILL' }));
+function sample(c: Cmd): Side['sample'] {
+  return async () => void (await execFileAsync(c.file, c.args, { env: c.env, timeout: SAMPLE_TIMEOUT_MS, killSignal: 'SIGKILL' }));
 }
 
-function spread(xs: number[]): Record<string, number> {
-  const r = (n: number) => Math.round(n * 10) / 10;
-  return { p50: r(median(xs)), p95: r(percentile(xs, 95)), p99: r(percentile(xs, 99)), max: r(Math.max(...xs)) };
-}
-
-/** Warm-up, then `RUNS` rounds of both commands, berth first in even rounds and baseline first in odd ones. */
-async function compareCommands(name: string, berth: Cmd, baseline: Cmd, baselineName: string): Promise<Result> {
-  for (let i = 0; i < WARMUP; i++) {
-    await timeCmd(berth);
-    await timeCmd(baseline);
-  }
-  const r: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    if (i % 2 === 0) {
-      r.push(await timeCmd(berth));
-      b.push(await timeCmd(baseline));
-    } else {
-      b.push(await timeCmd(baseline));
-      r.push(await timeCmd(berth));
-    }
-  }
-  const ratio = median(r) / median(b);
-  return {
-    name,
-    unit: 'ms',
-    berth: median(r),
-    baseline: median(b),
-    baselineName,
-    ratio,
-    target: `<= ${MAX_RATIO}`,
-    met: ratio <= MAX_RATIO,
-    runs: RUNS,
-    samples: { berth: r, baseline: b },
-    extra: { berth: spread(r), baseline: spread(b), warmup: WARMUP },
-  };
+/** Warm-up, then rounds of both commands in alternating order. */
+function compareCommands(name: string, berth: Cmd, baseline: Cmd, baselineName: string): Promise<Result> {
+  return compareTimes({ name, runs: runs(30, 2), warmup: warmups(5), goal: { maxRatio: MAX_RATIO }, berth: sample(berth), baseline: { name: baselineName, sample: sample(baseline) } });
 }
 
 /** Runs both comparisons against one server, one docker workspace and one plain container. */
@@ -92,15 +57,10 @@ export async function run(): Promise<Result[]> {
     const baseline: Cmd = { file: 'docker', args: ['exec', container, 'true'], env: dockerEnv };
     const baselineName = 'docker exec C true';
 
-    const results = [
+    return [
       await compareCommands('berth --help', berth('--help'), baseline, baselineName),
       await compareCommands('berth ws exec W -- true', berth('ws', 'exec', 'cli', '--', 'true'), baseline, baselineName),
     ];
-    for (const r of results) {
-      const e = r.extra as { berth: Record<string, number>; baseline: Record<string, number> };
-      process.stdout.write(`  ${r.name}: berth p50/p95/p99 ${e.berth.p50}/${e.berth.p95}/${e.berth.p99} ms; ${baselineName} ${e.baseline.p50}/${e.baseline.p95}/${e.baseline.p99} ms\n`);
-    }
-    return results;
   } finally {
     docker(['rm', '-f', container], { allowFail: true });
     if (workspace) await removeWorkspaces(server.client(), workspace).catch((err: unknown) => process.stderr.write(`workspace removal failed: ${(err as Error).message}\n`));
@@ -109,5 +69,3 @@ export async function run(): Promise<Result[]> {
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) report(await run());

@@ -2,19 +2,20 @@
  * API latency while a large workspace is deleted: GET /api/v1/workspaces/:id latency of another
  * workspace (p50/p95/p99/max) on an idle server vs while the shell provisioner removes a checkout
  * of 200,000 small files (a large node_modules). A delete that blocks the event loop shows up as a
- * p99 of seconds; the goal is a p99 at most 5× the idle one. `BENCH_QUICK=1` uses 20,000 files.
+ * p99 of seconds; the goal is a p99 at most 5× the idle one. Quick mode uses 2,000 files.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiError, type BerthClient } from '../src/sdk/client.ts';
 import { TestServer, makeRepo } from '../test/harness.ts';
-import { percentile, reachPhase, report, type Result } from './lib.ts';
+import { QUICK } from './harness.ts';
+import { makeResult, reachPhase, type Result } from './lib.ts';
 
-const QUICK = process.env.BENCH_QUICK === '1';
-const FILES = QUICK ? 20_000 : 200_000;
+const FILES = QUICK ? 2_000 : 200_000;
 /** Requests are sent on a fixed schedule, not one after the other, so a stalled server delays every request due meanwhile. */
 const INTERVAL_MS = 5;
-const IDLE_SAMPLES = QUICK ? 200 : 1000;
+const IDLE_SAMPLES = QUICK ? 50 : 1000;
+const WARMUP_SAMPLES = QUICK ? 10 : 50;
 /** Upper bound on the probe during the delete (samples and time), so a delete that never ends cannot hang the run. */
 const MAX_SAMPLES = 200_000;
 const MAX_DELETE_MS = 10 * 60_000;
@@ -80,7 +81,7 @@ export async function run(): Promise<Result[]> {
     process.stdout.write(`Wrote ${FILES} files in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
     // Warm-up, then the idle baseline, then the same probe while the other workspace is deleted.
-    await probe(c, other.id, (sent) => sent >= 50);
+    await probe(c, other.id, (sent) => sent >= WARMUP_SAMPLES);
     const idle = await probe(c, other.id, (sent) => sent >= IDLE_SAMPLES);
     let deleted = false;
     const started = performance.now();
@@ -91,31 +92,21 @@ export async function run(): Promise<Result[]> {
     const busy = await during;
     if (fs.existsSync(dir)) throw new Error(`the workspace directory ${dir} is still there after the delete`);
 
-    const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), max: Math.max(...xs), n: xs.length });
-    const a = stats(idle);
-    const b = stats(busy);
-    const f = (s: typeof a) => `p50 ${s.p50.toFixed(1)} / p95 ${s.p95.toFixed(1)} / p99 ${s.p99.toFixed(1)} / max ${s.max.toFixed(1)} ms (${s.n} samples)`;
-    process.stdout.write(`idle:     ${f(a)}\ndeleting: ${f(b)} over ${(deleteMs / 1000).toFixed(1)} s\n`);
-    process.stdout.write(`ratios deleting/idle: p50 ${(b.p50 / a.p50).toFixed(2)}, p95 ${(b.p95 / a.p95).toFixed(2)}, p99 ${(b.p99 / a.p99).toFixed(2)}\n`);
-    const ratio = b.p99 / a.p99;
+    process.stdout.write(`  deleted ${FILES} files in ${(deleteMs / 1000).toFixed(1)} s\n`);
     return [
-      {
-        name: `GET /api/v1/workspaces/:id p99 while deleting ${FILES} files`,
-        unit: 'ms',
-        berth: b.p99,
-        baseline: a.p99,
-        baselineName: 'idle',
-        ratio,
-        target: '<= 5',
-        met: ratio <= 5,
-        runs: 1,
-        samples: { berth: busy, baseline: idle },
-        extra: { files: FILES, deleteMs, idle: a, deleting: b },
-      },
+      makeResult({
+        name: `GET /api/v1/workspaces/:id while deleting ${FILES} files`,
+        berth: busy,
+        baseline: idle,
+        baselineName: 'the same GETs on an idle server',
+        ratioOf: 'p99',
+        goal: { maxRatio: 5 },
+        warmup: WARMUP_SAMPLES,
+        order: 'idle probe, then the same probe during the delete (one fixed-rate series each)',
+        extra: { files: FILES, deleteMs, intervalMs: INTERVAL_MS },
+      }),
     ];
   } finally {
     await server.stop();
   }
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) report(await run());

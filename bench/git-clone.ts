@@ -5,20 +5,26 @@
  * shows what the gateway adds: token auth, the freshness check against the upstream, and one more
  * CGI hop. A file:// clone is reported alongside for reference (no HTTP at all, not comparable).
  *
- * Standalone: `node --import tsx bench/git-clone.ts` (BENCH_RUNS=N to change the repeat count, default 9).
+ * Direct, gateway and file:// clones rotate order each round, so machine noise spreads evenly.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { tempDir, TestServer } from '../test/harness.ts';
 import { startUpstream } from '../test/git/upstream-server.ts';
-import { median, report, timeMs, type Result } from './lib.ts';
+import { QUICK, compareTimes, runs, warmups } from './harness.ts';
+import type { Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
-const COMMITS = 5000;
+/** Quick mode clones a small history and checks one configuration. */
+const COMMITS = QUICK ? 300 : 5000;
 const FILES = 300;
 const PASSWORD = 'bench-upstream-password';
+const ALL_CONFIGS = [
+  ['default freshness window (10s)', []],
+  ['upstream checked on every clone (--git-freshness 0)', ['--git-freshness', '0']],
+] as const;
+const CONFIGS = QUICK ? ALL_CONFIGS.slice(1) : ALL_CONFIGS;
 
 function clone(url: string, user: string, password: string, dest: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -45,7 +51,6 @@ function clone(url: string, user: string, password: string, dest: string): Promi
 
 /** Runs the comparison and returns its results. */
 export async function run(): Promise<Result[]> {
-  const runs = Number(process.env.BENCH_RUNS ?? 9);
   const src = generatedRepo(FILES, COMMITS);
   const root = tempDir('berth-bench-git-');
   const bare = path.join(root, 'big.git');
@@ -58,42 +63,25 @@ export async function run(): Promise<Result[]> {
   let n = 0;
   const dest = () => path.join(root, `clone-${n++}`);
   try {
-    for (const [label, args] of [
-      ['default freshness window (10s)', []],
-      ['upstream checked on every clone (--git-freshness 0)', ['--git-freshness', '0']],
-    ] as const) {
+    for (const [label, args] of CONFIGS) {
       const server = await TestServer.start({ args: [...args] });
       servers.push(server);
       const c = server.client();
       await c.createProject({ name: 'big', repo: `${upstream.url}/big.git`, credentials: { username: 'bench', password: PASSWORD } });
       await c.syncProject('big');
       const gateway = `${server.url}/git/big.git`;
-      await clone(gateway, 'x', server.adminToken, dest()); // warm-up of both paths
-      await clone(`${upstream.url}/big.git`, 'bench', PASSWORD, dest());
-      // Direct, gateway and file:// clones alternate, so machine noise spreads evenly over all three.
-      const direct: number[] = [];
-      const viaGateway: number[] = [];
-      const file: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        direct.push(await timeMs(() => clone(`${upstream.url}/big.git`, 'bench', PASSWORD, dest())));
-        viaGateway.push(await timeMs(() => clone(gateway, 'x', server.adminToken, dest())));
-        file.push(await timeMs(() => clone(`file://${bare}`, '', '', dest())));
-      }
-      const berth = median(viaGateway);
-      const baseline = median(direct);
-      results.push({
-        name: `git clone of ${COMMITS} commits through the gateway, ${label}`,
-        unit: 'ms',
-        berth,
-        baseline,
-        baselineName: 'direct clone over http-backend',
-        ratio: berth / baseline,
-        target: '<= 1.3',
-        met: berth / baseline <= 1.3,
-        runs,
-        samples: { berth: viaGateway, baseline: direct },
-        extra: { fileCloneMs: median(file), note: 'file:// uses the local transport (no HTTP, no auth); shown for reference only' },
-      });
+      results.push(
+        await compareTimes({
+          name: `git clone of ${COMMITS} commits through the gateway, ${label}`,
+          runs: runs(9),
+          warmup: warmups(1),
+          goal: { maxRatio: 1.3 },
+          berth: () => clone(gateway, 'x', server.adminToken, dest()),
+          baseline: { name: 'direct clone over http-backend', sample: () => clone(`${upstream.url}/big.git`, 'bench', PASSWORD, dest()) },
+          // The local transport: no HTTP, no auth; for reference only, not comparable.
+          others: [{ name: 'file:// clone (reference)', sample: () => clone(`file://${bare}`, '', '', dest()) }],
+        }),
+      );
       for (const d of fs.readdirSync(root).filter((d) => d.startsWith('clone-'))) fs.rmSync(path.join(root, d), { recursive: true, force: true });
     }
   } finally {
@@ -102,10 +90,4 @@ export async function run(): Promise<Result[]> {
     fs.rmSync(root, { recursive: true, force: true });
   }
   return results;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const results = await run();
-  report(results);
-  for (const r of results) process.stdout.write(`  file:// clone for reference: ${Number(r.extra?.fileCloneMs).toFixed(0)} ms\n`);
 }

@@ -1,37 +1,64 @@
 /**
- * Benchmark helpers. Every benchmark measures Berth and its raw baseline side by side in the same
- * run, repeats both, and reports medians and their ratio (Berth / baseline; lower is better for
- * times, higher is better for throughput).
+ * What every benchmark reports: the statistics of both sides, the ratio and its goal, a flag when
+ * the ratio is too good to be believed, and the line a person reads. Timing and ordering of samples
+ * are in harness.ts; the run's facts and the result files in record.ts.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { BerthClient } from '../src/sdk/client.ts';
 
-/** One reported comparison. */
+/** Distribution of one side's samples. */
+export interface Stats {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  min: number;
+}
+
+/** One more figure measured in the same rounds as berth and baseline (e.g. a naive script). */
+export interface OtherFigure {
+  name: string;
+  stats: Stats;
+  /** berth / this figure, on the same percentile as the main ratio. */
+  ratio: number;
+}
+
+/** One reported comparison: berth against its baseline, with every sample kept. */
 export interface Result {
   name: string;
   unit: string;
-  berth: number;
-  baseline: number;
+  /** Throughput: more is better, and a ratio far above 1 is the suspicious one. */
+  higherIsBetter: boolean;
+  berth: Stats;
+  baseline: Stats;
   baselineName: string;
-  /** berth / baseline. */
+  /** Percentile the ratio compares. */
+  ratioOf: 'p50' | 'p99';
+  /** berth / baseline on `ratioOf`. */
   ratio: number;
-  /** The goal the ratio is held to, e.g. "<= 1.5". */
-  target: string;
+  /** The goal in words, e.g. "ratio <= 1.2 and berth p99 <= 5000 ms". */
+  goal: string;
   met: boolean;
-  runs: number;
-  samples: { berth: number[]; baseline: number[] };
+  /** Why the figure looks wrong (a ratio far better than the baseline), when it does. */
+  suspect?: string;
+  warmup: number;
+  order: string;
+  others: OtherFigure[];
+  samples: Record<string, number[]>;
   extra?: Record<string, unknown>;
 }
 
-/** Median of a non-empty list. */
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+/** What a result is held to; every given bound must hold. */
+export interface Goal {
+  maxRatio?: number;
+  maxBerthP99?: number;
+  minBerthP50?: number;
+  /** A goal the benchmark judges itself (failures counted, files left…). */
+  also?: { text: string; met: boolean };
 }
+
+/** Below this ratio (above its inverse for throughput) Berth beats the baseline by too much to trust without a look. */
+export const SUSPECT_RATIO = 0.5;
 
 /** The `p`-th percentile (nearest rank) of a non-empty list. */
 export function percentile(xs: number[], p: number): number {
@@ -39,17 +66,104 @@ export function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-/** The commit and machine figures are taken on, recorded with every result file. */
-export function runFacts(): Record<string, unknown> {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: path.resolve(import.meta.dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  let commit = 'unknown';
-  try {
-    // Figures from a tree with uncommitted changes say so.
-    commit = git('rev-parse', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? '+changes' : '');
-  } catch {
-    /* not a checkout */
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  return percentile(xs, 50);
+}
+
+/** p50/p95/p99/max/min of a non-empty list. */
+export function stats(xs: number[]): Stats {
+  if (!xs.length) throw new Error('a benchmark side has no samples');
+  return { n: xs.length, p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), max: Math.max(...xs), min: Math.min(...xs) };
+}
+
+/** Builds a result from raw samples: statistics, ratios, the goal and the suspect check. */
+export function makeResult(o: {
+  name: string;
+  unit?: string;
+  higherIsBetter?: boolean;
+  berth: number[];
+  baseline: number[];
+  baselineName: string;
+  others?: { name: string; samples: number[] }[];
+  ratioOf?: 'p50' | 'p99';
+  goal: Goal;
+  warmup: number;
+  order: string;
+  extra?: Record<string, unknown>;
+}): Result {
+  const ratioOf = o.ratioOf ?? 'p50';
+  const berth = stats(o.berth);
+  const baseline = stats(o.baseline);
+  const ratio = berth[ratioOf] / baseline[ratioOf];
+  const unit = o.unit ?? 'ms';
+  const texts: string[] = [];
+  let met = true;
+  const g = o.goal;
+  if (g.maxRatio !== undefined) {
+    texts.push(`ratio <= ${g.maxRatio}`);
+    met &&= ratio <= g.maxRatio;
   }
-  return { commit, node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadavg: os.loadavg().map((l) => Math.round(l * 100) / 100) };
+  if (g.maxBerthP99 !== undefined) {
+    texts.push(`berth p99 <= ${g.maxBerthP99} ${unit}`);
+    met &&= berth.p99 <= g.maxBerthP99;
+  }
+  if (g.minBerthP50 !== undefined) {
+    texts.push(`berth p50 >= ${g.minBerthP50} ${unit}`);
+    met &&= berth.p50 >= g.minBerthP50;
+  }
+  if (g.also) {
+    texts.push(g.also.text);
+    met &&= g.also.met;
+  }
+  const higher = o.higherIsBetter ?? false;
+  const tooGood = higher ? ratio > 1 / SUSPECT_RATIO : ratio < SUSPECT_RATIO;
+  const suspect = tooGood
+    ? `Berth ${higher ? 'out-serves' : 'beats'} ${o.baselineName} by more than ${1 / SUSPECT_RATIO}x; check that both sides do the same work before believing it`
+    : undefined;
+  const others = (o.others ?? []).map((x) => {
+    const s = stats(x.samples);
+    return { name: x.name, stats: s, ratio: berth[ratioOf] / s[ratioOf] };
+  });
+  const samples: Record<string, number[]> = { berth: o.berth, baseline: o.baseline };
+  for (const x of o.others ?? []) samples[x.name] = x.samples;
+  return {
+    name: o.name,
+    unit,
+    higherIsBetter: higher,
+    berth,
+    baseline,
+    baselineName: o.baselineName,
+    ratioOf,
+    ratio,
+    goal: texts.join(' and ') || 'none',
+    met,
+    ...(suspect ? { suspect } : {}),
+    warmup: o.warmup,
+    order: o.order,
+    others,
+    samples,
+    ...(o.extra ? { extra: o.extra } : {}),
+  };
+}
+
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+
+function statsLine(label: string, s: Stats, unit: string): string {
+  return `  ${label.padEnd(44)} p50 ${fmt(s.p50)}  p95 ${fmt(s.p95)}  p99 ${fmt(s.p99)}  max ${fmt(s.max)} ${unit} (n=${s.n})`;
+}
+
+/** Formats one result as the lines a person reads. */
+export function formatResult(r: Result): string {
+  const lines = [
+    `${r.name}: ratio ${r.ratio.toFixed(2)} (${r.ratioOf}; goal ${r.goal}) ${r.met ? 'MET' : 'NOT MET'}`,
+    statsLine('berth', r.berth, r.unit),
+    statsLine(`baseline: ${r.baselineName}`, r.baseline, r.unit),
+    ...r.others.map((o) => `${statsLine(`also: ${o.name}`, o.stats, r.unit)}; berth ratio ${o.ratio.toFixed(2)}`),
+    `  ${r.warmup} warm-up round(s); order ${r.order}`,
+  ];
+  if (r.suspect) lines.push(`  SUSPECT: ${r.suspect}`);
+  return lines.join('\n');
 }
 
 /**
@@ -61,52 +175,4 @@ export async function reachPhase(c: BerthClient, id: string, phase: 'running' | 
   if (last?.message === phase) return;
   const w = await c.getWorkspace(id);
   throw new Error(`workspace ${w.name} did not become ${phase}; it is ${w.phase}${w.message ? `: ${w.message}` : ''}`);
-}
-
-/** Milliseconds taken by `fn`. */
-export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
-
-/**
- * Runs baseline and Berth alternately `runs` times (alternating spreads machine noise evenly),
- * each with its own setup outside the timed part, and returns the comparison.
- */
-export async function compareTimes(opts: {
-  name: string;
-  baselineName: string;
-  runs: number;
-  /** Target on berth/baseline, e.g. 1.5 means "at most 1.5x the baseline". */
-  maxRatio: number;
-  baseline: (i: number) => Promise<unknown>;
-  berth: (i: number) => Promise<unknown>;
-}): Promise<Result> {
-  const b: number[] = [];
-  const r: number[] = [];
-  for (let i = 0; i < opts.runs; i++) {
-    b.push(await timeMs(() => opts.baseline(i)));
-    r.push(await timeMs(() => opts.berth(i)));
-  }
-  const berth = median(r);
-  const baseline = median(b);
-  const ratio = berth / baseline;
-  return { name: opts.name, unit: 'ms', berth, baseline, baselineName: opts.baselineName, ratio, target: `<= ${opts.maxRatio}`, met: ratio <= opts.maxRatio, runs: opts.runs, samples: { berth: r, baseline: b } };
-}
-
-/** Formats one result as the line a person reads. */
-export function formatResult(res: Result): string {
-  const f = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
-  return `${res.name}: berth ${f(res.berth)} ${res.unit}, ${res.baselineName} ${f(res.baseline)} ${res.unit}, ratio ${res.ratio.toFixed(2)} (target ${res.target}) ${res.met ? 'MET' : 'NOT MET'} [median of ${res.runs}]`;
-}
-
-/** Prints results and, when `BENCH_JSON` (or --json FILE) names a file, writes them as JSON. */
-export function report(results: Result[], jsonFile = process.env.BENCH_JSON): void {
-  for (const r of results) process.stdout.write(`${formatResult(r)}\n`);
-  if (jsonFile) {
-    fs.mkdirSync(path.dirname(path.resolve(jsonFile)), { recursive: true });
-    fs.writeFileSync(jsonFile, `${JSON.stringify({ date: new Date().toISOString(), results }, null, 2)}\n`);
-    process.stdout.write(`Wrote ${jsonFile}\n`);
-  }
 }

@@ -1,44 +1,48 @@
 /**
  * Shell provisioner and API benchmarks:
- *  - create→ready of a shell workspace vs a plain `git clone` of the same repository
- *    (about 1,000 files and 500 commits), target ratio ≤ 1.5;
- *  - GET /api/v1/workspaces/:id throughput with 1,000 workspaces in the store vs a bare
- *    node:http server answering the same JSON, target ≥ 2,000 requests/s.
+ *  - create→ready of a shell workspace vs `git clone --no-hardlinks` of the same repository
+ *    (about 1,000 files and 500 commits; objects copied, as the workspace's clone copies them),
+ *    target ratio ≤ 1.5;
+ *  - GET /api/v1/workspaces/:id throughput with 1,000 workspaces in the store vs a bare node:http
+ *    server answering the same JSON in a process of its own, target ≥ 2,000 requests/s.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { normalizeSpec } from '../src/core/spec.ts';
 import { SqlStore } from '../src/store/sql-store.ts';
 import { newWorkspaceRow } from '../src/store/store.ts';
-import { TestServer, tempDir } from '../test/harness.ts';
-import { compareTimes, median, reachPhase, report, type Result } from './lib.ts';
+import { TestServer, tempDir, waitGone } from '../test/harness.ts';
+import { QUICK, compareTimes, rotationOrder, runs, sampleRounds, warmups } from './harness.ts';
+import { makeResult, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
-
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 
 async function createToReady(server: TestServer, repo: string): Promise<Result> {
   const c = server.client();
   await c.createProject({ name: 'bench', repo });
   const scratch = tempDir('berth-bench-clone-');
-  const res = await compareTimes({
-    name: 'shell create→ready',
-    baselineName: 'git clone',
-    runs: RUNS,
-    maxRatio: 1.5,
-    baseline: async (i) => {
-      execFileSync('git', ['clone', '-q', repo, path.join(scratch, `c${i}`)]);
-    },
-    berth: async (i) => {
-      const w = await c.createWorkspace({ name: `b${i}`, project: 'bench' });
-      await reachPhase(c, w.id, 'running');
-    },
-  });
-  fs.rmSync(scratch, { recursive: true, force: true });
-  for (let i = 0; i < RUNS; i++) await c.deleteWorkspace(`b${i}`);
-  return res;
+  const made: string[] = [];
+  try {
+    return await compareTimes({
+      name: 'shell create→ready',
+      runs: runs(15),
+      goal: { maxRatio: 1.5 },
+      baseline: {
+        name: 'git clone --no-hardlinks',
+        sample: async (i) => void execFileSync('git', ['clone', '-q', '--no-hardlinks', repo, path.join(scratch, `c${i}`)]),
+      },
+      berth: async (i) => {
+        const w = await c.createWorkspace({ name: `b${i < 0 ? `warm${-i}` : i}`, project: 'bench' });
+        made.push(w.id);
+        await reachPhase(c, w.id, 'running');
+      },
+    });
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+    for (const id of made) await c.deleteWorkspace(id);
+    for (const id of made) await waitGone(c, id);
+  }
 }
 
 /** Writes `n` stopped workspaces straight into the store of a data directory. */
@@ -58,20 +62,41 @@ async function seed(dataDir: string, n: number): Promise<void> {
   await store.close();
 }
 
+/** Requests per second over one autocannon round; any error or non-2xx answer fails the benchmark. */
 async function load(url: string, token: string | undefined, paths: string[], seconds: number): Promise<number> {
-  const samples: number[] = [];
-  for (let round = 0; round < 3; round++) {
-    const r = await autocannon({
-      url,
-      connections: 16,
-      duration: seconds,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-      requests: paths.map((p) => ({ method: 'GET', path: p })),
+  const r = await autocannon({
+    url,
+    connections: 16,
+    duration: seconds,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    requests: paths.map((p) => ({ method: 'GET', path: p })),
+  });
+  if (r.non2xx > 0 || r.errors > 0) throw new Error(`load test of ${url} saw ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  return r.requests.average;
+}
+
+/** Starts bench/bare-server.ts as its own process answering `body`; resolves with its URL and a stop function. */
+async function bareServer(body: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'bare-server.ts')], { env: { ...process.env, BENCH_BARE_BODY: body }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the bare baseline server did not start within 30 s')), 30_000);
+    proc.stdout.on('data', (d: Buffer) => {
+      const m = /port (\d+)/.exec((out += d.toString()));
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
     });
-    if (r.non2xx > 0 || r.errors > 0) throw new Error(`load test saw ${r.non2xx} non-2xx answers and ${r.errors} errors`);
-    samples.push(r.requests.average);
-  }
-  return median(samples);
+    proc.once('exit', (code) => reject(new Error(`the bare baseline server exited with ${code}`)));
+  });
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  };
+  return { url: `http://127.0.0.1:${port}`, stop };
 }
 
 async function getThroughput(): Promise<Result> {
@@ -80,50 +105,48 @@ async function getThroughput(): Promise<Result> {
   await first.stop({ keep: true });
   await seed(first.dataDir, N);
   const server = await TestServer.start({ dataDir: first.dataDir, env: { BERTH_LOG_LEVEL: 'warn' } });
-  const c = server.client();
-  const ids = Array.from({ length: 50 }, (_, i) => `ws_${((i * 37) % N).toString(16).padStart(20, '0')}`);
-  const sample = JSON.stringify(await c.getWorkspace(ids[0]!));
-  const paths = ids.map((id) => `/api/v1/workspaces/${id}`);
-
-  // Baseline: a bare node:http server answering the same JSON, no auth, no database.
-  const bare = http.createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(sample);
-  });
-  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
-  const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}`;
-  const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-  const baseline = await load(bareUrl, undefined, paths, seconds);
-  const berth = await load(server.url, server.adminToken, paths, seconds);
-  bare.close();
-  await server.stop();
-  fs.rmSync(first.dataDir, { recursive: true, force: true });
-  return {
-    name: `GET /api/v1/workspaces/:id (${N} workspaces)`,
-    unit: 'req/s',
-    berth,
-    baseline,
-    baselineName: 'bare node:http',
-    ratio: berth / baseline,
-    target: '>= 2000 req/s',
-    met: berth >= 2000,
-    runs: 3,
-    samples: { berth: [berth], baseline: [baseline] },
-  };
+  let bare: Awaited<ReturnType<typeof bareServer>> | undefined;
+  try {
+    const c = server.client();
+    const ids = Array.from({ length: 50 }, (_, i) => `ws_${((i * 37) % N).toString(16).padStart(20, '0')}`);
+    bare = await bareServer(JSON.stringify(await c.getWorkspace(ids[0]!)));
+    const paths = ids.map((id) => `/api/v1/workspaces/${id}`);
+    const seconds = Number(process.env.BENCH_SECONDS ?? (QUICK ? 1 : 5));
+    const warmup = warmups(1);
+    const sides = [
+      { name: 'berth', sample: () => load(server.url, server.adminToken, paths, seconds) },
+      { name: 'bare node:http (own process)', sample: () => load(bare!.url, undefined, paths, seconds) },
+    ];
+    const [berth, baseline] = await sampleRounds(sides, runs(4), warmup);
+    return makeResult({
+      name: `GET /api/v1/workspaces/:id (${N} workspaces)`,
+      unit: 'req/s',
+      higherIsBetter: true,
+      berth: berth!,
+      baseline: baseline!,
+      baselineName: sides[1]!.name,
+      goal: { minBerthP50: 2000 },
+      warmup,
+      order: rotationOrder(2),
+      extra: { secondsPerSample: seconds, connections: 16 },
+    });
+  } finally {
+    await bare?.stop();
+    await server.stop();
+    fs.rmSync(first.dataDir, { recursive: true, force: true });
+  }
 }
 
 /** Runs both benchmarks. */
 export async function run(): Promise<Result[]> {
   const repo = generatedRepo(1000, 500);
   const server = await TestServer.start({ env: { BERTH_LOG_LEVEL: 'warn' } });
+  let results: Result[];
   try {
-    const results = [await createToReady(server, repo)];
-    await server.stop();
-    results.push(await getThroughput());
-    return results;
+    results = [await createToReady(server, repo)];
   } finally {
     await server.stop();
   }
+  results.push(await getThroughput());
+  return results;
 }
-
-if (import.meta.url === `file://${process.argv[1]}`) report(await run());

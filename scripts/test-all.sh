@@ -31,3 +31,6 @@ echo "   (ready after $(( $(date +%s) - start ))s)"
 
 echo "== tests"
 bash scripts/test.sh all
+
+echo "== benchmarks, quick mode (each once, so none rots; goals are checked by full runs: npm run bench)"
+bash scripts/bench.sh --quick
