@@ -188,9 +188,9 @@ export async function waitGone(c: BerthClient, ref: string, timeoutMs = 60_000):
   );
 }
 
-/** Runs the berth CLI as a child process against a server. */
+/** Runs the berth CLI as a child process against a server (a TestServer, or any URL with a token and a directory for the CLI's config). */
 export function runCli(
-  server: TestServer,
+  server: Pick<TestServer, 'url' | 'adminToken' | 'dataDir'>,
   args: string[],
   opts: { token?: string; input?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
