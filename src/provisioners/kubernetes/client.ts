@@ -12,6 +12,13 @@ import type { LineSplitter } from '../../core/lines.ts';
 import type { KubernetesOptions } from './options.ts';
 import { refusal } from './refusals.ts';
 
+/** The HTTP status of a failed call (a watch reports it as `statusCode`), else 0. */
+export function statusOf(err: unknown): number {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof code === 'number' ? code : 0;
+}
+
 /** Whether an error is the apiserver's 404. */
 export function isNotFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;
@@ -93,7 +100,7 @@ export class KubeClient {
   /** A ProvisionerError for a failed API call, the apiserver's reason in its message. */
   fail(what: string, err: unknown, o: { retryable?: boolean; code?: ErrorCode } = {}): ProvisionerError | AbortedError {
     if (err instanceof ProvisionerError || err instanceof AbortedError) return err;
-    const code = err instanceof ApiException ? err.code : 0;
+    const code = statusOf(err);
     // 400/403/422: the request itself is refused (bad spec, RBAC, quota, admission); retrying does not help.
     const retryable = o.retryable ?? ![400, 403, 422].includes(code);
     const message = refusal({ what, namespace: this.namespace, where: this.where, code, message: apiMessage(err) });

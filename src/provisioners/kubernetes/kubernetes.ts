@@ -90,7 +90,8 @@ export class KubernetesProvisioner implements Provisioner {
       await this.kube.core.listNamespacedPod({ namespace: this.ns, limit: 1 });
       await this.kube.core.listNamespacedPersistentVolumeClaim({ namespace: this.ns, limit: 1 });
     } catch (err) {
-      throw new InputError(`Cannot use the Kubernetes ${this.kube.where}: ${this.kube.fail('listing pods and claims', err).message}`);
+      // Its sentence names the namespace and cluster already (and, for RBAC, the verb).
+      throw new InputError(this.kube.fail('listing pods and claims', err).message, { cause: err });
     }
     await this.checkStorageClass().catch((err: unknown) => {
       throw new InputError((err as Error).message);

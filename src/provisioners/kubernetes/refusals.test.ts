@@ -24,6 +24,11 @@ test('a quota refusal names the quota and what it limits', () => {
   assert.match(refusal({ ...base, code: 403, message: unspecified }), /^The ResourceQuota small of namespace team refuses creating pod berth-ws-1: it must specify limits.memory for: workspace\./);
 });
 
-test('other refusals keep the apiserver\'s words and say where', () => {
+test('other refusals keep the apiserver\'s words and say where; no answer is not a refusal', () => {
   assert.equal(refusal({ ...base, code: 422, message: 'Pod "x" is invalid' }), 'Kubernetes refused creating pod berth-ws-1 in namespace team on https://k8s:6443: Pod "x" is invalid');
+  assert.equal(
+    refusal({ ...base, what: 'watching pods', code: 403, message: 'Forbidden' }),
+    'The Kubernetes credentials of this provisioner are refused watching pods in namespace team (Forbidden); bind them to the Role in docs/provisioners/kubernetes.md there.',
+  );
+  assert.equal(refusal({ ...base, code: 0, message: 'connect ECONNREFUSED 127.0.0.1:6443' }), 'Kubernetes did not answer creating pod berth-ws-1 in namespace team on https://k8s:6443: connect ECONNREFUSED 127.0.0.1:6443');
 });

@@ -50,5 +50,10 @@ export function refusal(r: Refused): string {
   if (unspecified) {
     return `The ResourceQuota ${unspecified[1]} of namespace ${r.namespace} refuses ${r.what}: it ${unspecified[2]}. Give the workspace limits (spec.resources.cpus and memory).`;
   }
+  if (r.code === 403 && !/quota/.test(r.message)) {
+    // A watch refused by RBAC says only "Forbidden".
+    return `The Kubernetes credentials of this provisioner are refused ${r.what} in namespace ${r.namespace} (${r.message}); bind them to the Role in docs/provisioners/kubernetes.md there.`;
+  }
+  if (r.code === 0) return `Kubernetes did not answer ${r.what} in ${r.where}: ${r.message}`;
   return `Kubernetes refused ${r.what} in ${r.where}: ${r.message}`;
 }

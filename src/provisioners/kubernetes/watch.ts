@@ -4,9 +4,9 @@
  * provisioner. Waits are answered by cache events; a cache not (yet) in sync answers "unknown" so
  * callers can read the apiserver instead.
  */
-import { ApiException, makeInformer, type CoreV1Event, type Informer, type KubernetesListObject, type KubernetesObject, type ObjectCache, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
+import { makeInformer, type CoreV1Event, type Informer, type KubernetesListObject, type KubernetesObject, type ObjectCache, type V1PersistentVolumeClaim, type V1Pod } from '@kubernetes/client-node';
 import { AbortedError, ProvisionerError } from '../../core/errors.ts';
-import type { KubeClient } from './client.ts';
+import { statusOf, type KubeClient } from './client.ts';
 import type { ClaimEvent } from './status.ts';
 
 /** How often a pending claim's events are read again. */
@@ -15,13 +15,6 @@ const EVENTS_MS = 5000;
 /** First and longest pause before re-listing after an error. */
 const RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
-
-/** The HTTP status of a list or watch failure (the watch reports it as `statusCode`). */
-function statusOf(err: unknown): number {
-  if (err instanceof ApiException) return err.code;
-  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
-  return typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : 0;
-}
 
 /** One kind of object of this provisioner, mirrored by an informer. */
 export class Mirror<T extends KubernetesObject> {
