@@ -109,6 +109,15 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     const expired = await issue(pki.ca, 'old control plane', { notAfter: new Date(Date.now() - 30_000) });
     assert.match(await bare({ key: expired.key, cert: expired.cert }), /^401 .*it has expired/);
     assert.match(await bare({ key: pki.client.key, cert: pki.client.cert }), /^200 /, 'the control plane itself is let in');
+    // Enrollment pins the control plane's client certificate: another one from the same CA is refused.
+    const sibling = await issue(pki.ca, 'another client of the same CA', {});
+    fs.writeFileSync(path.join(root, 'keys', 'clients'), `${new crypto.X509Certificate(pki.client.cert).fingerprint256}\n`);
+    try {
+      assert.match(await bare({ key: sibling.key, cert: sibling.cert }), /^401 .*not the one its enrollment pinned/);
+      assert.match(await bare({ key: pki.client.key, cert: pki.client.cert }), /^200 /);
+    } finally {
+      fs.rmSync(path.join(root, 'keys', 'clients'));
+    }
 
     const foreignClient = new AgentClient('a1', agent.url, { key: foreign.key, cert: foreign.cert, ca: pki.ca.cert, fingerprint }, 'test');
     await assert.rejects(foreignClient.json('GET', '/v1/info'), /The agent "a1" refused: This agent refuses the client certificate "another control plane": it was issued by another CA/);
