@@ -15,7 +15,7 @@ export const KubernetesOptionsSchema = Type.Object(
     kubeconfig: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Path of a kubeconfig file (default: in-cluster config in a pod, else $KUBECONFIG or ~/.kube/config)' })),
     context: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Context of the kubeconfig to use (default: its current context)' })),
     inCluster: Type.Optional(Type.Boolean({ description: "Use the pod's service account (the control plane runs in the cluster)" })),
-    namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, description: 'Namespace of workspace pods, claims and secrets (default: default)' })),
+    namespace: Type.Optional(Type.String({ pattern: DNS_LABEL, description: "Namespace of workspace pods, claims and secrets (default: the pod's own in-cluster, else default)" })),
     storageClass: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "StorageClass of workspace claims (default: the cluster's default class)" })),
     pvcSize: Type.Optional(Type.String({ pattern: QUANTITY, description: 'Size each workspace claim requests, e.g. 10Gi (default 10Gi)' })),
     accessMode: Type.Optional(Type.Union([Type.Literal('ReadWriteOnce'), Type.Literal('ReadWriteOncePod'), Type.Literal('ReadWriteMany')], { description: 'Access mode of workspace claims (default ReadWriteOnce)' })),
