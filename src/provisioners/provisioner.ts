@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Spec } from '../core/spec.ts';
+import type { AgentDirectory } from '../server/agents.ts';
 
 /**
  * What a provisioner type can do. Generic code (workspace creation, the CLI, the conformance
@@ -39,6 +40,8 @@ export interface PluginContext {
   /** Resolves once the control plane listens: instances are built before that, and may need its URL afterwards. */
   listening: Promise<void>;
   logger: Logger;
+  /** The registry of enrolled remote host agents (the `agent` provisioner's placement, pins and TLS); absent in tools without a control plane. */
+  agents?: AgentDirectory;
 }
 
 /** An instance the control plane registers by itself at start, without an admin adding it. */

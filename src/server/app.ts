@@ -12,6 +12,8 @@ import { gitHttpRoutes } from './git/http.ts';
 import type { ProjectService } from './projects.ts';
 import type { ProvisionerService } from './provisioners.ts';
 import type { WorkspaceContexts } from './contexts.ts';
+import type { AgentService } from './agents.ts';
+import { agentEnrollRoute, agentRoutes } from './routes/agents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
 import { projectRoutes } from './routes/projects.ts';
@@ -35,6 +37,8 @@ export interface AppDeps {
   provisioners: ProvisionerService;
   bodyLimit: number;
   version: string;
+  /** The registry of remote host agents; absent = not served. */
+  agents?: AgentService;
   /** The git gateway (smart HTTP at /git, bundles) and git operations on workspaces; absent = not served. */
   git?: GitRouteDeps;
 }
@@ -135,12 +139,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
       if (deps.git) await gitRoutes(api, deps, deps.git);
+      if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });
       api.all('/*', { schema: { hide: true } }, async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
       });
     },
     { prefix: '/api/v1' },
   );
+  const agents = deps.agents;
+  if (agents) await app.register(async (scope) => agentEnrollRoute(scope, { agents }), { prefix: '/api/v1' });
   const git = deps.git;
   if (git) await app.register(async (scope) => gitHttpRoutes(scope, { auth: deps.auth, gateway: git.gateway }), { prefix: '/git' });
   return app;

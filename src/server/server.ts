@@ -7,6 +7,8 @@ import { builtinPlugins } from '../provisioners/plugins.ts';
 import { ProvisionerRegistry } from '../provisioners/registry.ts';
 import { SqlStore } from '../store/sql-store.ts';
 import type { Store } from '../store/store.ts';
+import { CertificateAuthority } from '../pki/ca.ts';
+import { AgentService } from './agents.ts';
 import { buildApp } from './app.ts';
 import { AuthService } from './auth.ts';
 import { redactConfig, type ServerConfig } from './config.ts';
@@ -59,12 +61,15 @@ export class BerthServer {
     const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
     let url = config.publicUrl;
     const listening = Promise.withResolvers<void>();
+    const ca = await CertificateAuthority.open(path.join(config.dataDir, 'pki'));
+    const agents = new AgentService({ store, box, ca, serverUrl: () => url });
     const registry = new ProvisionerRegistry({
       installation: await ProvisionerService.installationId(store),
       dataDir: config.dataDir,
       serverUrl: () => url,
       listening: listening.promise,
       logger: logger.child({ component: 'provisioners' }),
+      agents,
     });
     for (const plugin of builtinPlugins()) registry.register(plugin);
     const events = new EventLog(store);
@@ -79,7 +84,7 @@ export class BerthServer {
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

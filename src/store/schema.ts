@@ -75,6 +75,40 @@ export interface EventsTable {
   message: string;
 }
 
+/** Remote host agents: enrolled once their certificate is set; a revoked one stays listed, unusable. */
+export interface AgentsTable {
+  name: string;
+  url: string;
+  /** Placement labels, a JSON object of strings. */
+  labels_json: string;
+  /** The agent's server certificate (PEM) and its SHA-256 fingerprint, which the control plane pins. */
+  certificate: string | null;
+  fingerprint: string | null;
+  /** The client certificate the control plane presents to this agent only; its key is encrypted. */
+  client_cert: string | null;
+  client_key_enc: string | null;
+  client_fingerprint: string | null;
+  created_at: string;
+  enrolled_at: string | null;
+  revoked_at: string | null;
+}
+
+/** One-time enrollment tokens: only the SHA-256 of the token is stored. */
+export interface AgentEnrollmentsTable {
+  token_hash: string;
+  agent_name: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+/** Which agent holds a workspace's files (the `agent` provisioner pins a workspace there). */
+export interface WorkspaceAgentsTable {
+  workspace_id: string;
+  agent_name: string;
+  pinned_at: string;
+}
+
 /** Key/value settings of the control plane itself. */
 export interface MetaTable {
   key: string;
@@ -90,4 +124,7 @@ export interface Database {
   workspaces: WorkspacesTable;
   events: EventsTable;
   meta: MetaTable;
+  agents: AgentsTable;
+  agent_enrollments: AgentEnrollmentsTable;
+  workspace_agents: WorkspaceAgentsTable;
 }

@@ -5,8 +5,8 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
-import type { Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
-import type { EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentPatch, EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -237,6 +237,7 @@ export class SqlStore implements Store {
     await this.inOrder(id, async () => {
       await this.db.deleteFrom('events').where('workspace_id', '=', id).execute();
       await this.db.deleteFrom('tokens').where('workspace_id', '=', id).execute();
+      await this.db.deleteFrom('workspace_agents').where('workspace_id', '=', id).execute();
       await this.db.deleteFrom('workspaces').where('id', '=', id).execute();
     });
   }
@@ -267,6 +268,60 @@ export class SqlStore implements Store {
   async lastEvents(workspaceId: string, n: number) {
     const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).orderBy('id', 'desc').limit(n).execute();
     return rows.reverse().map(eventRow);
+  }
+
+  async createAgent(row: Insertable<AgentsTable>) {
+    await this.insert(`An agent named "${row.name}"`, () => this.db.insertInto('agents').values(row).execute());
+    return (await this.getAgent(row.name))!;
+  }
+  getAgent(name: string) {
+    return this.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+  listAgents() {
+    return this.db.selectFrom('agents').selectAll().orderBy('name').execute();
+  }
+  async updateAgent(name: string, patch: AgentPatch) {
+    if (Object.keys(patch).length > 0) await this.db.updateTable('agents').set(patch).where('name', '=', name).execute();
+    return this.getAgent(name);
+  }
+  async deleteAgent(name: string) {
+    // Explicitly, not only by the foreign key's cascade: SQLite enforces it only with the pragma on.
+    await this.db.deleteFrom('agent_enrollments').where('agent_name', '=', name).execute();
+    const res = await this.db.deleteFrom('agents').where('name', '=', name).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+  async createAgentEnrollment(row: Insertable<AgentEnrollmentsTable>) {
+    await this.insert('That enrollment token', () => this.db.insertInto('agent_enrollments').values(row).execute());
+  }
+  getAgentEnrollment(tokenHash: string) {
+    return this.db.selectFrom('agent_enrollments').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
+  }
+  async useAgentEnrollment(tokenHash: string, at: string) {
+    const res = await this.db
+      .updateTable('agent_enrollments')
+      .set({ used_at: at })
+      .where('token_hash', '=', tokenHash)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', at)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+  async getAgentPin(workspaceId: string) {
+    return (await this.db.selectFrom('workspace_agents').select('agent_name').where('workspace_id', '=', workspaceId).executeTakeFirst())?.agent_name;
+  }
+  async setAgentPin(workspaceId: string, agentName: string, at: string) {
+    await this.db
+      .insertInto('workspace_agents')
+      .values({ workspace_id: workspaceId, agent_name: agentName, pinned_at: at })
+      .onConflict((oc) => oc.column('workspace_id').doUpdateSet({ agent_name: agentName, pinned_at: at }))
+      .execute();
+  }
+  async deleteAgentPin(workspaceId: string) {
+    await this.db.deleteFrom('workspace_agents').where('workspace_id', '=', workspaceId).execute();
+  }
+  async listAgentPins(agentName: string) {
+    const rows = await this.db.selectFrom('workspace_agents').select('workspace_id').where('agent_name', '=', agentName).orderBy('workspace_id').execute();
+    return rows.map((r) => r.workspace_id);
   }
 
   async getMeta(key: string) {

@@ -1,6 +1,6 @@
 /** The Store: every read and write of control-plane state goes through this interface. */
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { Database, EventsTable, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 
 /** A user row. */
 export type UserRow = Selectable<UsersTable>;
@@ -21,6 +21,12 @@ export interface WorkspaceFilter {
 export type WorkspaceRow = Selectable<WorkspacesTable>;
 /** An event row. */
 export type EventRow = Selectable<EventsTable>;
+/** An agent row. */
+export type AgentRow = Selectable<AgentsTable>;
+/** An agent enrollment row (the token's hash, never the token). */
+export type AgentEnrollmentRow = Selectable<AgentEnrollmentsTable>;
+/** Fields an agent update may change. */
+export type AgentPatch = Omit<Updateable<AgentsTable>, 'name' | 'created_at'>;
 /** What a caller must say about a new workspace; everything else has the defaults of `newWorkspaceRow`. */
 export type NewWorkspace = Pick<Insertable<WorkspacesTable>, 'id' | 'name' | 'owner_id' | 'project_id' | 'provisioner' | 'spec_json'> & Partial<Insertable<WorkspacesTable>>;
 
@@ -43,7 +49,7 @@ export function newWorkspaceRow(fields: NewWorkspace, now = new Date().toISOStri
 /** Fields a workspace update may change. */
 export type WorkspacePatch = Omit<Updateable<WorkspacesTable>, 'id' | 'owner_id' | 'created_at'>;
 
-/** Persistence of users, tokens, projects, provisioners, workspaces and their events. */
+/** Persistence of users, tokens, projects, provisioners, workspaces and their events, and agents. */
 export interface Store {
   /** Runs `fn` in one transaction; the Store passed to `fn` is bound to it. */
   transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T>;
@@ -96,6 +102,24 @@ export interface Store {
   listEvents(workspaceId: string, afterId: number, limit: number): Promise<EventRow[]>;
   /** The newest `n` events, oldest first. */
   lastEvents(workspaceId: string, n: number): Promise<EventRow[]>;
+
+  createAgent(row: Insertable<AgentsTable>): Promise<AgentRow>;
+  getAgent(name: string): Promise<AgentRow | undefined>;
+  listAgents(): Promise<AgentRow[]>;
+  updateAgent(name: string, patch: AgentPatch): Promise<AgentRow | undefined>;
+  /** Removes an agent with its enrollment tokens; false when there was none. */
+  deleteAgent(name: string): Promise<boolean>;
+  createAgentEnrollment(row: Insertable<AgentEnrollmentsTable>): Promise<void>;
+  getAgentEnrollment(tokenHash: string): Promise<AgentEnrollmentRow | undefined>;
+  /** Marks an enrollment token used if it is unused and unexpired at `at`; false when another use won or it expired. */
+  useAgentEnrollment(tokenHash: string, at: string): Promise<boolean>;
+  /** The agent a workspace is pinned to. */
+  getAgentPin(workspaceId: string): Promise<string | undefined>;
+  /** Pins a workspace to an agent (replacing any earlier pin). */
+  setAgentPin(workspaceId: string, agentName: string, at: string): Promise<void>;
+  deleteAgentPin(workspaceId: string): Promise<void>;
+  /** Ids of the workspaces pinned to an agent. */
+  listAgentPins(agentName: string): Promise<string[]>;
 
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;

@@ -1,5 +1,6 @@
 /** Numbered migrations. Each is written with Kysely's schema builder so it runs on SQLite and PostgreSQL. */
 import { type Kysely, type Migration } from 'kysely';
+import { agentsMigration } from './0002-agents.ts';
 
 /** Which SQL dialect a migration runs on; used only where the two differ (auto-increment keys). */
 export type Dialect = 'sqlite' | 'postgres';
@@ -84,5 +85,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_agents': agentsMigration,
   };
 }
