@@ -10,7 +10,7 @@ import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT } from '../../sdk/protoco
 import type { AgentExecStart } from '../../agent/protocol.ts';
 import type { ExecProcess } from '../provisioner.ts';
 
-/** Opens the process on the agent; resolves once the socket is open and the start message sent. */
+/** Opens the process on the agent; resolves once the socket is open and the start message sent. `exited` never rejects: a lost agent ends the process as SIGHUP, saying why. */
 export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err: unknown) => Error, signal?: AbortSignal): Promise<ExecProcess> {
   return new Promise((resolve, reject) => {
     const stdout = new PassThrough();
@@ -18,13 +18,7 @@ export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err:
     let exit: { code: number | null; signal?: string } | undefined;
     let failure: Error | undefined;
     let settle!: (v: { code: number | null; signal?: string }) => void;
-    let fail!: (e: Error) => void;
-    const exited = new Promise<{ code: number | null; signal?: string }>((res, rej) => {
-      settle = res;
-      fail = rej;
-    });
-    // A caller that never awaits `exited` must not crash the process with an unhandled rejection.
-    exited.catch(() => undefined);
+    const exited = new Promise<{ code: number | null; signal?: string }>((res) => (settle = res));
     const send = (data: Buffer | string, cb?: (err?: Error) => void) => {
       if (ws.readyState === ws.OPEN) ws.send(data, cb);
       else cb?.(new Error('closed'));
@@ -51,10 +45,11 @@ export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err:
       else if (msg.type === 'error') failure = new ProvisionerError(msg.message ?? 'The agent could not start the process.', { code: 'exec_failed', retryable: false });
     });
     ws.on('close', () => {
+      // A process whose agent went away ends like one killed by a hang-up, with the reason as its last output.
+      if (!exit) (stderr ?? stdout).write(`\r\nberth: ${(failure ?? describe(new Error('the connection to the agent closed before the process ended'))).message}\r\n`);
       stdout.end();
       stderr?.end();
-      if (exit) settle(exit);
-      else fail(failure ?? describe(new Error('the connection to the agent closed before the process ended')));
+      settle(exit ?? { code: null, signal: 'SIGHUP' });
     });
     ws.on('error', (err) => {
       if (ws.readyState !== ws.OPEN && !opened) reject(describe(err));
