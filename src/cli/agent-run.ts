@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { InputError } from '../core/errors.ts';
 
 /** Parses repeated `--label k=v` into an object. */
-function collectLabel(value: string, prev: Record<string, string>): Record<string, string> {
+export function collectLabel(value: string, prev: Record<string, string>): Record<string, string> {
   const m = /^([A-Za-z0-9][A-Za-z0-9_.\/-]{0,62})=([A-Za-z0-9_.\/:-]{0,63})$/.exec(value);
   if (!m) throw new InputError(`--label "${value}" must be KEY=VALUE (letters, digits and . _ / - :).`);
   return { ...prev, [m[1]!]: m[2]! };

@@ -7,6 +7,7 @@ import { ApiError, exitStatus, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
+import { addAgentCommands } from './agent.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
@@ -520,6 +521,7 @@ ws.command('shell <name>')
   });
 
 // Last, so that it joins an `agent` command group registered above.
+addAgentCommands(program);
 addAgentRunCommand(program);
 
 async function prompt(question: string): Promise<string> {
