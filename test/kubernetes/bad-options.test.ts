@@ -124,7 +124,7 @@ test('a missing image fails the create with "not found", leaving nothing', async
   const image = `${env.BERTH_TEST_REGISTRY}/berth/no-such-image:${suite.run}`;
   const login = { registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password: env.BERTH_TEST_REGISTRY_PASSWORD };
   const id = await create('noimage', 'k8s', { image, registryLogins: [login] });
-  await failsCleanly('noimage', id, new RegExp(`the image ${image.replace(/[.]/g, '\\.')} cannot be pulled: not found in its registry`));
+  await failsCleanly('noimage', id, new RegExp(`the image ${image.replace(/[.]/g, '\\.')} cannot be pulled: not found in its registry`, 'i'));
 });
 
 test('limits the namespace ResourceQuota refuses fail the create naming the quota, leaving nothing', async () => {

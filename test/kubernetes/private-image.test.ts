@@ -69,7 +69,7 @@ test('without a login the workspace fails with a sentence naming the image and t
   const { server } = suite;
   const r = await runCli(server, ['ws', 'create', 'nologin', '--project', 'demo', '--provisioner', 'k8s', '--spec', specFile('nologin', false), '--wait'], { timeoutMs: 180_000 });
   assert.notEqual(r.code, 0, 'the create must fail');
-  const sentence = new RegExp(`the image ${IMAGE.replace(/[.]/g, '\\.')} cannot be pulled: the registry refused the credentials`);
+  const sentence = new RegExp(`the image ${IMAGE.replace(/[.]/g, '\\.')} cannot be pulled: the registry refused the credentials`, 'i');
   assert.match(r.stderr, sentence);
   const w = await server.client().getWorkspace('nologin');
   assert.equal(w.phase, 'failed');

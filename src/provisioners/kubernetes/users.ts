@@ -93,7 +93,12 @@ export class UserResolver {
         PROBE_MS,
         `read the users of ${image}`,
       );
-      if ('error' in end) throw new ProvisionerError(`Cannot read the users of image ${image}: ${end.error}.`, { retryable: !/cannot be pulled/.test(end.error ?? ''), code: 'image_pull_failed' });
+      if ('error' in end) {
+        // A pull failure already names the image; other troubles say what was being done.
+        const pull = /cannot be pulled/.test(end.error ?? '');
+        const text = pull ? `${end.error!.charAt(0).toUpperCase()}${end.error!.slice(1)}.` : `Cannot read the users of image ${image}: ${end.error}.`;
+        throw new ProvisionerError(text, { retryable: !pull, code: 'image_pull_failed' });
+      }
       const log = await this.kube.core.readNamespacedPodLog({ name, namespace: this.kube.namespace, container: 'probe' }).catch((err: unknown) => {
         throw this.kube.fail(`reading the log of probe pod ${name}`, err);
       });
