@@ -132,12 +132,12 @@ for (const dialect of dialects) {
         assert.equal(first.dialect, dialect.name);
         const u = await makeUser(first, 'survivor');
         await first.close();
-        assert.deepEqual(await other.appliedMigrations(), ['0001_initial']);
+        assert.deepEqual(await other.appliedMigrations(), ['0001_initial', '0002_agents']);
 
         const second = await SqlStore.create(other.location);
         try {
           assert.deepEqual(await second.getUser(u.id), u, 'data written before the reopen is intact');
-          assert.deepEqual(await other.appliedMigrations(), ['0001_initial'], 'nothing applied twice');
+          assert.deepEqual(await other.appliedMigrations(), ['0001_initial', '0002_agents'], 'nothing applied twice');
         } finally {
           await second.close();
         }
@@ -432,6 +432,69 @@ for (const dialect of dialects) {
         (await store.listTokens(u.id)).map((t) => t.id),
         [older.id, newer.id],
       );
+    });
+
+    test('agents: create, list by name, update, a duplicate name is a ConflictError, delete takes its enrollments', async () => {
+      const row = (name: string) => ({
+        name,
+        url: `https://${name}.internal:7443`,
+        labels_json: '{"zone":"a"}',
+        certificate: null,
+        fingerprint: null,
+        client_cert: null,
+        client_key_enc: null,
+        client_fingerprint: null,
+        created_at: ts(),
+        enrolled_at: null,
+        revoked_at: null,
+      });
+      const b = await store.createAgent(row('agent-b'));
+      const a = await store.createAgent(row('agent-a'));
+      assert.deepEqual(await store.getAgent('agent-b'), b);
+      assert.equal(await store.getAgent('agent-none'), undefined);
+      assert.deepEqual(
+        (await store.listAgents()).map((x) => x.name),
+        ['agent-a', 'agent-b'],
+      );
+      await assertConflict(store.createAgent(row('agent-a')), /An agent named "agent-a" already exists\./);
+      const enrolledAt = ts();
+      const updated = await store.updateAgent('agent-a', { fingerprint: 'AB:CD', enrolled_at: enrolledAt });
+      assert.deepEqual(updated, { ...a, fingerprint: 'AB:CD', enrolled_at: enrolledAt });
+
+      await store.createAgentEnrollment({ token_hash: 'enroll-hash-b', agent_name: 'agent-b', created_at: ts(), expires_at: '2025-03-04T06:00:00.000Z', used_at: null });
+      assert.equal(await store.deleteAgent('agent-b'), true);
+      assert.equal(await store.deleteAgent('agent-b'), false);
+      assert.equal(await store.getAgentEnrollment('enroll-hash-b'), undefined, 'its enrollment tokens went with it');
+    });
+
+    test('agent enrollments: used once, never after they expire', async () => {
+      await store.createAgent({ name: 'agent-e', url: 'https://10.0.0.1:7443', labels_json: '{}', certificate: null, fingerprint: null, client_cert: null, client_key_enc: null, client_fingerprint: null, created_at: ts(), enrolled_at: null, revoked_at: null });
+      const created = ts();
+      await store.createAgentEnrollment({ token_hash: 'enroll-1', agent_name: 'agent-e', created_at: created, expires_at: '2025-03-04T09:00:00.000Z', used_at: null });
+      await store.createAgentEnrollment({ token_hash: 'enroll-2', agent_name: 'agent-e', created_at: created, expires_at: '2025-03-04T06:00:00.000Z', used_at: null });
+      await assertConflict(store.createAgentEnrollment({ token_hash: 'enroll-1', agent_name: 'agent-e', created_at: created, expires_at: created, used_at: null }), /That enrollment token already exists\./);
+      const [first, second] = await Promise.all([store.useAgentEnrollment('enroll-1', '2025-03-04T08:00:00.000Z'), store.useAgentEnrollment('enroll-1', '2025-03-04T08:00:00.000Z')]);
+      assert.deepEqual([first, second].sort(), [false, true], 'one of two concurrent uses wins');
+      assert.equal((await store.getAgentEnrollment('enroll-1'))?.used_at, '2025-03-04T08:00:00.000Z');
+      assert.equal(await store.useAgentEnrollment('enroll-2', '2025-03-04T06:00:00.000Z'), false, 'expired at that instant');
+      assert.equal((await store.getAgentEnrollment('enroll-2'))?.used_at, null);
+      assert.equal(await store.useAgentEnrollment('enroll-none', '2025-03-04T06:00:00.000Z'), false);
+    });
+
+    test('workspace pins: set, replace, list per agent, removed with the workspace', async () => {
+      const ws1 = await makeWorkspace(store, owner, projectId, 'pinned-1');
+      const ws2 = await makeWorkspace(store, owner, projectId, 'pinned-2');
+      assert.equal(await store.getAgentPin(ws1.id), undefined);
+      await store.setAgentPin(ws1.id, 'pin-a', ts());
+      await store.setAgentPin(ws2.id, 'pin-a', ts());
+      await store.setAgentPin(ws2.id, 'pin-b', ts());
+      assert.equal(await store.getAgentPin(ws2.id), 'pin-b');
+      assert.deepEqual(await store.listAgentPins('pin-a'), [ws1.id]);
+      await store.deleteAgentPin(ws2.id);
+      assert.deepEqual(await store.listAgentPins('pin-b'), []);
+      await store.deleteWorkspace(ws1.id);
+      assert.equal(await store.getAgentPin(ws1.id), undefined);
+      assert.deepEqual(await store.listAgentPins('pin-a'), []);
     });
 
     test('meta: absent, set, overwritten', async () => {
