@@ -62,11 +62,11 @@ export function addAgentCommands(program: Command): void {
     .command('add <name>')
     .description('Register a remote host agent (admin) and print its one-time enrollment token and the command to run on the host.')
     .requiredOption('--url <url>', "The agent's control port as the control plane reaches it, https://HOST:PORT (its certificate will name HOST)")
-    .addOption(new Option('--label <key=value>', 'A placement label (repeatable)').argParser(collectLabel).default({}))
+    .addOption(new Option('--label <key=value>', 'A placement label (repeatable); adding a known agent again keeps its labels unless given').argParser(collectLabel).default({}))
     .option('--ttl <duration>', 'How long the token is valid (default 15m, at most 24h)')
     .option('--json', 'JSON output')
     .action(async (name: string, opts: { url: string; label: Record<string, string>; ttl?: string; json?: boolean }) => {
-      const r = await client().request<NewAgent>('POST', '/api/v1/agents', { name, url: opts.url, labels: opts.label, ...(opts.ttl ? { ttl: opts.ttl } : {}) });
+      const r = await client().request<NewAgent>('POST', '/api/v1/agents', { name, url: opts.url, ...(Object.keys(opts.label).length > 0 ? { labels: opts.label } : {}), ...(opts.ttl ? { ttl: opts.ttl } : {}) });
       if (opts.json) return json(r);
       process.stdout.write(
         `Agent ${r.agent.name} added (${r.agent.url}). Its enrollment token is shown once and expires at ${r.expiresAt}:\n  ${r.token}\n` +

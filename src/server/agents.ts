@@ -89,6 +89,11 @@ function toRecord(row: AgentRow & { fingerprint: string; enrolled_at: string }):
   return { name: row.name, url: row.url, labels: labelsOf(row), fingerprint: row.fingerprint, enrolledAt: row.enrolled_at };
 }
 
+/** The row of an agent not yet enrolled. */
+function newAgentRow(name: string, url: string, labelsJson: string, at: string): AgentRow {
+  return { name, url, labels_json: labelsJson, certificate: null, fingerprint: null, client_cert: null, client_key_enc: null, client_fingerprint: null, created_at: at, enrolled_at: null, revoked_at: null };
+}
+
 /** Adds, enrolls, lists, revokes and removes agents; the directory the `agent` provisioner reads. */
 export class AgentService implements AgentDirectory {
   private readonly now: () => Date;
@@ -114,7 +119,7 @@ export class AgentService implements AgentDirectory {
     };
   }
 
-  /** Records an agent and returns its one-time enrollment token with the command to run on the host. */
+  /** Records an agent (or, for a known one, starts a rotation) and returns a one-time enrollment token with the command to run on the host. */
   async add(input: CreateAgent): Promise<NewAgent> {
     assertName(input.name, 'Agent name');
     sanOfUrl(input.url);
@@ -129,23 +134,15 @@ export class AgentService implements AgentDirectory {
     const token = `berth_e_${crypto.randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(now.getTime() + ttlMs).toISOString();
     const row = await this.o.store.transaction(async (tx) => {
-      const created = await tx.createAgent({
-        name: input.name,
-        url: url.origin,
-        labels_json: JSON.stringify(input.labels ?? {}),
-        certificate: null,
-        fingerprint: null,
-        client_cert: null,
-        client_key_enc: null,
-        client_fingerprint: null,
-        created_at: now.toISOString(),
-        enrolled_at: null,
-        revoked_at: null,
-      });
+      const existing = await tx.getAgent(input.name);
+      if (existing?.revoked_at) throw new ConflictError(`Agent "${input.name}" was revoked; remove it (berth agent rm ${input.name}) before adding a host under that name again.`);
+      // Adding a known agent again is rotation: a new token, and the new enrollment replaces its certificates.
+      const labelsJson = JSON.stringify(input.labels ?? (existing ? labelsOf(existing) : {}));
+      const created = existing ? (await tx.updateAgent(input.name, { url: url.origin, labels_json: labelsJson }))! : await tx.createAgent(newAgentRow(input.name, url.origin, labelsJson, now.toISOString()));
       await tx.createAgentEnrollment({ token_hash: hashToken(token), agent_name: input.name, created_at: now.toISOString(), expires_at: expiresAt, used_at: null });
       return created;
     });
-    return { agent: this.toWire(row, 0), token, expiresAt, command: `berth agent enroll --server ${this.o.serverUrl()} --token ${token}` };
+    return { agent: this.toWire(row, (await this.o.store.listAgentPins(row.name)).length), token, expiresAt, command: `berth agent enroll --server ${this.o.serverUrl()} --token ${token}` };
   }
 
   /** Every agent, pending, enrolled and revoked. */
@@ -184,8 +181,9 @@ export class AgentService implements AgentDirectory {
     const enrollment = await this.o.store.getAgentEnrollment(hash);
     if (!enrollment) throw new UnauthorizedError('The enrollment token is not valid; run "berth agent add" again for a new one.');
     const nowIso = this.now().toISOString();
-    if (enrollment.used_at) throw new UnauthorizedError(`The enrollment token was already used (${enrollment.used_at}); a token enrolls one host once. Remove the agent and add it again for a new one.`);
-    if (enrollment.expires_at <= nowIso) throw new UnauthorizedError(`The enrollment token expired at ${enrollment.expires_at}; remove the agent and add it again for a new one.`);
+    const again = `run "berth agent add ${enrollment.agent_name} --url …" again for a new one`;
+    if (enrollment.used_at) throw new UnauthorizedError(`The enrollment token was already used (${enrollment.used_at}); a token enrolls one host once: ${again}.`);
+    if (enrollment.expires_at <= nowIso) throw new UnauthorizedError(`The enrollment token expired at ${enrollment.expires_at}; ${again}.`);
     const agent = await this.o.store.getAgent(enrollment.agent_name);
     if (!agent || agent.revoked_at) throw new UnauthorizedError(`Agent "${enrollment.agent_name}" was removed or revoked; its enrollment token is void.`);
     // Signed before the token is spent, so that a bad CSR leaves the token usable.

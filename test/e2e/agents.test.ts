@@ -68,6 +68,17 @@ test('add prints the token and the enroll command; enroll writes the key, certif
 
   const list = await runCli(server, ['agent', 'list']);
   assert.match(list.stdout, /^edge-1\s+enrolled\s+https:\/\/10\.220\.0\.2:7443\s+0\s+zone=a$/m);
+  // Rotation: adding the same agent again gives a new token; enrolling replaces both certificates.
+  const rotated = await add('edge-1', 'https://10.220.0.2:7443');
+  assert.deepEqual(rotated.agent.labels, { zone: 'a' }, 'labels are kept unless given');
+  const re = await enroll(rotated.token, root);
+  assert.equal(re.code, 0, re.stderr);
+  const newCert = new X509Certificate(fs.readFileSync(path.join(keys, 'agent.crt')));
+  assert.notEqual(newCert.fingerprint256, cert.fingerprint256);
+  const [after] = (await server.client().request<Agent[]>('GET', '/api/v1/agents')).filter((a) => a.name === 'edge-1');
+  assert.equal(after?.fingerprint, newCert.fingerprint256);
+  assert.notEqual(after?.clientFingerprint, listed?.clientFingerprint);
+  assert.equal(fs.readFileSync(path.join(keys, 'clients'), 'utf8').trim(), after?.clientFingerprint);
 });
 
 test('an expired token is refused, and a bad one is refused in words', async () => {
@@ -83,10 +94,12 @@ test('an expired token is refused, and a bad one is refused in words', async () 
   assert.equal(status.status, 401, 'no bearer token needed, the enrollment token is checked');
 });
 
-test('add refuses a URL that is not https://HOST:PORT, a duplicate and a non-admin', async () => {
+test('add refuses a URL that is not https://HOST:PORT, the name of a revoked agent and a non-admin', async () => {
   await rejectsWith(server.client().request('POST', '/api/v1/agents', { name: 'plain', url: 'http://10.0.0.1:7443' }), 400, /must be https/);
+  await rejectsWith(server.client().request('POST', '/api/v1/agents', { name: 'plain', url: 'https://10.0.0.1:7443/x' }), 400, /no path/);
   await add('dup', 'https://10.0.0.9:7443');
-  await rejectsWith(server.client().request('POST', '/api/v1/agents', { name: 'dup', url: 'https://10.0.0.9:7443' }), 409, /already exists/);
+  await server.client().request('POST', '/api/v1/agents/dup/revoke');
+  await rejectsWith(server.client().request('POST', '/api/v1/agents', { name: 'dup', url: 'https://10.0.0.9:7443' }), 409, /was revoked; remove it \(berth agent rm dup\)/);
   const { token } = await server.client().createUser('bob', 'user');
   await rejectsWith(server.client(token).request('GET', '/api/v1/agents'), 403, /Only an admin/);
 });
