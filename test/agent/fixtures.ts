@@ -9,8 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AgentTls } from '../../src/provisioners/agent/client.ts';
-import type { AgentDirectoryView, EnrolledAgent } from '../../src/provisioners/agent/directory.ts';
+import type { AgentDirectory, AgentRecord, AgentTlsMaterial } from '../../src/server/agents.ts';
 import { tempDir } from '../harness.ts';
 import { loadTestEnv, testEnvPath, type TestEnv } from '../testenv/env.ts';
 import { issue, selfSigned, type Issued } from './certs.ts';
@@ -102,38 +101,43 @@ export async function startAgent(env: AgentTestEnv, root: string, o: { port?: nu
   return { url, root, proc, output: () => out, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
 
-/** An agent directory in memory: one or more agents, pins, and the TLS to reach them. */
-export class MemoryAgentDirectory implements AgentDirectoryView {
-  readonly agents = new Map<string, EnrolledAgent & { fingerprint: string }>();
+/** An agent directory in memory, as the control plane's registry answers: agents, pins, and the TLS to reach them. */
+export class MemoryAgentDirectory implements AgentDirectory {
+  readonly agents = new Map<string, AgentRecord>();
   readonly pins = new Map<string, string>();
 
   constructor(private readonly pki: TestPki) {}
 
   add(name: string, url: string, fingerprint: string, labels: Record<string, string> = {}): void {
-    this.agents.set(name, { name, url, labels, fingerprint });
+    this.agents.set(name, { name, url, labels, fingerprint, enrolledAt: new Date().toISOString() });
   }
 
-  list(): EnrolledAgent[] {
+  async list(): Promise<AgentRecord[]> {
     return [...this.agents.values()];
   }
 
-  get(name: string): EnrolledAgent | undefined {
+  async get(name: string): Promise<AgentRecord | undefined> {
     return this.agents.get(name);
   }
 
-  pinOf(id: string): string | undefined {
+  async pinOf(id: string): Promise<string | undefined> {
     return this.pins.get(id);
   }
 
-  pin(id: string, agent: string): void {
+  async pin(id: string, agent: string): Promise<void> {
     this.pins.set(id, agent);
   }
 
-  unpin(id: string): void {
+  async unpin(id: string): Promise<void> {
     this.pins.delete(id);
   }
 
-  tlsFor(name: string): AgentTls {
+  async tlsFor(name: string): Promise<AgentTlsMaterial> {
+    return this.tls(name);
+  }
+
+  /** The same, synchronously (for tests that build a client by hand). */
+  tls(name: string): AgentTlsMaterial {
     const a = this.agents.get(name);
     if (!a) throw new Error(`no agent ${name}`);
     return { key: this.pki.client.key, cert: this.pki.client.cert, ca: this.pki.ca.cert, fingerprint: a.fingerprint };

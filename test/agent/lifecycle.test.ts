@@ -57,7 +57,7 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
   test('placed by labels and pinned; a file survives stop/start, and a docker rm -f that the agent repairs by itself', async () => {
     const status = await p.provision(ws, op());
     assert.equal(status.state, 'running');
-    assert.equal(directory.pinOf(ws.id), 'a1', 'the workspace is pinned to the agent that holds its files');
+    assert.equal(await directory.pinOf(ws.id), 'a1', 'the workspace is pinned to the agent that holds its files');
     assert.ok(fs.existsSync(path.join(root, 'workspaces', ws.id, 'work', '.git')), "the checkout is under the agent's root");
     assert.equal((await run(p, ws, ['sh', '-c', 'echo kept > /workspace/work/keep.txt'])).code, 0);
 
@@ -135,7 +135,7 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
   });
 
   test("ids, user ids and project names that would leave the agent's root are refused", async () => {
-    const c = new AgentClient('a1', agent.url, directory.tlsFor('a1'), 'test');
+    const c = new AgentClient('a1', agent.url, directory.tls('a1'), 'test');
     try {
       await assert.rejects(c.json('GET', '/v1/workspaces/..%2F..%2Fetc'), /Refused workspace id/);
       const bad = (patch: (w: ReturnType<typeof wire>) => void) => {

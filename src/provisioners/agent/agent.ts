@@ -12,7 +12,7 @@ import { EXEC_PROTOCOL } from '../../sdk/protocol.ts';
 import { assertMountablePath } from '../docker/runtime.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { AgentClient } from './client.ts';
-import type { AgentDirectoryView, EnrolledAgent } from './directory.ts';
+import type { AgentDirectory, AgentRecord } from '../../server/agents.ts';
 import { remoteExec } from './exec.ts';
 
 /** Options of an `agent` provisioner instance. */
@@ -42,8 +42,8 @@ export class AgentProvisioner implements Provisioner {
     private readonly version: string,
   ) {}
 
-  private get directory(): AgentDirectoryView {
-    const d = (this.ctx as PluginContext & { agents?: AgentDirectoryView }).agents;
+  private get directory(): AgentDirectory {
+    const d = this.ctx.agents;
     if (!d) throw new ProvisionerError('This control plane has no agent registry; enroll an agent first (berth agent add NAME --url https://HOST:PORT).', { retryable: false });
     return d;
   }
@@ -70,7 +70,7 @@ export class AgentProvisioner implements Provisioner {
   }
 
   /** Every enrolled agent the selector admits, with its live info (or why it cannot be reached). */
-  private async candidates(signal?: AbortSignal): Promise<{ agent: EnrolledAgent; info?: AgentInfo; error?: string }[]> {
+  private async candidates(signal?: AbortSignal): Promise<{ agent: AgentRecord; info?: AgentInfo; error?: string }[]> {
     const all = await this.directory.list();
     const named = this.options.agent ? all.filter((a) => a.name === this.options.agent) : all;
     return Promise.all(
@@ -102,7 +102,7 @@ export class AgentProvisioner implements Provisioner {
   /** The agent that holds a workspace; with `place`, a new workspace is placed and pinned first. */
   private async agentOf(id: string, place: boolean, signal?: AbortSignal): Promise<string | undefined> {
     const pinned = await this.directory.pinOf(id);
-    if (pinned || !place) return pinned ?? undefined;
+    if (pinned || !place) return pinned;
     const chosen = await this.place(signal);
     await this.directory.pin(id, chosen);
     return chosen;

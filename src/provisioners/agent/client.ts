@@ -8,16 +8,11 @@ import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
 import { BerthError, ConflictError, InputError, NotFoundError, ProvisionerError, UnauthorizedError, errorMessage, type ErrorCode } from '../../core/errors.ts';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, skewMessage, type WaitLine, type WorkspaceReport } from '../../agent/protocol.ts';
+import type { AgentTlsMaterial } from '../../server/agents.ts';
 import type { ProgressSink } from '../provisioner.ts';
 
-/** What the control plane holds to talk to one agent. */
-export interface AgentTls {
-  key: string;
-  cert: string;
-  ca: string;
-  /** SHA-256 fingerprint of the agent's own certificate, as enrollment pinned it (hex, colons optional). */
-  fingerprint: string;
-}
+/** What the control plane holds to talk to one agent (the registry's TLS material). */
+export type AgentTls = AgentTlsMaterial;
 
 /** Normalises a fingerprint to upper-case hex without separators. */
 export function normalizeFingerprint(f: string): string {

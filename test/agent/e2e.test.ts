@@ -1,0 +1,107 @@
+/**
+ * The agent end to end, as a team uses it: a control plane listening on the host's end of the veth
+ * (10.220.0.1), an agent enrolled with `berth agent add` / `berth agent enroll` and run as its own
+ * process inside the netns `berth-agent` (its own root, the netns's Docker engine), a provisioner of
+ * type `agent`, and a workspace created through the API: its files survive stop/start and a
+ * `docker rm -f`; a terminal goes control plane → agent → container; a commit pushed from inside the
+ * workspace reaches the upstream through the control plane's git gateway.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { BerthClient } from '../../src/sdk/client.ts';
+import { BERTH_BIN, TestServer, eventually, git, makeRepo, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
+import { agentDocker, agentRoot, agentTestEnv, startAgent, type RunningAgent } from './fixtures.ts';
+
+const env = agentTestEnv();
+
+/** Runs a command in a workspace through the control plane; resolves with its exit code and output. */
+async function sh(c: BerthClient, ws: string, script: string): Promise<{ code: number | null; out: string }> {
+  let out = '';
+  const conn = c.exec(ws, { cmd: ['sh', '-c', script], tty: false }, { stdout: (d) => (out += d.toString()), stderr: (d) => (out += d.toString()) });
+  conn.eof();
+  const { code } = await conn.done;
+  return { code, out };
+}
+
+describe('agent end to end: enrolled agent in netns berth-agent behind a control plane on the veth', () => {
+  const root = agentRoot();
+  let server: TestServer;
+  let agent: RunningAgent;
+  let c: BerthClient;
+  let upstream: string;
+
+  before(async () => {
+    server = await TestServer.start({ args: ['--listen', `${env.BERTH_TEST_AGENT_HOST_IP}:0`, '--local-docker', 'off'] });
+    c = server.client();
+    const port = 40_000 + crypto.randomInt(20_000);
+    const add = await runCli(server, ['agent', 'add', 'edge', '--url', `https://${env.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--label', 'zone=test', '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    const token = (JSON.parse(add.stdout) as { token: string }).token;
+    // Enrolled from inside the netns: the key is made there, and only the veth leads to the control plane.
+    const enroll = spawnSync('ip', ['netns', 'exec', env.BERTH_TEST_AGENT_NETNS, process.execPath, BERTH_BIN, 'agent', 'enroll', '--server', server.url, '--token', token, '--root', root], { encoding: 'utf8' });
+    assert.equal(enroll.status, 0, enroll.stderr);
+    assert.ok(fs.existsSync(path.join(root, 'keys', 'agent.key')));
+    agent = await startAgent(env, root, { port, extraEnv: { BERTH_AGENT_RESYNC_MS: '1000' } });
+    await c.createProvisioner({ name: 'remote', type: 'agent', options: { labels: { zone: 'test' } } });
+    upstream = path.join(tempDir('berth-upstream-'), 'app.git');
+    git(path.dirname(upstream), 'clone', '-q', '--bare', makeRepo({ 'README.md': '# app\n' }), upstream);
+    await c.createProject({ name: 'app', repo: upstream });
+  });
+  after(async () => {
+    await agent?.stop();
+    await server?.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('a workspace on the agent: files survive stop/start and docker rm -f', async () => {
+    await c.createWorkspace({ name: 'w1', project: 'app', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE } });
+    const w = await waitPhase(c, 'w1', 'running', 180_000);
+    assert.ok(fs.existsSync(path.join(root, 'workspaces', w.id, 'work', 'README.md')), "the checkout is in the agent's root");
+    assert.deepEqual(await sh(c, 'w1', 'echo kept > /workspace/work/keep.txt && cat /workspace/work/README.md'), { code: 0, out: '# app\n' });
+
+    await c.stopWorkspace('w1');
+    await waitPhase(c, 'w1', 'stopped');
+    assert.equal(agentDocker(env, ['inspect', '-f', '{{.State.Running}}', `berth-${w.id}`], true), '', 'no container while stopped');
+    await c.startWorkspace('w1');
+    await waitPhase(c, 'w1', 'running');
+    assert.deepEqual(await sh(c, 'w1', 'cat /workspace/work/keep.txt'), { code: 0, out: 'kept\n' });
+
+    agentDocker(env, ['rm', '-f', `berth-${w.id}`]);
+    await eventually(async () => (await sh(c, 'w1', 'cat /workspace/work/keep.txt').catch(() => undefined))?.out === 'kept\n', 'the workspace to come back with its file', 60_000, 250);
+  });
+
+  test('a terminal: control plane → agent → container, with resize', async () => {
+    let out = '';
+    const conn = c.exec('w1', { cmd: [], tty: true, cols: 80, rows: 24 }, { stdout: (d) => (out += d.toString()) });
+    conn.write('echo $((6*7))\n');
+    await eventually(() => /[^0-9]42\r\n/.test(out), 'the shell to answer', 20_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message}; the terminal showed ${JSON.stringify(out)}`);
+    });
+    conn.resize(132, 43);
+    // tmux's status line takes one row of the 43.
+    conn.write('stty size\n');
+    await eventually(() => /[^0-9]4[23] 132\r\n/.test(out), 'the resize to reach the process', 20_000, 50);
+    // The workspace shell runs in tmux: leaving it ends the session.
+    conn.write('exit\n');
+    assert.equal(typeof (await conn.done).code, 'number');
+  });
+
+  test("a commit pushed from inside the workspace reaches the upstream through the control plane's gateway", async () => {
+    const r = await sh(c, 'w1', 'cd /workspace/work && git -c user.email=dev@example.com -c user.name=dev commit -q --allow-empty -m from-the-agent && git push -q origin HEAD 2>&1');
+    assert.equal(r.code, 0, r.out);
+    const branch = git(upstream, 'symbolic-ref', '--short', 'HEAD').trim();
+    assert.equal(git(upstream, 'log', '-1', '--format=%s', branch).trim(), 'from-the-agent');
+  });
+
+  test("rm removes the workspace's container and files from the agent", async () => {
+    const w = await c.getWorkspace('w1');
+    await c.deleteWorkspace('w1');
+    await waitGone(c, 'w1', 120_000);
+    assert.equal(agentDocker(env, ['ps', '-aq', '--filter', `name=^berth-${w.id}$`]), '');
+    assert.equal(fs.existsSync(path.join(root, 'workspaces', w.id)), false);
+  });
+});
