@@ -21,6 +21,7 @@ export const AgentSchema = Type.Object({
   createdAt: Type.String(),
   enrolledAt: Nullable(Type.String()),
   revokedAt: Nullable(Type.String()),
+  expiresAt: Nullable(Type.String({ description: "When the agent's certificates expire; rotate before by adding the agent again and enrolling" })),
 });
 /** An agent. */
 export type Agent = Static<typeof AgentSchema>;

@@ -16,7 +16,7 @@ import { SecretBox } from './secrets.ts';
 let dir: string;
 let store: SqlStore;
 let agents: AgentService;
-let clock = new Date('2030-01-01T00:00:00Z');
+let clock = new Date();
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-agents-'));
@@ -121,4 +121,17 @@ test('a token is spent once, expires by the clock, and a bad CSR leaves it usabl
   const late = await agents.add({ name: 'edge-5', url: 'https://10.0.0.5:7443', ttl: '1m' });
   clock = new Date(clock.getTime() + 61_000);
   await assert.rejects(agents.enroll({ token: late.token, csr }), (e: unknown) => e instanceof UnauthorizedError && /expired/.test(e.message));
+});
+
+test('expired certificates make the agent unusable until rotated, in words', async () => {
+  await enrolled('edge-6');
+  const expiresAt = (await agents.listAll()).find((a) => a.name === 'edge-6')?.expiresAt;
+  assert.ok(expiresAt);
+  const saved = clock;
+  clock = new Date(Date.parse(expiresAt) + 1000);
+  try {
+    await assert.rejects(agents.tlsFor('edge-6'), (e: unknown) => e instanceof AgentUnavailableError && /expired at .*berth agent add edge-6 --url https:\/\/127\.0\.0\.1:7443/.test(e.message));
+  } finally {
+    clock = saved;
+  }
 });

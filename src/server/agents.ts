@@ -9,7 +9,7 @@
  * fingerprint enrollment gave it, so the credential the control plane holds for one agent opens
  * no other, and revoking an agent destroys the only key that agent accepts.
  */
-import crypto from 'node:crypto';
+import crypto, { X509Certificate } from 'node:crypto';
 import { ConflictError, InputError, NotFoundError, ProvisionerError, UnauthorizedError } from '../core/errors.ts';
 import { assertName } from '../core/names.ts';
 import { parseDuration } from '../core/units.ts';
@@ -89,6 +89,11 @@ function toRecord(row: AgentRow & { fingerprint: string; enrolled_at: string }):
   return { name: row.name, url: row.url, labels: labelsOf(row), fingerprint: row.fingerprint, enrolledAt: row.enrolled_at };
 }
 
+/** When a PEM certificate stops being valid (ISO-8601). */
+function expiryOf(certPem: string): string {
+  return new X509Certificate(certPem).validToDate.toISOString();
+}
+
 /** The row of an agent not yet enrolled. */
 function newAgentRow(name: string, url: string, labelsJson: string, at: string): AgentRow {
   return { name, url, labels_json: labelsJson, certificate: null, fingerprint: null, client_cert: null, client_key_enc: null, client_fingerprint: null, created_at: at, enrolled_at: null, revoked_at: null };
@@ -116,6 +121,7 @@ export class AgentService implements AgentDirectory {
       createdAt: row.created_at,
       enrolledAt: row.enrolled_at,
       revokedAt: row.revoked_at,
+      expiresAt: row.certificate ? expiryOf(row.certificate) : null,
     };
   }
 
@@ -229,6 +235,8 @@ export class AgentService implements AgentDirectory {
     if (!row) throw new AgentUnavailableError(`The agent "${agentName}" is not registered (it was removed, or never added).`);
     if (row.revoked_at) throw new AgentUnavailableError(`The agent "${agentName}" was revoked at ${row.revoked_at}; the control plane no longer talks to it.`);
     if (!usable(row) || !row.client_cert || !row.client_key_enc) throw new AgentUnavailableError(`The agent "${agentName}" has not enrolled yet: run the "berth agent enroll" command that "berth agent add" printed on its host.`);
+    const expired = [row.certificate ?? row.client_cert, row.client_cert].map(expiryOf).find((at) => at <= this.now().toISOString());
+    if (expired !== undefined) throw new AgentUnavailableError(`The certificates of agent "${agentName}" expired at ${expired}; rotate them: run "berth agent add ${agentName} --url ${row.url}" and the enroll command it prints on the host.`);
     return { key: this.o.box.decrypt(row.client_key_enc), cert: row.client_cert, ca: this.o.ca.certPem, fingerprint: row.fingerprint };
   }
 }
