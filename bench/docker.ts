@@ -83,10 +83,11 @@ class Raw {
     await dockerCli('exec', name, 'git', 'clone', '-q', '/src', '/workspace/work');
   }
 
-  /** Force-removes containers (all of this run when none are named) and, with `all`, the bind directories. */
+  /** Force-removes the named containers, or all of this run and their bind directories (and, with `all`, the scratch directory itself). */
   async remove(ids?: string[], all = false): Promise<void> {
     const list = ids ?? (await this.engine.listContainers({ all: true, filters: { label: [`${LABEL}=${RUN}`] } })).map((c) => c.Id);
     await Promise.all(list.map((id) => this.engine.getContainer(id).remove({ force: true }).catch(() => undefined)));
+    if (ids) return;
     if (all) fs.rmSync(this.scratch, { recursive: true, force: true });
     else for (const d of fs.readdirSync(this.scratch)) fs.rmSync(path.join(this.scratch, d), { recursive: true, force: true });
   }
