@@ -10,7 +10,8 @@
  *   DELETE /v1/workspaces/:id           remove runtime and files; `?wait=1` as for PUT
  *   GET    /v1/workspaces               every workspace the agent holds
  *   GET    /v1/info                     version, labels, capacity, free disk
- *   WS     /v1/workspaces/:id/exec      exec/attach, framed as the control plane's own exec protocol (src/sdk/protocol.ts)
+ *   WS     /v1/workspaces/:id/exec      exec/attach, framed as the control plane's own exec protocol (src/sdk/protocol.ts),
+ *                                       plus `{"type":"started"}` once the process runs
  *   WS     /v1/events                   status changes, provisioning output, port mappings
  *
  * A breaking change bumps PROTOCOL_MAJOR (and the path prefix).

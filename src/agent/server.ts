@@ -122,7 +122,9 @@ export async function buildAgentApp(deps: AgentAppDeps) {
         const id = checkWorkspaceId(req.params.id);
         const start = parseExecStart(data.toString());
         if (start.session) return deps.terminals.attach(socket, id, start.session, early);
-        return deps.terminals.start(socket, deps.provisioner, deps.workspaces.context(id), start, early);
+        await deps.terminals.start(socket, deps.provisioner, deps.workspaces.context(id), start, early);
+        // The control plane's exec() resolves on this (or on output), so that a refusal is its rejection.
+        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'started' }));
       })().catch((err: unknown) => TerminalService.reject(socket, err));
     });
   });

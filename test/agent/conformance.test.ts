@@ -7,13 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe } from 'node:test';
-import pino from 'pino';
-import type { PluginContext, Provisioner } from '../../src/provisioners/provisioner.ts';
-import { builtinPlugins } from '../../src/provisioners/plugins.ts';
-import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
 import { provisionerConformance, type BackendObject } from '../provisioners/conformance.ts';
 import { bundleProject, testImages } from '../provisioners/fixtures.ts';
-import { MemoryAgentDirectory, agentDocker, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent } from './fixtures.ts';
+import { MemoryAgentDirectory, agentDocker, agentProvisioner, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent } from './fixtures.ts';
 
 const env = agentTestEnv();
 const ID_RE = /^ws_[a-z0-9]+$/;
@@ -48,12 +44,7 @@ describe('agent provisioner conformance (berth agent run in netns berth-agent, o
 
   provisionerConformance({
     label: 'agent',
-    async build(): Promise<Provisioner> {
-      const ctx = { installation: 'confagent', dataDir: root, serverUrl: () => 'http://berth.invalid', listening: new Promise<void>(() => undefined), logger: pino({ level: 'silent' }), agents: directory } as PluginContext;
-      const registry = new ProvisionerRegistry(ctx);
-      for (const p of builtinPlugins()) registry.register(p);
-      return registry.build('conformance-agent', 'agent', {});
-    },
+    build: () => agentProvisioner(directory, root, {}, 'confagent'),
     ...testImages(env),
     project: bundleProject,
     async objects(): Promise<BackendObject[]> {

@@ -9,6 +9,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { builtinPlugins } from '../../src/provisioners/plugins.ts';
+import type { PluginContext, Provisioner } from '../../src/provisioners/provisioner.ts';
+import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
 import type { AgentDirectory, AgentRecord, AgentTlsMaterial } from '../../src/server/agents.ts';
 import { tempDir } from '../harness.ts';
 import { loadTestEnv, testEnvPath, type TestEnv } from '../testenv/env.ts';
@@ -147,4 +151,12 @@ export class MemoryAgentDirectory implements AgentDirectory {
 /** A fresh agent root (a temp dir, 0700). */
 export function agentRoot(): string {
   return tempDir('berth-agent-root-');
+}
+
+/** An `agent` provisioner built through its plug-in, as the control plane builds one, with `directory` as the agent registry. */
+export async function agentProvisioner(directory: AgentDirectory, dataDir: string, options: Record<string, unknown> = {}, installation = 'agenttest'): Promise<Provisioner> {
+  const ctx: PluginContext = { installation, dataDir, serverUrl: () => 'http://berth.invalid', listening: new Promise<void>(() => undefined), logger: pino({ level: 'silent' }), agents: directory };
+  const registry = new ProvisionerRegistry(ctx);
+  for (const plugin of builtinPlugins()) registry.register(plugin);
+  return registry.build('agents', 'agent', options);
 }

@@ -12,15 +12,12 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
 import { AgentClient } from '../../src/provisioners/agent/client.ts';
-import type { PluginContext, Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
-import { builtinPlugins } from '../../src/provisioners/plugins.ts';
-import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
+import type { Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
 import { eventually } from '../harness.ts';
 import { bundleProject, op, run, testRepo, workspaceContext, workspaceId } from '../provisioners/fixtures.ts';
 import { issue, selfSigned } from './certs.ts';
-import { MemoryAgentDirectory, agentDocker, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent, type TestPki } from './fixtures.ts';
+import { MemoryAgentDirectory, agentDocker, agentProvisioner, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent, type TestPki } from './fixtures.ts';
 
 const env = agentTestEnv();
 
@@ -41,10 +38,7 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     agent = await start();
     directory = new MemoryAgentDirectory(pki);
     directory.add('a1', agent.url, fingerprint);
-    const ctx = { installation: 'lifecycle', dataDir: root, serverUrl: () => 'http://berth.invalid', listening: new Promise<void>(() => undefined), logger: pino({ level: 'silent' }), agents: directory } as PluginContext;
-    const registry = new ProvisionerRegistry(ctx);
-    for (const plugin of builtinPlugins()) registry.register(plugin);
-    p = await registry.build('agents', 'agent', { labels: { zone: 'test' } });
+    p = await agentProvisioner(directory, root, { labels: { zone: 'test' } });
     ws = workspaceContext(workspaceId(), bundleProject(testRepo().dir), { image: env.BERTH_TEST_IMAGE });
   });
   after(async () => {
