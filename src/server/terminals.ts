@@ -25,6 +25,8 @@ interface Session {
   tty: boolean;
   chunks: Buffer[];
   bytes: number;
+  /** Output bytes ever, so a client re-attaching knows which part of the replay it has seen. */
+  total: number;
   clients: Set<WebSocket>;
   exit?: { code: number | null; signal?: string };
   idleTimer?: NodeJS.Timeout;
@@ -111,6 +113,7 @@ export class TerminalService {
       tty: start.tty,
       chunks: [],
       bytes: 0,
+      total: 0,
       clients: new Set(),
     };
     if (s.tty) this.sessions.set(s.id, s);
@@ -156,7 +159,8 @@ export class TerminalService {
   attach(ws: WebSocket, workspaceId: string, sessionId: string, early: EarlyMessages = { queue: [], handedOver: false }): void {
     const s = this.sessions.get(sessionId);
     if (!s || s.workspaceId !== workspaceId) throw new NotFoundError(`No terminal session "${sessionId}" in this workspace; it may have ended.`);
-    sendJson(ws, { type: 'session', id: s.id });
+    // `bytes` (the replay that follows) and `total` let a client that saw part of it skip that part.
+    sendJson(ws, { type: 'session', id: s.id, bytes: s.bytes, total: s.total });
     if (s.bytes > 0) ws.send(frame(CHANNEL_STDOUT, Buffer.concat(s.chunks)));
     if (s.exit) {
       sendJson(ws, { type: 'exit', ...s.exit });
@@ -169,6 +173,7 @@ export class TerminalService {
   private remember(s: Session, buf: Buffer): void {
     s.chunks.push(buf);
     s.bytes += buf.length;
+    s.total += buf.length;
     while (s.bytes > this.o.bufferBytes && s.chunks.length > 0) {
       const over = s.bytes - this.o.bufferBytes;
       const head = s.chunks[0]!;

@@ -7,7 +7,7 @@
  * workspace reaches the upstream through the control plane's git gateway.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -95,6 +95,34 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     assert.equal(r.code, 0, r.out);
     const branch = git(upstream, 'symbolic-ref', '--short', 'HEAD').trim();
     assert.equal(git(upstream, 'log', '-1', '--format=%s', branch).trim(), 'from-the-agent');
+  });
+
+  test('the link to the agent goes down during a terminal session: the terminal says so, and carries on with what it missed once the link is back', async () => {
+    let out = '';
+    const conn = c.exec('w1', { cmd: [], tty: true, cols: 100, rows: 30 }, { stdout: (d) => (out += d.toString()) });
+    const seen = (re: RegExp, what: string, ms = 30_000) =>
+      eventually(() => re.test(out), what, ms, 50).catch((err: Error) => {
+        throw new Error(`${err.message}; the terminal showed ${JSON.stringify(out.slice(-2000))}`);
+      });
+    conn.write('echo before-$((1+1))\n');
+    await seen(/before-2\r\n/, 'the shell to answer');
+    conn.write('sleep 10; echo during-$((2+2))\n');
+    await seen(/sleep 10; echo during/, 'the command to be typed');
+    const link = (state: 'up' | 'down') => execFileSync('ip', ['link', 'set', 'berthag0', state]);
+    link('down');
+    try {
+      await seen(/berth: The agent "edge" at \S+ is unreachable: [^\r]*; the session keeps running there, reconnecting…/, 'the terminal to say the link is lost');
+    } finally {
+      link('up');
+    }
+    await seen(/berth: reconnected to the agent\./, 'the terminal to re-attach', 60_000);
+    await seen(/during-4\r\n/, 'the output printed while the link was down', 30_000);
+    const after = out.slice(out.indexOf('reconnected to the agent'));
+    assert.doesNotMatch(after, /before-2\r\n/, 'what was shown before is not shown again');
+    conn.write('echo after-$((3+3))\n');
+    await seen(/after-6\r\n/, 'the shell to answer after the outage');
+    conn.write('exit\n');
+    await conn.done;
   });
 
   test("rm removes the workspace's container and files from the agent", async () => {

@@ -159,7 +159,7 @@ export class AgentProvisioner implements Provisioner {
     if (!agentName) throw new NotFoundError(`Workspace ${ws.name} is not placed on any agent yet.`);
     const c = await this.client(agentName);
     const start = { cmd: opts.cmd, tty: opts.tty, ...(opts.cols ? { cols: opts.cols } : {}), ...(opts.rows ? { rows: opts.rows } : {}), ...(opts.env ? { env: opts.env } : {}) };
-    return remoteExec(c.websocket(`/v1/workspaces/${ws.id}/exec`, EXEC_PROTOCOL), start, (err) => c.unreachable(err), opts.signal);
+    return remoteExec(start, { open: () => c.websocket(`/v1/workspaces/${ws.id}/exec`, EXEC_PROTOCOL), describe: (err) => c.unreachable(err), ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
   /** Workspaces this control plane's instance put on every reachable agent; an unreachable one is skipped (its workspaces are not orphans). */

@@ -1,40 +1,68 @@
 /**
  * An ExecProcess whose process runs on an agent: the agent's exec WebSocket (the control plane's
- * own exec framing, src/sdk/protocol.ts) seen as streams. Output is paused while the socket to the
- * agent is congested in the other direction, so a slow reader does not grow memory here.
+ * own exec framing, src/sdk/protocol.ts) seen as streams. A heartbeat notices a dead link; a TTY
+ * session then survives it: the terminal says the connection is lost, re-attaches to the agent's
+ * session once the agent answers again, and shows what the process printed meanwhile (from the
+ * agent's scrollback, without repeating what was already shown).
  */
 import { PassThrough, Writable } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { ProvisionerError, type ErrorCode } from '../../core/errors.ts';
+import { ProvisionerError, errorMessage, type ErrorCode } from '../../core/errors.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT } from '../../sdk/protocol.ts';
 import type { AgentExecStart } from '../../agent/protocol.ts';
 import type { ExecProcess } from '../provisioner.ts';
 
-/** Starts the process on the agent; resolves once the agent says it runs, rejects with its refusal. `exited` never rejects: a lost agent ends the process as SIGHUP, saying why. */
-export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err: unknown) => Error, signal?: AbortSignal): Promise<ExecProcess> {
+/** Heartbeat period, and how long without an answer means the link is dead. */
+const PING_MS = 2_000;
+const DEAD_MS = 6_000;
+/** How long a TTY session keeps trying to re-attach after the link died. */
+const REATTACH_FOR_MS = 10 * 60_000;
+const REATTACH_EVERY_MS = 1_000;
+
+/** What remoteExec needs to reach the agent. */
+export interface RemoteExecOptions {
+  /** Opens a new WebSocket to the agent's exec route. */
+  open: () => WebSocket;
+  /** A failure to reach the agent, in words. */
+  describe: (err: unknown) => Error;
+  signal?: AbortSignal;
+}
+
+type Exit = { code: number | null; signal?: string };
+
+/** Starts the process on the agent; resolves once the agent says it runs, rejects with its refusal. `exited` never rejects. */
+export function remoteExec(start: AgentExecStart, o: RemoteExecOptions): Promise<ExecProcess> {
   return new Promise((resolve, reject) => {
     const stdout = new PassThrough();
     const stderr = start.tty ? null : new PassThrough();
-    let exit: { code: number | null; signal?: string } | undefined;
+    let exit: Exit | undefined;
     let failure: Error | undefined;
-    let settle!: (v: { code: number | null; signal?: string }) => void;
-    const exited = new Promise<{ code: number | null; signal?: string }>((res) => (settle = res));
+    let settle!: (v: Exit) => void;
+    const exited = new Promise<Exit>((res) => (settle = res));
+    let ws: WebSocket;
+    let started = false;
+    let ended = false;
+    /** The agent's TTY session, for re-attaching. */
+    let session: string | undefined;
+    /** Output bytes received, and how many of a re-attach's replay to skip (already shown). */
+    let received = 0;
+    let skip = 0;
+    let lostAt = 0;
+
     const send = (data: Buffer | string, cb?: (err?: Error) => void) => {
       if (ws.readyState === ws.OPEN) ws.send(data, cb);
       else cb?.(new Error('closed'));
     };
     const control = (msg: object) => send(JSON.stringify(msg));
     const stdin = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        send(Buffer.concat([Buffer.from([CHANNEL_STDIN]), chunk]), () => cb());
-      },
-      final(cb) {
+      // While the link is down, input is dropped, as a terminal drops keys typed into a dead line.
+      write: (chunk: Buffer, _enc, cb) => send(Buffer.concat([Buffer.from([CHANNEL_STDIN]), chunk]), () => cb()),
+      final: (cb) => {
         control({ type: 'eof' });
         cb();
       },
     });
     stdin.on('error', () => undefined);
-    let started = false;
     const proc: ExecProcess = {
       stdin,
       stdout,
@@ -48,15 +76,39 @@ export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err:
       started = true;
       resolve(proc);
     };
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    const finish = (why?: Error) => {
+      if (ended) return;
+      ended = true;
+      if (!exit && why) (stderr ?? stdout).write(`\r\nberth: ${why.message}\r\n`);
+      stdout.end();
+      stderr?.end();
+      settle(exit ?? { code: null, signal: 'SIGHUP' });
+    };
+
+    const onMessage = (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         begin();
+        let payload = data.subarray(1);
+        if (skip > 0) {
+          const n = Math.min(skip, payload.length);
+          skip -= n;
+          payload = payload.subarray(n);
+        }
+        if (data[0] === CHANNEL_STDOUT) received += payload.length;
         const target = data[0] === CHANNEL_STDOUT ? stdout : data[0] === CHANNEL_STDERR ? stderr : null;
-        target?.write(data.subarray(1));
+        if (payload.length) target?.write(payload);
         return;
       }
-      const msg = JSON.parse(data.toString()) as { type: string; code?: number | string | null; signal?: string; message?: string };
-      if (msg.type === 'started' || msg.type === 'session') begin();
+      const msg = JSON.parse(data.toString()) as { type: string; code?: number | string | null; signal?: string; message?: string; id?: string; bytes?: number; total?: number };
+      if (msg.type === 'session') {
+        if (session && typeof msg.total === 'number' && typeof msg.bytes === 'number') {
+          // The replay is the last `bytes` of `total`; what came before `received` was shown already.
+          skip = Math.max(0, Math.min(msg.bytes, received - (msg.total - msg.bytes)));
+          received = msg.total - msg.bytes + skip;
+        }
+        session = msg.id;
+        begin();
+      } else if (msg.type === 'started') begin();
       else if (msg.type === 'exit') {
         exit = { code: typeof msg.code === 'number' ? msg.code : null, ...(msg.signal ? { signal: msg.signal } : {}) };
         begin();
@@ -64,22 +116,52 @@ export function remoteExec(ws: WebSocket, start: AgentExecStart, describe: (err:
         failure = new ProvisionerError(msg.message ?? 'The agent could not start the process.', { code: typeof msg.code === 'string' ? (msg.code as ErrorCode) : 'exec_failed', retryable: false });
         if (!started) reject(failure);
       }
-    });
-    ws.on('close', () => {
-      if (!started) {
-        reject(failure ?? describe(new Error('the connection to the agent closed before the process started')));
-        return;
-      }
-      // A process whose agent went away ends like one killed by a hang-up, with the reason as its last output.
-      if (!exit) (stderr ?? stdout).write(`\r\nberth: ${(failure ?? describe(new Error('the connection to the agent closed before the process ended'))).message}\r\n`);
-      stdout.end();
-      stderr?.end();
-      settle(exit ?? { code: null, signal: 'SIGHUP' });
-    });
-    ws.on('error', (err) => {
-      failure ??= describe(err);
-    });
-    ws.once('open', () => control({ ...start }));
-    signal?.addEventListener('abort', () => ws.close(), { once: true });
+    };
+
+    const connect = (first: boolean) => {
+      ws = o.open();
+      let alive = Date.now();
+      const beat = setInterval(() => {
+        if (Date.now() - alive > DEAD_MS) {
+          failure ??= o.describe(new Error(`no answer for ${DEAD_MS / 1000} seconds`));
+          ws.terminate();
+        } else if (ws.readyState === ws.OPEN) ws.ping();
+      }, PING_MS);
+      beat.unref();
+      ws.on('pong', () => (alive = Date.now()));
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        alive = Date.now();
+        onMessage(data, isBinary);
+      });
+      ws.on('error', (err) => {
+        failure ??= o.describe(err);
+      });
+      ws.once('open', () => {
+        if (first) control({ ...start });
+        else {
+          control({ session });
+          stdout.write(`\r\nberth: reconnected to the agent.\r\n`);
+        }
+      });
+      ws.on('close', () => {
+        clearInterval(beat);
+        if (exit || ended) return finish();
+        if (!started) return reject(failure ?? o.describe(new Error('the connection to the agent closed before the process started')));
+        const why = failure ?? o.describe(new Error('the connection to the agent closed before the process ended'));
+        failure = undefined;
+        if (!session || o.signal?.aborted) return finish(why);
+        // A TTY session lives on at the agent: say so, and re-attach once the agent answers.
+        if (!lostAt) {
+          lostAt = Date.now();
+          stdout.write(`\r\nberth: ${why.message.replace(/ Its workspaces keep running there; Berth retries\.$/, '')}; the session keeps running there, reconnecting…\r\n`);
+        }
+        if (Date.now() - lostAt > REATTACH_FOR_MS) return finish(new Error(`gave up reconnecting to the agent after ${REATTACH_FOR_MS / 60_000} minutes (${errorMessage(why)})`));
+        const t = setTimeout(() => connect(false), REATTACH_EVERY_MS);
+        t.unref();
+      });
+      ws.once('open', () => (lostAt = 0));
+    };
+    connect(true);
+    o.signal?.addEventListener('abort', () => ws.close(), { once: true });
   });
 }
