@@ -13,9 +13,9 @@ if [ "$#" -gt 0 ]; then
   files=("$@")
 else
   case "$mode" in
-    unit) mapfile -t files < <(find src -name '*.test.ts' | sort) ;;
+    unit) mapfile -t files < <(find src bench -name '*.test.ts' | sort) ;;
     e2e) mapfile -t files < <(find test -name '*.test.ts' | sort) ;;
-    all) mapfile -t files < <(find src test -name '*.test.ts' | sort) ;;
+    all) mapfile -t files < <(find src test bench -name '*.test.ts' | sort) ;;
     *) echo "usage: scripts/test.sh [unit|e2e|all] [files...]" >&2; exit 2 ;;
   esac
 fi
