@@ -35,7 +35,8 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
   let upstream: string;
 
   before(async () => {
-    server = await TestServer.start({ args: ['--listen', `${env.BERTH_TEST_AGENT_HOST_IP}:0`, '--local-docker', 'off'] });
+    // A fixed port: workspaces keep the URL they were given across the control plane's restart.
+    server = await TestServer.start({ args: ['--listen', `${env.BERTH_TEST_AGENT_HOST_IP}:${30_000 + crypto.randomInt(10_000)}`, '--local-docker', 'off'] });
     c = server.client();
     const port = 40_000 + crypto.randomInt(20_000);
     const add = await runCli(server, ['agent', 'add', 'edge', '--url', `https://${env.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--label', 'zone=test', '--json']);
@@ -123,6 +124,18 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     await seen(/after-6\r\n/, 'the shell to answer after the outage');
     conn.write('exit\n');
     await conn.done;
+  });
+
+  test('the control plane away: the workspace keeps running, the agent repairs it alone, and everything re-syncs after the restart', async () => {
+    const w = await c.getWorkspace('w1');
+    await server.kill9();
+    agentDocker(env, ['rm', '-f', `berth-${w.id}`]);
+    await eventually(() => agentDocker(env, ['inspect', '-f', '{{.State.Running}}', `berth-${w.id}`], true) === 'true', 'the agent to bring the workspace back without the control plane', 60_000, 250);
+    assert.equal(agentDocker(env, ['exec', `berth-${w.id}`, 'cat', '/workspace/work/keep.txt']), 'kept');
+    await server.restart();
+    c = server.client();
+    assert.equal((await waitPhase(c, 'w1', 'running')).id, w.id);
+    assert.deepEqual(await sh(c, 'w1', 'cat /workspace/work/keep.txt'), { code: 0, out: 'kept\n' });
   });
 
   test("rm removes the workspace's container and files from the agent", async () => {
