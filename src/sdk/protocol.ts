@@ -3,7 +3,8 @@
  * The client's first message is a JSON text frame `ExecStart`. After that, binary frames carry
  * one channel byte then payload: 0 = stdin (client→server), 1 = stdout, 2 = stderr (server→client).
  * Text frames carry JSON control messages: client→server `{type:"resize",cols,rows}`,
- * `{type:"eof"}`, `{type:"signal",signal}`; server→client `{type:"session",id}`,
+ * `{type:"eof"}`, `{type:"signal",signal}`; server→client `{type:"session",id}` (on a re-attach also `bytes`, the
+ * size of the replay that follows, and `total`, the session's output so far),
  * `{type:"exit",code,signal?}`, `{type:"error",code,message}`.
  *
  * Kept apart from wire.ts, which builds TypeBox schemas at import time: the CLI imports only this
