@@ -13,9 +13,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
 import { BerthClient } from '../../src/sdk/client.ts';
 import { ROOT, eventually, git, makeRepo, runCli, tempDir, waitGone } from '../harness.ts';
 import { startUpstream, type UpstreamServer } from '../git/upstream-server.ts';
@@ -25,18 +26,40 @@ import { env, kubectlIn, kubectlOk } from './env.ts';
 const BRIDGE = '10.218.0.1';
 const ns = `berth-incluster-${crypto.randomBytes(4).toString('hex')}`;
 const DEPLOY = path.join(ROOT, 'deploy');
-const relays = new Forwarders();
+/** The relays' listeners and connections, all ended by after(). */
+const relays = new Set<net.Server | net.Socket>();
 const dirs: string[] = [];
 let upstream: UpstreamServer | undefined;
 /** What the CLI needs: the control plane's URL, the admin token, a directory for its config. */
 let cp: { url: string; adminToken: string; dataDir: string };
 let repoUrl = '';
 
+/** What scripts/build-image.sh said: whether it built the image or found it built. */
+let buildLog = '';
+
 /** Runs a command; a failure fails the test with its output. */
-function run(cmd: string, args: string[], o: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): string {
+function run(cmd: string, args: string[], o: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): { stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', input: o.input ?? '', env: { ...process.env, ...o.env }, timeout: o.timeoutMs ?? 60_000 });
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A TCP relay from the node's bridge to a loopback port; resolves with its port. Its connections are
+ * ended with it: a pod that goes with its namespace may never close the ones it holds.
+ */
+async function relay(port: number): Promise<number> {
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    relays.add(client).add(upstream);
+    pipeline(client, upstream, client, () => {
+      client.destroy();
+      upstream.destroy();
+    });
+  });
+  relays.add(server);
+  await new Promise<void>((resolve) => server.listen(0, BRIDGE, resolve));
+  return (server.address() as net.AddressInfo).port;
 }
 
 /** Builds the image and pushes it to the test registry with a login of the test's own; its reference. */
@@ -46,7 +69,8 @@ function buildAndPush(): string {
   run('docker', ['login', '-u', env.BERTH_TEST_REGISTRY_USER, '--password-stdin', env.BERTH_TEST_REGISTRY], { env: { DOCKER_CONFIG: dockerConfig }, input: env.BERTH_TEST_REGISTRY_PASSWORD });
   // dist/ was just built by scripts/test.sh; a second run with the same tree builds nothing.
   const out = run('bash', ['scripts/build-image.sh', '--no-compile', '--push', `${env.BERTH_TEST_REGISTRY}/berth/berth`], { env: { DOCKER_CONFIG: dockerConfig }, timeoutMs: 600_000 });
-  return out.trim().split('\n').at(-1)!;
+  buildLog = out.stderr.split('\n').filter((l) => l.startsWith('build-image:')).join('\n');
+  return out.stdout.trim().split('\n').at(-1)!;
 }
 
 /** An overlay of deploy/base for this cluster, written to a temporary directory. */
@@ -85,13 +109,13 @@ async function serveRepo(): Promise<string> {
   dirs.push(work);
   git(root, 'clone', '-q', '--bare', work, 'demo.git');
   upstream = await startUpstream(root, 'git-user', 'git-secret');
-  const port = await relays.ensure(BRIDGE, 0, { host: '127.0.0.1', port: Number(new URL(upstream.url).port) });
+  const port = await relay(Number(new URL(upstream.url).port));
   return `http://${BRIDGE}:${port}/demo.git`;
 }
 
 before(async () => {
   const image = buildAndPush();
-  const apiPort = await relays.ensure(BRIDGE, 0, { host: '127.0.0.1', port: 6443 });
+  const apiPort = await relay(6443);
   repoUrl = await serveRepo();
   kubectlOk('default', ['create', 'namespace', ns]);
   kubectlOk('default', ['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted']);
@@ -114,12 +138,16 @@ before(async () => {
 after(async () => {
   // Deleting the namespace takes the Deployment, the claims and every workspace object with it.
   kubectlIn('default', ['delete', 'namespace', ns, '--wait=false']);
-  await relays.close();
+  for (const r of relays) {
+    if (r instanceof net.Server) r.close();
+    else r.destroy();
+  }
   await upstream?.close();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-test('the control plane in the cluster provisions a workspace with in-cluster config', { timeout: 10 * 60_000 }, async () => {
+test('the control plane in the cluster provisions a workspace with in-cluster config', { timeout: 10 * 60_000 }, async (t) => {
+  t.diagnostic(buildLog);
   let r = await runCli(cp, ['project', 'add', 'demo', '--repo', repoUrl, '--username', 'git-user', '--password-stdin'], { input: 'git-secret\n' });
   assert.equal(r.code, 0, r.stderr);
   // No kubeconfig, context or namespace: the pod's service account and namespace.
@@ -154,7 +182,7 @@ test('the PostgreSQL component gives the server its database URL from a Secret',
     resources: [path.relative(dir, path.join(DEPLOY, 'base'))],
     components: [path.relative(dir, path.join(DEPLOY, 'postgres'))],
   }));
-  const out = run(env.BERTH_TEST_KUBECTL ?? 'kubectl', ['kustomize', dir]);
+  const out = run(env.BERTH_TEST_KUBECTL ?? 'kubectl', ['kustomize', dir]).stdout;
   assert.match(out, /- name: BERTH_DATABASE_URL\n\s+valueFrom:\n\s+secretKeyRef:\n\s+key: url\n\s+name: berth-database/);
   assert.match(out, /kind: RoleBinding[\s\S]*subjects:\n- kind: ServiceAccount\n  name: berth\n  namespace: team/);
 });
