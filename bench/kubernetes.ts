@@ -17,7 +17,7 @@ import type { BerthClient } from '../src/sdk/client.ts';
 import { tempDir, waitGone } from '../test/harness.ts';
 import { startUpstream } from '../test/git/upstream-server.ts';
 import { K8sSuite, NS, env } from '../test/kubernetes/env.ts';
-import { QUICK, burst, burstRounds, compareTimes, runs, timeMs } from './harness.ts';
+import { QUICK, burst, burstRounds, compareTimes, runs, timeMs, warmups } from './harness.ts';
 import { RawPods } from './kube-raw.ts';
 import { makeResult, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
@@ -72,7 +72,7 @@ async function createToReady(b: Bench): Promise<Result> {
   return compareTimes({
     name: 'kubernetes create→ready',
     runs: runs(15),
-    warmup: QUICK ? 0 : 1,
+    warmup: warmups(1),
     goal: { maxRatio: 1.2, maxBerthP99: SLO_MS },
     berth: async (i) => {
       let id = '';
@@ -104,7 +104,7 @@ async function stopToStart(b: Bench): Promise<Result> {
     return await compareTimes({
       name: 'kubernetes stop→start',
       runs: runs(15),
-      warmup: QUICK ? 0 : 1,
+      warmup: warmups(1),
       goal: { maxRatio: 1.2 },
       berth: async () => {
         const last = (await b.c.lastEvent(id))?.id ?? 0;

@@ -41,6 +41,7 @@ export interface Result {
   met: boolean;
   /** Why the figure looks wrong (a ratio far better than the baseline), when it does. */
   suspect?: string;
+  /** Warm-up rounds (or requests, for a fixed-rate probe) taken and thrown away first. */
   warmup: number;
   order: string;
   others: OtherFigure[];
@@ -160,7 +161,7 @@ export function formatResult(r: Result): string {
     statsLine('berth', r.berth, r.unit),
     statsLine(`baseline: ${r.baselineName}`, r.baseline, r.unit),
     ...r.others.map((o) => `${statsLine(`also: ${o.name}`, o.stats, r.unit)}; berth ratio ${o.ratio.toFixed(2)}`),
-    `  ${r.warmup} warm-up round(s); order ${r.order}`,
+    `  warm-up ${r.warmup}; order ${r.order}`,
   ];
   if (r.suspect) lines.push(`  SUSPECT: ${r.suspect}`);
   return lines.join('\n');
