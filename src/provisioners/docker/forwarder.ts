@@ -8,6 +8,8 @@ import net from 'node:net';
 interface Forward {
   server: net.Server;
   port: number;
+  /** Open client connections, ended when the forwarder closes. */
+  sockets: Set<net.Socket>;
 }
 
 /** Forwarders keyed by listen address, shared by every docker provisioner of one control plane. */
@@ -45,10 +47,13 @@ export class Forwarders {
 
   private async open(listenHost: string, preferredPort: number, target: { host: string; port: number }): Promise<Forward> {
     // Half-open on both sides: a client that shuts down its sending side after the request (nc does) still gets the answer.
+    const sockets = new Set<net.Socket>();
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
       const upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
+      sockets.add(client);
       client.pipe(upstream).pipe(client);
       const end = () => {
+        sockets.delete(client);
         client.destroy();
         upstream.destroy();
       };
@@ -73,7 +78,7 @@ export class Forwarders {
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       port = await listen(0);
     }
-    return { server, port };
+    return { server, port, sockets };
   }
 
   /** Closes every forwarder. */
@@ -82,8 +87,11 @@ export class Forwarders {
     this.live.clear();
     await Promise.allSettled(
       all.map(async (f) => {
-        const { server } = await f;
-        await new Promise<void>((r) => server.close(() => r()));
+        const { server, sockets } = await f;
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        // server.close waits for open connections; a client that never hangs up must not hold it forever.
+        for (const s of sockets) s.destroy();
+        await closed;
       }),
     );
   }
