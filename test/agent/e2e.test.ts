@@ -84,8 +84,17 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     });
     conn.resize(132, 43);
     // tmux's status line takes one row of the 43.
-    conn.write('stty size\n');
-    await eventually(() => /[^0-9]4[23] 132\r\n/.test(out), 'the resize to reach the process', 20_000, 50);
+    // The resize travels apart from the input (an engine API call on the agent): ask until the shell sees it.
+    await eventually(
+      () => {
+        if (/[^0-9]4[23] 132\r\n/.test(out)) return true;
+        conn.write('stty size\n');
+        return false;
+      },
+      'the resize to reach the process',
+      20_000,
+      500,
+    );
     // The workspace shell runs in tmux: leaving it ends the session.
     conn.write('exit\n');
     assert.equal(typeof (await conn.done).code, 'number');
@@ -144,5 +153,14 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     await waitGone(c, 'w1', 120_000);
     assert.equal(agentDocker(env, ['ps', '-aq', '--filter', `name=^berth-${w.id}$`]), '');
     assert.equal(fs.existsSync(path.join(root, 'workspaces', w.id)), false);
+  });
+
+  test('a revoked agent is refused at once: exec says so, and rm lets the workspace go', async () => {
+    await c.createWorkspace({ name: 'w2', project: 'app', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE } });
+    await waitPhase(c, 'w2', 'running', 180_000);
+    await c.request('POST', '/api/v1/agents/edge/revoke');
+    await assert.rejects(sh(c, 'w2', 'true'), /revoked/);
+    await c.deleteWorkspace('w2');
+    await waitGone(c, 'w2', 60_000);
   });
 });

@@ -67,6 +67,11 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     assert.notEqual(agentDocker(env, ['inspect', '-f', '{{.Id}}', `berth-${ws.id}`]), before, 'a new container');
     assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n', 'the file survived');
     assert.equal(containers(ws.id).length, 1);
+
+    // The workspace container gets nothing of the host but its own directories under the agent's root.
+    const [c] = JSON.parse(agentDocker(env, ['inspect', `berth-${ws.id}`])) as { Mounts: { Source: string }[]; HostConfig: { Privileged: boolean; NetworkMode: string } }[];
+    assert.ok(c!.Mounts.length > 0 && c!.Mounts.every((m) => m.Source.startsWith(`${root}/`)), JSON.stringify(c!.Mounts));
+    assert.deepEqual([c!.HostConfig.Privileged, c!.HostConfig.NetworkMode], [false, 'bridge']);
   });
 
   test('kill -9 of the agent: the workspace keeps running, is reported unreachable (not absent), and is adopted after the restart', async () => {
@@ -126,6 +131,20 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     const wrongPin = new AgentClient('a1', agent.url, { key: pki.client.key, cert: pki.client.cert, ca: pki.ca.cert, fingerprint: crypto.randomBytes(32).toString('hex') }, 'test');
     await assert.rejects(wrongPin.json('GET', '/v1/info'), /is not the one enrolled for agent "a1"/);
     wrongPin.close();
+  });
+
+  test('a control plane speaking another protocol version is refused in words', async () => {
+    const tls = directory.tls('a1');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const req = https.request(new URL('/v1/info', agent.url), { key: tls.key, cert: tls.cert, ca: tls.ca, checkServerIdentity: () => undefined, headers: { 'berth-protocol': '2', 'berth-version': '9.0.0' } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.match(answer, /^400 .*The agent \(Berth [0-9.]+\) speaks agent protocol v1 and the control plane \(Berth 9\.0\.0\) speaks v2; upgrade the agent to a Berth release with protocol v2\./);
   });
 
   test("ids, user ids and project names that would leave the agent's root are refused", async () => {

@@ -132,6 +132,12 @@ export class AgentProvisioner implements Provisioner {
   async destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
     const agentName = (await this.agentOf(ws.id, false)) ?? (await this.holderOf(ws.id));
     if (!agentName) return;
+    if (!(await this.directory.get(agentName))) {
+      // Removed or revoked: the control plane can no longer reach that host, so the workspace is let go; its files stay there.
+      opts.progress(`The agent "${agentName}" is no longer enrolled (removed or revoked); the workspace's files stay on that host for its operator to remove.`, 'info');
+      await this.directory.unpin(ws.id);
+      return;
+    }
     await (await this.client(agentName)).wait('DELETE', `/v1/workspaces/${ws.id}`, { signal: opts.signal, progress: opts.progress });
     await this.directory.unpin(ws.id);
   }
@@ -148,6 +154,8 @@ export class AgentProvisioner implements Provisioner {
   async inspect(workspaceId: string, signal?: AbortSignal): Promise<RuntimeStatus> {
     const agentName = await this.agentOf(workspaceId, false);
     if (!agentName) return { state: 'absent', storage: false };
+    // Cut off on purpose, not unreachable: said as a failure, so that a delete can still let the workspace go.
+    if (!(await this.directory.get(agentName))) return { state: 'failed', storage: true, message: `The agent "${agentName}" is no longer enrolled (removed or revoked); the control plane cannot reach this workspace.`, details: { agent: agentName } };
     const r = await (await this.client(agentName)).json<WorkspaceReport>('GET', `/v1/workspaces/${workspaceId}`, signal ? { signal } : {});
     const status = withAgent(r.status, agentName);
     if (r.error && status.state !== 'running') status.message ??= r.error.message;
