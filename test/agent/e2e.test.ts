@@ -47,7 +47,8 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     assert.equal(enroll.status, 0, enroll.stderr);
     assert.ok(fs.existsSync(path.join(root, 'keys', 'agent.key')));
     agent = await startAgent(env, root, { port, extraEnv: { BERTH_AGENT_RESYNC_MS: '1000' } });
-    await c.createProvisioner({ name: 'remote', type: 'agent', options: { labels: { zone: 'test' } } });
+    const added = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'agent', '--labels', 'zone=test']);
+    assert.equal(added.code, 0, added.stderr);
     upstream = path.join(tempDir('berth-upstream-'), 'app.git');
     git(path.dirname(upstream), 'clone', '-q', '--bare', makeRepo({ 'README.md': '# app\n' }), upstream);
     await c.createProject({ name: 'app', repo: upstream });

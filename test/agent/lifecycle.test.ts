@@ -38,7 +38,7 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     agent = await start();
     directory = new MemoryAgentDirectory(pki);
     directory.add('a1', agent.url, fingerprint);
-    p = await agentProvisioner(directory, root, { labels: { zone: 'test' } });
+    p = await agentProvisioner(directory, root, { labels: 'zone=test' });
     ws = workspaceContext(workspaceId(), bundleProject(testRepo().dir), { image: env.BERTH_TEST_IMAGE });
   });
   after(async () => {
@@ -131,6 +131,14 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     const wrongPin = new AgentClient('a1', agent.url, { key: pki.client.key, cert: pki.client.cert, ca: pki.ca.cert, fingerprint: crypto.randomBytes(32).toString('hex') }, 'test');
     await assert.rejects(wrongPin.json('GET', '/v1/info'), /is not the one enrolled for agent "a1"/);
     wrongPin.close();
+  });
+
+  test('no agent matching the label selector: the provision is refused saying why, and nothing is pinned', async () => {
+    const elsewhere = await agentProvisioner(directory, root, { labels: 'zone=elsewhere' });
+    const other = workspaceContext(workspaceId(), bundleProject(testRepo().dir), { image: env.BERTH_TEST_IMAGE });
+    await assert.rejects(elsewhere.provision(other, op()), /No agent can take a new workspace for provisioner "agents" \(labels zone=elsewhere\): a1: labels do not match\./);
+    assert.equal(await directory.pinOf(other.id), undefined);
+    await elsewhere.close();
   });
 
   test('a control plane speaking another protocol version is refused in words', async () => {

@@ -15,10 +15,14 @@ import { AgentClient } from './client.ts';
 import type { AgentDirectory, AgentRecord } from '../../server/agents.ts';
 import { remoteExec } from './exec.ts';
 
+const LABEL = '[A-Za-z0-9][A-Za-z0-9_./-]{0,62}=[A-Za-z0-9_./:-]{0,63}';
+
 /** Options of an `agent` provisioner instance. */
 export const AgentOptionsSchema = Type.Object(
   {
-    labels: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$' }), Type.String({ maxLength: 63 }), { description: 'Label selector: new workspaces go only to agents with all these labels (KEY=VALUE,…)' })),
+    labels: Type.Optional(
+      Type.String({ pattern: `^${LABEL}(,${LABEL})*$`, maxLength: 1024, description: 'Label selector KEY=VALUE,…: new workspaces go only to agents with all these labels' }),
+    ),
     agent: Type.Optional(Type.String({ minLength: 1, maxLength: 63, description: 'Place every new workspace on this one enrolled agent' })),
   },
   { additionalProperties: false },
@@ -87,7 +91,7 @@ export class AgentProvisioner implements Provisioner {
 
   /** Chooses an agent for a new workspace: labels first, then the fewest running workspaces per CPU, then the most free disk. */
   private async place(signal?: AbortSignal): Promise<string> {
-    const want = Object.entries(this.options.labels ?? {});
+    const want = (this.options.labels?.split(',') ?? []).map((kv) => kv.split('=', 2) as [string, string]);
     const found = await this.candidates(signal);
     const fits = found.filter((c) => c.info && want.every(([k, v]) => ({ ...c.agent.labels, ...c.info!.labels })[k] === v));
     if (fits.length === 0) {
