@@ -1,20 +1,22 @@
 /**
  * The agent killed with SIGKILL in the middle of its work: mid-provision (during setup) and
  * mid-delete (during teardown). After a restart it converges by itself on the desired state it
- * persisted: one container and every file after a provision, nothing at all after a delete.
+ * persisted: one container and every file after a provision, nothing at all after a delete. And
+ * the agent's Docker engine restarted under it: the workspace comes back on its files.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { OpOptions, Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
-import { eventually } from '../harness.ts';
+import { ROOT, eventually } from '../harness.ts';
 import { bundleProject, op, run, testRepo, workspaceContext, workspaceId } from '../provisioners/fixtures.ts';
 import { MemoryAgentDirectory, agentDocker, agentProvisioner, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type RunningAgent } from './fixtures.ts';
 
 const env = agentTestEnv();
 
-describe('agent: kill -9 mid-provision and mid-delete, then restart', () => {
+describe('agent: kill -9 mid-provision and mid-delete, and its engine restarted', () => {
   const root = agentRoot();
   let agent: RunningAgent;
   let port: number;
@@ -73,13 +75,32 @@ describe('agent: kill -9 mid-provision and mid-delete, then restart', () => {
     assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
   });
 
+  test("the agent's Docker engine restarted: the agent brings the workspace back on its files", async () => {
+    const before = agentDocker(env, ['inspect', '-f', '{{.State.StartedAt}}', `berth-${ws.id}`]);
+    execFileSync(path.join(ROOT, 'testenv', 'berth-testenv'), ['restart-agent-docker'], { stdio: 'ignore' });
+    await eventually(
+      () => {
+        const now = agentDocker(env, ['inspect', '-f', '{{.State.Running}} {{.State.StartedAt}}', `berth-${ws.id}`], true);
+        return now.startsWith('true ') && !now.endsWith(before);
+      },
+      'the agent to start the workspace again after its engine came back',
+      90_000,
+      250,
+    );
+    assert.equal((await p.inspect(ws.id)).state, 'running');
+    assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
+    assert.deepEqual(containers(), ['running'], 'one container');
+  });
+
   test('mid-delete: the restarted agent finishes the delete; nothing is left', async () => {
     const o = killOn(/teardown-begins/);
     await assert.rejects(p.destroy(ws, o), /unreachable/);
     await o.killed;
     agent = await start();
-    await eventually(() => containers().length === 0 && !fs.existsSync(path.join(root, 'workspaces', ws.id)), 'the restarted agent to finish the delete', 60_000, 200);
-    assert.equal(fs.existsSync(path.join(root, 'state', `${ws.id}.json`)), false, 'its desired state is gone too');
+    // Done when its desired state is gone: the agent removes that last.
+    await eventually(() => !fs.existsSync(path.join(root, 'state', `${ws.id}.json`)), 'the restarted agent to finish the delete', 60_000, 200);
+    assert.deepEqual(containers(), [], 'no container');
+    assert.equal(fs.existsSync(path.join(root, 'workspaces', ws.id)), false, 'no files');
     await p.destroy(ws, op());
     assert.deepEqual(await p.inspect(ws.id), { state: 'absent', storage: false });
   });
