@@ -6,7 +6,11 @@
  *  - terminal echo round-trip (one byte to `cat` and back) through the agent vs `docker exec -i`
  *    (p99 within 2× of direct and under 5 ms);
  *  - `cat` of a 100 MB file through the agent vs `docker exec` (at least half the throughput: time
- *    ratio ≤ 2).
+ *    ratio ≤ 2);
+ *  - 200 concurrent sessions, each sending 1 KB to `cat` at 10 Hz for 60 s, through the agent vs as
+ *    many `docker exec -i` sessions: round-trip latency, zero disconnects, and the memory of the
+ *    control plane's side (this process) and of the agent printed. The baseline's tail is that of
+ *    200 docker CLI processes on the same cores, so a ratio far below 1 there is flagged, not trusted.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +23,64 @@ import { QUICK, compareTimes, rotationOrder, runs, sampleRounds, timeMs } from '
 import { makeResult, type Result } from './lib.ts';
 
 const BIG_MB = QUICK ? 8 : 100;
+const SESSIONS = Number(process.env.BENCH_SESSIONS ?? (QUICK ? 5 : 200));
+const SESSION_SECONDS = Number(process.env.BENCH_SESSION_SECONDS ?? (QUICK ? 3 : 60));
+
+/** A session of `cat` to load: its input, its output, and how it ended. */
+interface LoadSession {
+  stdin: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  ended: Promise<unknown>;
+}
+
+/**
+ * Opens `n` sessions, sends each 1 KB every 100 ms for `seconds`, and times every 1 KB's way back;
+ * a session whose output ends before its input did counts as a disconnect.
+ */
+async function sessionLoad(open: () => Promise<LoadSession>, n: number, seconds: number): Promise<{ latencies: number[]; disconnects: number }> {
+  const sessions: LoadSession[] = [];
+  for (let i = 0; i < n; i += 20) sessions.push(...(await Promise.all(Array.from({ length: Math.min(20, n - i) }, open))));
+  const latencies: number[] = [];
+  let disconnects = 0;
+  let stopping = false;
+  const chunk = Buffer.alloc(1024, 'x');
+  await Promise.all(
+    sessions.map(async (s) => {
+      const sent: bigint[] = [];
+      let got = 0;
+      let lost = false;
+      s.stdout.on('data', (d: Buffer) => {
+        got += d.length;
+        while (sent.length && got >= 1024) {
+          got -= 1024;
+          latencies.push(Number(process.hrtime.bigint() - sent.shift()!) / 1e6);
+        }
+      });
+      s.stdout.once('end', () => {
+        if (!stopping) lost = true;
+      });
+      const deadline = Date.now() + seconds * 1000;
+      // Spread the sessions' ticks over the period, as independent terminals would be.
+      await new Promise((r) => setTimeout(r, Math.random() * 100));
+      while (Date.now() < deadline && !lost) {
+        sent.push(process.hrtime.bigint());
+        s.stdin.write(chunk);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      if (lost) disconnects++;
+    }),
+  );
+  stopping = true;
+  for (const s of sessions) s.stdin.end();
+  await Promise.all(sessions.map((s) => s.ended));
+  return { latencies, disconnects };
+}
+
+/** Resident memory of a process in MiB, from /proc. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
 
 /** Resolves once `stream` has delivered `n` bytes in all. */
 function readBytes(stream: NodeJS.ReadableStream, n: number): Promise<void> {
@@ -122,6 +184,39 @@ export async function run(): Promise<Result[]> {
         },
         runs: runs(10, 1),
         goal: { maxRatio: 2 },
+      }),
+    );
+
+    const viaAgentLoad = await sessionLoad(
+      async () => {
+        const proc = await viaAgent.exec(main, { cmd: ['cat'], tty: false });
+        return { stdin: proc.stdin, stdout: proc.stdout, ended: proc.exited };
+      },
+      SESSIONS,
+      SESSION_SECONDS,
+    );
+    const memory = { controlPlaneSideMiB: rssMiB(process.pid), agentMiB: rssMiB(agent.proc.pid!) };
+    process.stdout.write(`  ${SESSIONS} sessions through the agent: memory of the control plane's side ${memory.controlPlaneSideMiB} MiB, of the agent ${memory.agentMiB} MiB\n`);
+    const directLoad = await sessionLoad(
+      async () => {
+        const c = spawn('docker', ['-H', env.BERTH_TEST_AGENT_DOCKER_HOST, 'exec', '-i', `berth-${main.id}`, 'cat'], { stdio: ['pipe', 'pipe', 'ignore'] });
+        return { stdin: c.stdin, stdout: c.stdout, ended: new Promise((r) => c.once('close', r)) };
+      },
+      SESSIONS,
+      SESSION_SECONDS,
+    );
+    const disconnects = viaAgentLoad.disconnects + directLoad.disconnects;
+    results.push(
+      makeResult({
+        name: `${SESSIONS} sessions × 1 KB at 10 Hz for ${SESSION_SECONDS} s through the agent`,
+        berth: viaAgentLoad.latencies,
+        baseline: directLoad.latencies,
+        baselineName: `as many docker exec -i sessions on the agent host`,
+        ratioOf: 'p99',
+        goal: { also: { text: '0 disconnects', met: viaAgentLoad.disconnects === 0 } },
+        warmup: 0,
+        order: 'berth first, then the baseline (each its own period of load)',
+        extra: { memory, disconnects: { berth: viaAgentLoad.disconnects, baseline: directLoad.disconnects }, total: disconnects },
       }),
     );
   } finally {
