@@ -55,9 +55,18 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     assert.ok(fs.existsSync(path.join(root, 'workspaces', ws.id, 'work', '.git')), "the checkout is under the agent's root");
     assert.equal((await run(p, ws, ['sh', '-c', 'echo kept > /workspace/work/keep.txt'])).code, 0);
 
+    // The event stream tells a listener what happens, as it happens.
+    const events: { type: string; id: string }[] = [];
+    const client = new AgentClient('a1', agent.url, directory.tls('a1'), 'test');
+    const stream = client.websocket('/v1/events');
+    await new Promise((r) => stream.once('open', r));
+    stream.on('message', (d: Buffer) => events.push(JSON.parse(d.toString()) as { type: string; id: string }));
     await p.stop(ws, op());
     assert.deepEqual([(await p.inspect(ws.id)).state, (await p.inspect(ws.id)).storage], ['stopped', true]);
     await p.provision(ws, op());
+    await eventually(() => events.some((e) => e.id === ws.id && e.type === 'status') && events.some((e) => e.id === ws.id && e.type === 'progress'), 'status and progress events', 10_000, 50);
+    stream.close();
+    client.close();
     assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
 
     const before = agentDocker(env, ['inspect', '-f', '{{.Id}}', `berth-${ws.id}`]);
@@ -153,6 +162,12 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
       req.end();
     });
     assert.match(answer, /^400 .*The agent \(Berth [0-9.]+\) speaks agent protocol v1 and the control plane \(Berth 9\.0\.0\) speaks v2; upgrade the agent to a Berth release with protocol v2\./);
+  });
+
+  test('the workspace token stays out of the agent\'s log; its desired state (which holds it) is readable by the agent alone', async () => {
+    assert.ok(!agent.output().includes(ws.env.BERTH_WORKSPACE_TOKEN!), 'not in the log');
+    assert.equal(fs.statSync(path.join(root, 'state', `${ws.id}.json`)).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.join(root, 'state')).mode & 0o777, 0o700);
   });
 
   test("ids, user ids and project names that would leave the agent's root are refused", async () => {
