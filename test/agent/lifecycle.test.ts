@@ -150,6 +150,17 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     await elsewhere.close();
   });
 
+  test('spec.ports are not published: the agent runs without --allow-ports', async () => {
+    const withPorts = workspaceContext(workspaceId(), bundleProject(testRepo().dir), { image: env.BERTH_TEST_IMAGE, ports: [{ port: 8080 }] });
+    try {
+      await p.provision(withPorts, op());
+      assert.equal(agentDocker(env, ['inspect', '-f', '{{json .HostConfig.PortBindings}}', `berth-${withPorts.id}`]).replace('null', '{}'), '{}');
+      assert.equal(agentDocker(env, ['port', `berth-${withPorts.id}`]), '');
+    } finally {
+      await p.destroy(withPorts, op());
+    }
+  });
+
   test('a control plane speaking another protocol version is refused in words', async () => {
     const tls = directory.tls('a1');
     const answer = await new Promise<string>((resolve, reject) => {
