@@ -36,8 +36,7 @@ export interface AgentAppDeps {
 
 type IdParams = { Params: { id: string } };
 
-/** Builds the agent's HTTPS app (not yet listening). */
-// The return type is inferred: an HTTPS fastify instance, not the default HTTP one.
+/** Builds the agent's HTTPS app (not yet listening); its type is inferred, an HTTPS fastify instance. */
 export async function buildAgentApp(deps: AgentAppDeps) {
   const app = Fastify({
     // fastify's own per-request lines only at warn: every request is the control plane's.
