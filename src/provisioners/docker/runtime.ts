@@ -9,13 +9,12 @@
  * installation and provisioner that own them, so two control planes on one engine never collect
  * each other's workspaces as orphans.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type Docker from 'dockerode';
 import { InputError, ProvisionerError, errorMessage, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
-import { shellQuote } from '../git-setup.ts';
+import { terminalNonce, tmuxScript } from '../tmux.ts';
 import type { ExecOptions, ExecProcess, OpOptions, PortMapping, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import type { DockerEngine } from './engine.ts';
 import { ProvisionSteps, type ProvisionRun } from './provision-steps.ts';
@@ -71,7 +70,7 @@ export class DockerRuntime {
   /** Resolved users per image id and user string; images are immutable, so this never goes stale. */
   private readonly users = new Map<string, ContainerUser>();
   /** Unique per runtime instance: TTY shells started by an earlier control plane are recognisable by it. */
-  private readonly nonce = crypto.randomBytes(4).toString('hex');
+  private readonly nonce = terminalNonce();
   /** The steps provision() runs; per-provision state lives in each run, not here. */
   private readonly steps: ProvisionSteps;
   private readonly oomCache = new Map<string, { at: number; count: number }>();
@@ -441,7 +440,7 @@ export class DockerRuntime {
     const u = await this.containerUser(c, ws.spec.user);
     const shell = this.shell(ws, u);
     let cmd = o.cmd;
-    if (cmd.length === 0) cmd = o.tty ? ['/bin/sh', '-c', this.tmuxScript(shell)] : [shell, '-l'];
+    if (cmd.length === 0) cmd = o.tty ? ['/bin/sh', '-c', tmuxScript(shell, this.nonce)] : [shell, '-l'];
     const limit = c.HostConfig.Memory || undefined;
     return this.engine.exec(c.Id, {
       cmd,
@@ -457,24 +456,6 @@ export class DockerRuntime {
         return note ? `berth: ${note}.` : undefined;
       },
     });
-  }
-
-  /**
-   * The interactive shell: inside tmux when the image has it, so the shell outlives the control
-   * plane. A new terminal first takes over a session left by an earlier control plane (its client
-   * is stale) or one nobody is attached to; otherwise it starts a new session.
-   */
-  tmuxScript(shell: string): string {
-    const n = this.nonce;
-    return [
-      `if command -v tmux >/dev/null 2>&1; then`,
-      `  s=$(tmux ls -F '#{session_created} #{session_name} #{session_attached}' 2>/dev/null | sort -n | awk -v p="berth-${n}-" '$2 ~ /^berth-/ && (index($2, p) != 1 || $3 == 0) { print $2; exit }')`,
-      `  t="berth-${n}-$$"`,
-      `  if [ -n "$s" ] && tmux rename-session -t "=$s" "$t" 2>/dev/null; then exec tmux attach-session -d -t "=$t"; fi`,
-      `  exec tmux new-session -s "$t"`,
-      `fi`,
-      `exec ${shellQuote(shell)} -l`,
-    ].join('\n');
   }
 }
 

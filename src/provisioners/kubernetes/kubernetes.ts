@@ -10,7 +10,8 @@ import { AbortedError, InputError, ProvisionerError, throwIfAborted } from '../.
 import { progressFilter } from '../../core/lines.ts';
 import type { Spec } from '../../core/spec.ts';
 import { isLocalOnly } from '../../core/urls.ts';
-import { rewriteGitEnv, shellQuote } from '../git-setup.ts';
+import { rewriteGitEnv } from '../git-setup.ts';
+import { terminalNonce, tmuxScript } from '../tmux.ts';
 import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { KubeClient, isNotFound } from './client.ts';
@@ -38,6 +39,8 @@ export class KubernetesProvisioner implements Provisioner {
   readonly type = 'kubernetes';
   readonly capabilities = kubernetesCapabilities;
   private readonly users: UserResolver;
+  /** Unique per instance: TTY shells started by an earlier control plane are recognisable by it. */
+  private readonly nonce = terminalNonce();
   /** Pods and claims of this provisioner as informers see them: what inspect and every wait read. */
   private readonly observed: Observer;
   /** Storage classes looked up already (found, or not ours to read), so each is read once. */
@@ -496,7 +499,7 @@ export class KubernetesProvisioner implements Provisioner {
     const u = decodeUser(pod.metadata?.annotations?.['berth.user']) ?? { spec: '', uid: 1000, gid: 1000, home: '/' };
     const shell = this.shell(ws, u);
     let cmd = o.cmd;
-    if (cmd.length === 0) cmd = o.tty ? ['/bin/sh', '-c', tmuxScript(shell)] : [shell, '-l'];
+    if (cmd.length === 0) cmd = o.tty ? ['/bin/sh', '-c', tmuxScript(shell, this.nonce)] : [shell, '-l'];
     return podExec(this.kube, names(ws.id).pod, MAIN, {
       cmd,
       tty: o.tty,
@@ -515,17 +518,6 @@ export class KubernetesProvisioner implements Provisioner {
   }
 }
 
-/** The interactive shell: inside tmux when the image has it (it then outlives the control plane), re-attaching a detached session. */
-export function tmuxScript(shell: string): string {
-  return [
-    'if command -v tmux >/dev/null 2>&1; then',
-    `  s=$(tmux ls -F '#{session_attached} #{session_name}' 2>/dev/null | awk '$1 == 0 && $2 ~ /^berth-/ { print $2; exit }')`,
-    '  if [ -n "$s" ]; then exec tmux attach-session -t "=$s"; fi',
-    '  exec tmux new-session -s "berth-$$"',
-    'fi',
-    `exec ${shellQuote(shell)} -l`,
-  ].join('\n');
-}
 
 /** The `kubernetes` type. */
 export function kubernetesPlugin(): ProvisionerPlugin<typeof KubernetesOptionsSchema> {
