@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Static, TObject } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { Spec } from '../core/spec.ts';
-import type { AgentDirectory } from '../server/agents.ts';
+import type { AgentDirectory } from './agent/directory.ts';
 
 /**
  * What a provisioner type can do. Generic code (workspace creation, the CLI, the conformance

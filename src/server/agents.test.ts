@@ -10,7 +10,8 @@ import { ConflictError, UnauthorizedError } from '../core/errors.ts';
 import { CertificateAuthority } from '../pki/ca.ts';
 import { generateAgentKey, makeCsr } from '../pki/x509.ts';
 import { SqlStore } from '../store/sql-store.ts';
-import { AgentService, AgentUnavailableError, type AgentTlsMaterial } from './agents.ts';
+import type { AgentTlsMaterial } from '../provisioners/agent/directory.ts';
+import { AgentService, AgentUnavailableError } from './agents.ts';
 import { SecretBox } from './secrets.ts';
 
 let dir: string;

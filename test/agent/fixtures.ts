@@ -13,7 +13,7 @@ import pino from 'pino';
 import { builtinPlugins } from '../../src/provisioners/plugins.ts';
 import type { PluginContext, Provisioner } from '../../src/provisioners/provisioner.ts';
 import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
-import type { AgentDirectory, AgentRecord, AgentTlsMaterial } from '../../src/server/agents.ts';
+import type { AgentDirectory, AgentRecord, AgentTlsMaterial } from '../../src/provisioners/agent/directory.ts';
 import { tempDir } from '../harness.ts';
 import { loadTestEnv, testEnvPath, type TestEnv } from '../testenv/env.ts';
 import { issue, selfSigned, type Issued } from './certs.ts';

@@ -12,7 +12,7 @@ import { EXEC_PROTOCOL } from '../../sdk/protocol.ts';
 import { assertMountablePath } from '../docker/runtime.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { AgentClient } from './client.ts';
-import type { AgentDirectory, AgentRecord } from '../../server/agents.ts';
+import type { AgentDirectory, AgentRecord } from './directory.ts';
 import { remoteExec } from './exec.ts';
 
 const LABEL = '[A-Za-z0-9][A-Za-z0-9_./-]{0,62}=[A-Za-z0-9_./:-]{0,63}';

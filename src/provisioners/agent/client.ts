@@ -8,7 +8,7 @@ import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
 import { BerthError, ConflictError, InputError, NotFoundError, ProvisionerError, UnauthorizedError, errorMessage, type ErrorCode } from '../../core/errors.ts';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, skewMessage, type WaitLine, type WorkspaceReport } from '../../agent/protocol.ts';
-import type { AgentTlsMaterial } from '../../server/agents.ts';
+import type { AgentTlsMaterial } from './directory.ts';
 import type { ProgressSink } from '../provisioner.ts';
 
 /** What the control plane holds to talk to one agent (the registry's TLS material). */
