@@ -16,7 +16,7 @@ import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { KubeClient, isNotFound } from './client.ts';
 import { podExec, runInPod } from './exec.ts';
-import { BUNDLE_WAIT, INIT, LABELS, MAIN, envSecretFor, filesScript, filesSecretFor, names, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
+import { BUNDLE_WAIT, INIT, LABELS, MAIN, checkoutEnv, envSecretFor, filesScript, filesSecretFor, names, initScript, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
 import { KubernetesOptionsSchema, checkKubernetesOptions, parsePairs, parseTolerations, type KubernetesOptions } from './options.ts';
 import { podState } from './status.ts';
 import { UserResolver, decodeUser, encodeUser } from './users.ts';
@@ -168,26 +168,72 @@ export class KubernetesProvisioner implements Provisioner {
   private async applySecrets(ws: WorkspaceContext): Promise<void> {
     const n = names(ws.id);
     const wanted = [envSecretFor(this.settings, ws), ws.spec.files.length ? filesSecretFor(this.settings, ws) : undefined, pullSecretFor(this.settings, ws)];
-    const all = [n.env, n.files, n.pull];
-    for (const [i, name] of all.entries()) {
+    // Independent objects: written at once, each a round trip of its own.
+    await Promise.all([n.env, n.files, n.pull].map(async (name, i) => {
       const body = wanted[i];
       if (!body) {
         await this.kube.remove(`secret ${name}`, () => this.kube.core.deleteNamespacedSecret({ name, namespace: this.ns }));
-        continue;
+        return;
       }
       if (!(await this.kube.create(`secret ${name}`, () => this.kube.core.createNamespacedSecret({ namespace: this.ns, body })))) {
         await this.kube.core.replaceNamespacedSecret({ name, namespace: this.ns, body }).catch((err: unknown) => {
           throw this.kube.fail(`updating secret ${name}`, err);
         });
       }
-    }
+    }));
   }
 
   /** Step: a fresh pod on the claim (a pod left by an earlier start or attempt is deleted first). */
   private async replacePod(pod: V1Pod, opts: OpOptions): Promise<void> {
     const name = pod.metadata!.name!;
+    const create = () => this.kube.create(`pod ${name}`, () => this.kube.core.createNamespacedPod({ namespace: this.ns, body: pod }));
+    // A watch in sync that sees no pod spares the delete; one it has not seen yet makes the create conflict, and is replaced then.
+    if (this.observed.pods.get(name) === null && (await create())) return;
     if (await this.deletePod(name, 0, opts.signal)) opts.progress('Replaced the previous pod of this workspace.', 'info');
-    await this.kube.create(`pod ${name}`, () => this.kube.core.createNamespacedPod({ namespace: this.ns, body: pod }));
+    await create();
+  }
+
+  /** The checkout script's output as progress (its last lines kept for an error); in bundle mode the bundle is sent into `container` when it asks. */
+  private checkoutOutput(ws: WorkspaceContext, bundle: boolean, container: string, opts: OpOptions, sendFailed: () => void = () => undefined) {
+    const tail: string[] = [];
+    let sending: Promise<void> | undefined;
+    const emit = (line: string, kind: 'output' | 'progress') => {
+      if (line === BUNDLE_WAIT && bundle) {
+        sending ??= this.sendBundle(ws, container, opts);
+        sending.catch(sendFailed);
+        return;
+      }
+      tail.push(line);
+      if (tail.length > 5) tail.shift();
+      opts.progress(line, kind);
+    };
+    return { tail, filter: () => progressFilter(emit), sent: () => sending };
+  }
+
+  /** Step: runs the checkout script by exec in the running workspace container; fails with its last words. */
+  private async checkoutByExec(ws: WorkspaceContext, source: CloneSource, origin: string, gitEnv: Record<string, string> | undefined, opts: OpOptions): Promise<void> {
+    // A bundle that cannot be sent leaves the script waiting for it: it is ended, and the send's error said.
+    const sendFailed = new AbortController();
+    const out = this.checkoutOutput(ws, source.kind === 'bundle', MAIN, opts, () => sendFailed.abort());
+    const proc = await podExec(this.kube, names(ws.id).pod, MAIN, {
+      cmd: ['/bin/sh', '-c', initScript(ws, source, origin, gitEnv)],
+      tty: false,
+      stdin: false,
+      cwd: ws.spec.mountPath,
+      env: checkoutEnv(source, gitEnv),
+      signal: AbortSignal.any([opts.signal, sendFailed.signal]),
+    });
+    const [stdout, stderr] = [out.filter(), out.filter()];
+    proc.stdout.on('data', (d: Buffer) => stdout.push(d));
+    proc.stderr?.on('data', (d: Buffer) => stderr.push(d));
+    const res = await proc.exited;
+    stdout.flush();
+    stderr.flush();
+    throwIfAborted(opts.signal);
+    await out.sent();
+    if (res.code !== 0) {
+      throw new ProvisionerError(`The checkout in the pod failed (exit code ${res.code ?? res.signal}): ${out.tail.join(' / ') || 'no output'}`, { retryable: false, code: 'clone_failed' });
+    }
   }
 
   /** Step: follows the init container's output as progress and, in bundle mode, sends the bundle when it asks; fails with its last words. */
@@ -197,20 +243,11 @@ export class KubernetesProvisioner implements Provisioner {
       const init = pod.status?.initContainerStatuses?.find((c) => c.name === INIT);
       return init?.state?.running || init?.state?.terminated ? true : undefined;
     }, 'start its checkout', opts);
-    const tail: string[] = [];
-    let sending: Promise<void> | undefined;
-    const lines = progressFilter((line, kind) => {
-      if (line === BUNDLE_WAIT && bundle) {
-        sending ??= this.sendBundle(ws, opts);
-        return;
-      }
-      tail.push(line);
-      if (tail.length > 5) tail.shift();
-      opts.progress(line, kind);
-    });
-    await this.kube.followLogs(n.pod, INIT, lines, opts.signal);
+    const out = this.checkoutOutput(ws, bundle, INIT, opts);
+    const tail = out.tail;
+    await this.kube.followLogs(n.pod, INIT, out.filter(), opts.signal);
     throwIfAborted(opts.signal);
-    await sending;
+    await out.sent();
     const done = await this.waitFor(ws.id, (pod) => {
       const t = pod.status?.initContainerStatuses?.find((c) => c.name === INIT)?.state?.terminated;
       return t ? t : undefined;
@@ -220,11 +257,11 @@ export class KubernetesProvisioner implements Provisioner {
     }
   }
 
-  /** Streams a `git bundle` from the control plane into the claim through the init container. */
-  private async sendBundle(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
+  /** Streams a `git bundle` from the control plane into the claim through the exec API, for the checkout script in `container`. */
+  private async sendBundle(ws: WorkspaceContext, container: string, opts: OpOptions): Promise<void> {
     opts.progress(`Sending a bundle of ${ws.project.name} to the pod`, 'info');
     const target = `${ws.spec.mountPath}/.berth/checkout.bundle`;
-    const proc = await podExec(this.kube, names(ws.id).pod, INIT, { cmd: ['/bin/sh', '-c', 'cat > "$0.part" && mv "$0.part" "$0"', target], tty: false, stdin: true, signal: opts.signal });
+    const proc = await podExec(this.kube, names(ws.id).pod, container, { cmd: ['/bin/sh', '-c', 'cat > "$0.part" && mv "$0.part" "$0"', target], tty: false, stdin: true, signal: opts.signal });
     // Asked for only once the exec is open and piped at once: a bundle producer need not buffer while we wait.
     const stream = await ws.project.bundle!(opts.signal);
     let errText = '';
@@ -292,8 +329,7 @@ export class KubernetesProvisioner implements Provisioner {
     let fresh = false;
     try {
       await this.checkStorageClass();
-      fresh = await this.ensureClaim(ws);
-      await this.applySecrets(ws);
+      [fresh] = await Promise.all([this.ensureClaim(ws), this.applySecrets(ws)]);
       throwIfAborted(opts.signal);
       if (login) opts.progress(`Pulling image ${image} as ${login.username}`, 'info');
       const user = await this.resolveUser(ws, image, pullPolicy, opts);
@@ -301,8 +337,10 @@ export class KubernetesProvisioner implements Provisioner {
       const pod = podFor(this.settings, ws, { image, user, serverUrl: podUrl, source, originUrl: origin, gitEnv, pullPolicy });
       pod.metadata!.annotations!['berth.user'] = encodeUser(user);
       await this.replacePod(pod, opts);
-      await this.runCheckout(ws, source.kind === 'bundle', opts);
+      const byInit = Boolean(this.settings.initImage);
+      if (byInit) await this.runCheckout(ws, source.kind === 'bundle', opts);
       await this.waitFor(ws.id, (p) => (podState(p, null).state === 'running' ? true : undefined), 'run', opts);
+      if (!byInit) await this.checkoutByExec(ws, source, origin, gitEnv, opts);
       if (ws.spec.files.length) {
         const res = await runInPod(this.kube, n.pod, MAIN, ['/bin/sh', '-c', filesScript(ws, user.home)], { onLine: (l) => opts.progress(l, 'output'), signal: opts.signal });
         if (res.code !== 0) throw new ProvisionerError(`Writing the config files failed (exit code ${res.code ?? res.signal}); check spec.files paths are writable by the workspace user.`, { retryable: false, code: 'files_failed' });

@@ -1,7 +1,7 @@
 /**
  * The Kubernetes objects of one workspace, built from its context without I/O: names, labels, the
  * PersistentVolumeClaim, the Secrets (environment, config files, image pulls) and the pod with its
- * init container. Secret values go only into Secrets; labels and annotations carry names and ids.
+ * checkout script. Secret values go only into Secrets; labels and annotations carry names and ids.
  */
 import type { V1PersistentVolumeClaim, V1Pod, V1Secret, V1SecurityContext } from '@kubernetes/client-node';
 import { ProvisionerError } from '../../core/errors.ts';
@@ -24,9 +24,9 @@ export const LABELS = {
 export const FILES_DIR = '/run/berth-files';
 /** The workspace container's name in its pod. */
 export const MAIN = 'workspace';
-/** The init container's name. */
+/** The init container's name (with an init image). */
 export const INIT = 'checkout';
-/** The init container says this when it waits for the control plane to send a bundle. */
+/** The checkout script says this when it waits for the control plane to send a bundle. */
 export const BUNDLE_WAIT = 'berth: waiting for the checkout bundle';
 /** Written into `.berth/` once the checkout is complete. */
 export const CHECKOUT_MARKER = 'checkout-complete';
@@ -133,11 +133,11 @@ const RESTRICTED: V1SecurityContext = {
 /** PID 1 of the workspace container: sleeps until told to stop (plain POSIX sh). */
 export const KEEPALIVE = "trap 'exit 0' TERM INT HUP; while :; do sleep 86400 & wait $!; done";
 
-/** Where the init container gets the repository from. */
+/** Where the checkout gets the repository from. */
 export type CloneSource = { kind: 'url'; url: string } | { kind: 'bundle' };
 
 /**
- * The init container's script: keeps a complete checkout; moves an incomplete one aside; clones
+ * The checkout script (init container or exec): keeps a complete checkout; moves an incomplete one aside; clones
  * into a scratch directory (from the URL, or from a bundle the control plane sends meanwhile),
  * moves it into place, points `origin` at the gateway with the credential helper, writes the marker.
  */
@@ -171,6 +171,11 @@ export function initScript(ws: WorkspaceContext, source: CloneSource, originUrl:
     .join('\n');
 }
 
+/** The checkout script's environment (the workspace token comes from the Secret, never from here). */
+export function checkoutEnv(source: CloneSource, gitEnv: Record<string, string> | undefined): Record<string, string> {
+  return { HOME: RUN_DIR, GIT_TERMINAL_PROMPT: '0', ...(source.kind === 'url' ? { BERTH_CLONE_URL: source.url, ...gitEnv } : {}) };
+}
+
 /** Container limits from the spec, requests from the options (never above the limits). */
 function resourcesOf(s: PodSettings, spec: Spec) {
   const limits: Record<string, string> = {};
@@ -197,7 +202,12 @@ export interface PodInput {
   pullPolicy: string;
 }
 
-/** The workspace pod: init container (checkout) and workspace container on the claim, hardened to `restricted`. */
+/**
+ * The workspace pod on the claim, hardened to `restricted`: the workspace container, and with an
+ * init image an init container that runs the checkout. Without one the checkout runs by exec in the
+ * workspace container once it is ready, as a person would: an init container costs the pod a
+ * container start and a kubelet relist (up to a second) on every start, the checkout being kept or not.
+ */
 export function podFor(s: PodSettings, ws: WorkspaceContext, i: PodInput): V1Pod {
   const n = names(ws.id);
   const spec = ws.spec;
@@ -216,7 +226,6 @@ export function podFor(s: PodSettings, ws: WorkspaceContext, i: PodInput): V1Pod
     { name: 'run', mountPath: RUN_DIR },
   ];
   const token = { name: 'BERTH_WORKSPACE_TOKEN', valueFrom: { secretKeyRef: { name: n.env, key: 'BERTH_WORKSPACE_TOKEN', optional: true } } };
-  const gitEnv = i.source.kind === 'url' ? Object.entries(i.gitEnv ?? {}).map(([name, value]) => ({ name, value })) : [];
   return {
     metadata: metadata(s, n.pod, ws, { 'berth.image': i.image }),
     spec: {
@@ -241,24 +250,19 @@ export function podFor(s: PodSettings, ws: WorkspaceContext, i: PodInput): V1Pod
         { name: 'run', emptyDir: { sizeLimit: '16Mi' } },
         ...(spec.files.length ? [{ name: 'files', secret: { secretName: n.files, defaultMode: 0o440 } }] : []),
       ],
-      initContainers: [
+      ...(s.initImage ? { initContainers: [
         {
           name: INIT,
           image: s.initImage ?? i.image,
           // A separate init image is not the one the registry login is for.
           imagePullPolicy: s.initImage ? s.imagePullPolicy : i.pullPolicy,
           command: ['/bin/sh', '-c', initScript(ws, i.source, i.originUrl, i.gitEnv)],
-          env: [
-            { name: 'HOME', value: RUN_DIR },
-            { name: 'GIT_TERMINAL_PROMPT', value: '0' },
-            ...(i.source.kind === 'url' ? [{ name: 'BERTH_CLONE_URL', value: i.source.url }, token] : []),
-            ...gitEnv,
-          ],
+          env: [...Object.entries(checkoutEnv(i.source, i.gitEnv)).map(([name, value]) => ({ name, value })), ...(i.source.kind === 'url' ? [token] : [])],
           volumeMounts: mounts,
           securityContext: RESTRICTED,
           resources,
         },
-      ],
+      ] } : {}),
       containers: [
         {
           name: MAIN,
