@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { skewMessage, toWire } from './protocol.ts';
+import { checkExecCwd, skewMessage, toWire } from './protocol.ts';
 import { normalizeSpec } from '../core/spec.ts';
 
 test('version skew is reported in words that name who to upgrade; the same protocol is no skew', () => {
@@ -23,4 +23,12 @@ test('toWire drops what cannot cross the wire (bundle, local mirror) and keeps t
   });
   assert.deepEqual(Object.keys(w.project), ['name', 'cloneUrl']);
   assert.equal(JSON.parse(JSON.stringify(w)).env.A, '1');
+});
+
+test("an exec's cwd must stay inside the workspace's mount", () => {
+  assert.equal(checkExecCwd(undefined, '/workspace'), undefined);
+  for (const ok of ['/workspace', '/workspace/work', '/workspace/work/sub/', '/workspace/.cache']) assert.equal(checkExecCwd(ok, '/workspace'), ok);
+  for (const bad of ['/', '/etc', '/workspace2', 'workspace/work', '/workspace/../etc', '/workspace/work/../../root', '/workspace/./work', '/workspace//work', '/workspace/a\0b', 42, null]) {
+    assert.throws(() => checkExecCwd(bad, '/workspace'), /cwd must be a directory inside the workspace's mount \/workspace/, String(bad));
+  }
 });

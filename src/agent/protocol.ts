@@ -17,6 +17,8 @@
  * A breaking change bumps PROTOCOL_MAJOR (and the path prefix).
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../core/errors.ts';
 import type { Spec } from '../core/spec.ts';
 import type { ExecOptions, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
 
@@ -90,7 +92,17 @@ export interface AgentInfo {
 }
 
 /** The first text frame of an exec connection to the agent: the process half of ExecOptions. */
-export type AgentExecStart = Pick<ExecOptions, 'cmd' | 'tty' | 'cols' | 'rows' | 'env'>;
+export type AgentExecStart = Pick<ExecOptions, 'cmd' | 'tty' | 'cols' | 'rows' | 'env' | 'cwd'>;
+
+/** Checks an exec's `cwd` (from the wire): an absolute, normalised path inside the workspace's mount; undefined stays undefined. */
+export function checkExecCwd(cwd: unknown, mountPath: string): string | undefined {
+  if (cwd === undefined) return undefined;
+  const inside = typeof cwd === 'string' && !cwd.includes('\0') && path.posix.isAbsolute(cwd) && path.posix.normalize(cwd) === cwd;
+  if (!inside || (cwd !== mountPath && !cwd.startsWith(`${mountPath.replace(/\/$/, '')}/`))) {
+    throw new InputError(`cwd must be a directory inside the workspace's mount ${mountPath} (an absolute path without ".."), not ${JSON.stringify(cwd)}.`);
+  }
+  return cwd;
+}
 
 /** Strips what cannot cross the wire (bundle, localMirror functions) from a WorkspaceContext. */
 export function toWire(ws: WorkspaceContext): WireWorkspace {

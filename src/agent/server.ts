@@ -15,7 +15,7 @@ import { AbortedError, BerthError, InputError, NotFoundError, UnauthorizedError,
 import { errorHandler } from '../server/errors.ts';
 import { TerminalService, parseExecStart, type EarlyMessages } from '../server/terminals.ts';
 import type { DockerProvisioner } from '../provisioners/docker/docker.ts';
-import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, skewMessage, type AgentEvent, type AgentInfo, type PutWorkspace, type WaitLine } from './protocol.ts';
+import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, checkExecCwd, skewMessage, type AgentEvent, type AgentInfo, type PutWorkspace, type WaitLine } from './protocol.ts';
 import { checkWorkspaceId, type AgentRoot } from './root.ts';
 import type { AgentWorkspaces } from './workspaces.ts';
 
@@ -48,7 +48,8 @@ export async function buildAgentApp(deps: AgentAppDeps) {
   });
   app.setErrorHandler(errorHandler);
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
-  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  // Terminal frames are a few bytes each: compressing them costs latency and saves nothing.
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024, perMessageDeflate: false } });
 
   app.addHook('onRequest', async (req, reply) => {
     const socket = req.raw.socket as TLSSocket;
@@ -119,9 +120,12 @@ export async function buildAgentApp(deps: AgentAppDeps) {
       started = true;
       void (async () => {
         const id = checkWorkspaceId(req.params.id);
-        const start = parseExecStart(data.toString());
+        const raw = data.toString();
+        const start = parseExecStart(raw);
         if (start.session) return deps.terminals.attach(socket, id, start.session, early);
-        await deps.terminals.start(socket, deps.provisioner, deps.workspaces.context(id), start, early);
+        const ctx = deps.workspaces.context(id);
+        const cwd = checkExecCwd((JSON.parse(raw) as { cwd?: unknown }).cwd, ctx.spec.mountPath);
+        await deps.terminals.start(socket, deps.provisioner, ctx, { ...start, ...(cwd ? { cwd } : {}) }, early);
         // The control plane's exec() resolves on this (or on output), so that a refusal is its rejection.
         if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: 'started' }));
       })().catch((err: unknown) => TerminalService.reject(socket, err));

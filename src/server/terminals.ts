@@ -98,10 +98,12 @@ export class TerminalService {
   }
 
   /** Starts a process for a connected client. */
-  async start(ws: WebSocket, provisioner: Provisioner, ctx: WorkspaceContext, start: ExecStart, early: EarlyMessages = { queue: [], handedOver: false }): Promise<void> {
+  async start(ws: WebSocket, provisioner: Provisioner, ctx: WorkspaceContext, start: ExecStart & { cwd?: string }, early: EarlyMessages = { queue: [], handedOver: false }): Promise<void> {
     const proc = await provisioner.exec(ctx, {
       cmd: start.cmd,
       tty: start.tty,
+      // Only the agent passes a cwd (checked against the workspace's mount); the public exec protocol has none.
+      ...(start.cwd ? { cwd: start.cwd } : {}),
       ...(start.cols ? { cols: start.cols } : {}),
       ...(start.rows ? { rows: start.rows } : {}),
       ...(start.env ? { env: start.env } : {}),

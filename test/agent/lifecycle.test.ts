@@ -12,8 +12,10 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
 import { AgentClient } from '../../src/provisioners/agent/client.ts';
 import type { Provisioner, WorkspaceContext } from '../../src/provisioners/provisioner.ts';
+import { EXEC_PROTOCOL } from '../../src/sdk/protocol.ts';
 import { eventually } from '../harness.ts';
 import { bundleProject, op, run, testRepo, workspaceContext, workspaceId } from '../provisioners/fixtures.ts';
 import { issue, selfSigned } from './certs.ts';
@@ -94,6 +96,27 @@ describe('agent: lifecycle, restarts and refusals (berth agent run in netns bert
     assert.equal(status.state, 'running');
     assert.equal((await run(p, ws, ['cat', '/workspace/work/keep.txt'])).stdout, 'kept\n');
     assert.deepEqual(containers(ws.id), [`berth-${ws.id} running`], 'adopted: still one container');
+  });
+
+  test("exec runs in the cwd asked for inside the workspace's mount; a cwd outside it is refused by the agent", async () => {
+    assert.equal((await run(p, ws, ['sh', '-c', 'mkdir -p /workspace/work/sub && pwd'])).stdout, '/workspace/work\n', 'the checkout by default');
+    assert.equal((await run(p, ws, ['pwd'], { cwd: '/workspace/work/sub' })).stdout, '/workspace/work/sub\n');
+    for (const cwd of ['/etc', '/workspace/../etc']) {
+      await assert.rejects(run(p, ws, ['pwd'], { cwd }), /cwd must be a directory inside the workspace's mount \/workspace/, cwd);
+    }
+  });
+
+  test('terminal streams are not compressed: the agent declines permessage-deflate even when a client offers it', async () => {
+    const tls = directory.tls('a1');
+    const u = new URL(`/v1/workspaces/${ws.id}/exec`, agent.url);
+    u.protocol = 'wss:';
+    const sock = new WebSocket(u, [EXEC_PROTOCOL], { key: tls.key, cert: tls.cert, ca: tls.ca, checkServerIdentity: (() => undefined) as unknown as () => boolean, perMessageDeflate: true });
+    try {
+      await new Promise((resolve, reject) => sock.once('open', resolve).once('error', reject));
+      assert.equal(sock.extensions, '', 'no extension negotiated');
+    } finally {
+      sock.close();
+    }
   });
 
   test('client certificates: none, self-signed and from another CA are refused; so is a server certificate other than the enrolled one', async () => {

@@ -170,7 +170,7 @@ export class AgentProvisioner implements Provisioner {
     const agentName = await this.agentOf(ws.id, false);
     if (!agentName) throw new NotFoundError(`Workspace ${ws.name} is not placed on any agent yet.`);
     const c = await this.client(agentName);
-    const start = { cmd: opts.cmd, tty: opts.tty, ...(opts.cols ? { cols: opts.cols } : {}), ...(opts.rows ? { rows: opts.rows } : {}), ...(opts.env ? { env: opts.env } : {}) };
+    const start = { cmd: opts.cmd, tty: opts.tty, ...(opts.cols ? { cols: opts.cols } : {}), ...(opts.rows ? { rows: opts.rows } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) };
     return remoteExec(start, { open: () => c.websocket(`/v1/workspaces/${ws.id}/exec`, EXEC_PROTOCOL), describe: (err) => c.unreachable(err), ...(opts.signal ? { signal: opts.signal } : {}) });
   }
 
