@@ -4,7 +4,9 @@
  * process inside the netns `berth-agent` (its own root, the netns's Docker engine), a provisioner of
  * type `agent`, and a workspace created through the API: its files survive stop/start and a
  * `docker rm -f`; a terminal goes control plane → agent → container; a commit pushed from inside the
- * workspace reaches the upstream through the control plane's git gateway.
+ * workspace reaches the upstream through the control plane's git gateway; with the control plane
+ * stopped for a minute, the workspace keeps running, the agent alone repairs a `docker rm -f`, and the
+ * control plane's view catches up after its restart.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -25,6 +27,17 @@ async function sh(c: BerthClient, ws: string, script: string): Promise<{ code: n
   conn.eof();
   const { code } = await conn.done;
   return { code, out };
+}
+
+/** Opens a TTY shell in a workspace through the control plane and waits until it answers a sum. */
+async function shellAnswers(c: BerthClient, ws: string): Promise<{ conn: ReturnType<BerthClient['exec']>; out: () => string }> {
+  let out = '';
+  const conn = c.exec(ws, { cmd: [], tty: true, cols: 80, rows: 24 }, { stdout: (d) => (out += d.toString()) });
+  conn.write('echo $((6*7))\n');
+  await eventually(() => /[^0-9]42\r\n/.test(out), 'the shell to answer', 20_000, 50).catch((err: Error) => {
+    throw new Error(`${err.message}; the terminal showed ${JSON.stringify(out)}`);
+  });
+  return { conn, out: () => out };
 }
 
 describe('agent end to end: enrolled agent in netns berth-agent behind a control plane on the veth', () => {
@@ -77,18 +90,13 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
   });
 
   test('a terminal: control plane → agent → container, with resize', async () => {
-    let out = '';
-    const conn = c.exec('w1', { cmd: [], tty: true, cols: 80, rows: 24 }, { stdout: (d) => (out += d.toString()) });
-    conn.write('echo $((6*7))\n');
-    await eventually(() => /[^0-9]42\r\n/.test(out), 'the shell to answer', 20_000, 50).catch((err: Error) => {
-      throw new Error(`${err.message}; the terminal showed ${JSON.stringify(out)}`);
-    });
+    const { conn, out } = await shellAnswers(c, 'w1');
     conn.resize(132, 43);
     // tmux's status line takes one row of the 43.
     // The resize travels apart from the input (an engine API call on the agent): ask until the shell sees it.
     await eventually(
       () => {
-        if (/[^0-9]4[23] 132\r\n/.test(out)) return true;
+        if (/[^0-9]4[23] 132\r\n/.test(out())) return true;
         conn.write('stty size\n');
         return false;
       },
@@ -136,16 +144,50 @@ describe('agent end to end: enrolled agent in netns berth-agent behind a control
     await conn.done;
   });
 
-  test('the control plane away: the workspace keeps running, the agent repairs it alone, and everything re-syncs after the restart', async () => {
+  test('the control plane stopped for a minute: the workspace keeps running, the agent repairs it alone, and everything re-syncs after the restart', async () => {
     const w = await c.getWorkspace('w1');
+    const heartbeat = path.join(root, 'workspaces', w.id, 'heartbeat');
+    const lastBeat = () => Number(fs.readFileSync(heartbeat, 'utf8').trim().split('\n').at(-1));
+    const container = () => agentDocker(env, ['inspect', '-f', '{{.State.Running}} {{.Id}}', `berth-${w.id}`], true);
+    // A process started before the outage writes the time every second, in its own session so that the exec's end leaves it be.
+    assert.equal((await sh(c, 'w1', "setsid sh -c 'while :; do date +%s >> /workspace/heartbeat; sleep 1; done' </dev/null >/dev/null 2>&1 &")).code, 0);
+    await eventually(() => fs.existsSync(heartbeat) && lastBeat() > 0, 'the heartbeat to start', 20_000, 100);
+    const first = container();
+
     await server.kill9();
+    const stoppedAt = Date.now();
+    const since = (s: number) => Math.floor(stoppedAt / 1000) + s;
+    // Half the minute: the process keeps writing, in the same container.
+    await eventually(() => lastBeat() >= since(30), 'the heartbeat to go on for 30 s without the control plane', 60_000, 500);
+    assert.equal(container(), first, 'the same container, never restarted');
+
+    // Behind everyone's back; only the agent can notice.
     agentDocker(env, ['rm', '-f', `berth-${w.id}`]);
-    await eventually(() => agentDocker(env, ['inspect', '-f', '{{.State.Running}}', `berth-${w.id}`], true) === 'true', 'the agent to bring the workspace back without the control plane', 60_000, 250);
-    assert.equal(agentDocker(env, ['exec', `berth-${w.id}`, 'cat', '/workspace/work/keep.txt']), 'kept');
+    const repaired = await eventually(() => (container().startsWith('true ') ? container().slice(5) : undefined), 'the agent to bring the workspace back without the control plane', 60_000, 250);
+    assert.notEqual(`true ${repaired}`, first, 'a new container');
+    // The rest of the minute: the repaired workspace keeps running (checked every second) while the control plane is still away.
+    await eventually(
+      () => {
+        assert.equal(container(), `true ${repaired}`, 'the repaired workspace stays up');
+        return Date.now() - stoppedAt >= 60_000;
+      },
+      'a minute without the control plane',
+      60_000,
+      1_000,
+    );
+
     await server.restart();
     c = server.client();
     assert.equal((await waitPhase(c, 'w1', 'running')).id, w.id);
-    assert.deepEqual(await sh(c, 'w1', 'cat /workspace/work/keep.txt'), { code: 0, out: 'kept\n' });
+    // The control plane's view follows what the agent did meanwhile: the container it made in the outage.
+    await eventually(async () => (await c.getWorkspace('w1')).details.container === repaired.slice(0, 12), "the control plane's view to show the repaired container", 60_000, 250);
+    const beats = await sh(c, 'w1', 'tail -n 1 /workspace/heartbeat; cat /workspace/work/keep.txt');
+    assert.equal(beats.code, 0);
+    assert.ok(Number(beats.out.split('\n')[0]) >= since(30), `the heartbeat written during the outage is in the workspace: ${beats.out}`);
+    assert.equal(beats.out.split('\n')[1], 'kept');
+    const term = await shellAnswers(c, 'w1');
+    term.conn.write('exit\n');
+    assert.equal(typeof (await term.conn.done).code, 'number');
   });
 
   test("rm removes the workspace's container and files from the agent", async () => {
