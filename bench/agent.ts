@@ -4,7 +4,8 @@
  *  - create→ready through the agent vs the local `docker` provisioner driving that engine directly
  *    (ratio ≤ 1.15 on p50);
  *  - terminal echo round-trip (one byte to `cat` and back) through the agent vs `docker exec -i`
- *    (p99 within 2× of direct and under 5 ms);
+ *    (p99 within 2× of direct and under 5 ms), with its two legs timed in the same rounds (the
+ *    engine's exec stream from Node, and a ping over the agent's TLS WebSocket);
  *  - `cat` of a 100 MB file through the agent vs `docker exec` (at least half the throughput: time
  *    ratio ≤ 2);
  *  - 200 concurrent sessions, each sending 1 KB to `cat` at 10 Hz for 60 s, through the agent vs as
@@ -15,6 +16,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import os from 'node:os';
+import Docker from 'dockerode';
+import { AgentClient } from '../src/provisioners/agent/client.ts';
+import type { AgentTlsMaterial } from '../src/provisioners/agent/directory.ts';
+import { EXEC_PROTOCOL } from '../src/sdk/protocol.ts';
 import type { ExecProcess, Provisioner, WorkspaceContext } from '../src/provisioners/provisioner.ts';
 import { tempDir } from '../test/harness.ts';
 import { MemoryAgentDirectory, agentProvisioner, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type AgentTestEnv } from '../test/agent/fixtures.ts';
@@ -25,6 +31,8 @@ import { makeResult, type Result } from './lib.ts';
 const BIG_MB = QUICK ? 8 : 100;
 const SESSIONS = Number(process.env.BENCH_SESSIONS ?? (QUICK ? 5 : 200));
 const SESSION_SECONDS = Number(process.env.BENCH_SESSION_SECONDS ?? (QUICK ? 3 : 60));
+/** Echo round-trips per side; BENCH_ECHO_RUNS samples the echo alone more (or less) than BENCH_RUNS does the rest. */
+const ECHO_RUNS = Number(process.env.BENCH_ECHO_RUNS ?? runs(2000, 20));
 
 /** A session of `cat` to load: its input, its output, and how it ended. */
 interface LoadSession {
@@ -106,6 +114,39 @@ async function echoPair(p: Provisioner, ws: WorkspaceContext, env: AgentTestEnv)
   return { berth, direct };
 }
 
+/**
+ * The two legs of the path through the agent, each timed on its own so that a slow run says where
+ * the time went: the engine's hijacked exec stream as the agent's Node process drives it (here, from
+ * this process, without the agent), and a ping over the agent's mutual-TLS WebSocket (the hop the
+ * agent adds). Closes both with `close`.
+ */
+async function echoLegs(ws: WorkspaceContext, env: AgentTestEnv, tls: AgentTlsMaterial, url: string): Promise<{ engine: () => Promise<number>; hop: () => Promise<number>; close: () => void }> {
+  const docker = new Docker({ socketPath: new URL(env.BERTH_TEST_AGENT_DOCKER_HOST).pathname });
+  const exec = await docker.getContainer(`berth-${ws.id}`).exec({ Cmd: ['cat'], AttachStdin: true, AttachStdout: true });
+  const engine = await exec.start({ hijack: true, stdin: true });
+  const client = new AgentClient('bench', url, tls, 'bench');
+  const sock = client.websocket(`/v1/workspaces/${ws.id}/exec`, EXEC_PROTOCOL);
+  await new Promise((resolve, reject) => sock.once('open', resolve).once('error', reject));
+  // An exec connection idles until its first message; a started `cat` keeps it open for the pings.
+  sock.send(JSON.stringify({ cmd: ['cat'], tty: false }));
+  await new Promise((resolve) => sock.once('message', resolve));
+  const hop = () =>
+    new Promise<number>((resolve) => {
+      const t0 = process.hrtime.bigint();
+      sock.once('pong', () => resolve(Number(process.hrtime.bigint() - t0) / 1e6));
+      sock.ping();
+    });
+  return {
+    engine: () => echo(engine, engine),
+    hop,
+    close: () => {
+      engine.end();
+      sock.close();
+      client.close();
+    },
+  };
+}
+
 /** Round-trips of one byte through a `cat`: the time from write to its echo. */
 async function echo(stdin: NodeJS.WritableStream, stdout: NodeJS.ReadableStream): Promise<number> {
   const back = readBytes(stdout, 1);
@@ -148,19 +189,41 @@ export async function run(): Promise<Result[]> {
 
     const main = made[0]!.ws;
     const pair = await echoPair(viaAgent, main, env);
+    const legs = await echoLegs(main, env, directory.tls('bench'), agent.url);
     // Judged on p99 (the goal is about the tail), so sampled here rather than through compareTimes.
     const baselineName = 'docker exec -i on the agent host';
-    const [b, d] = await sampleRounds(
+    const engineLeg = "leg 1: the engine's exec stream from Node (no agent)";
+    const hopLeg = "leg 2: ping over the agent's mutual-TLS WebSocket";
+    const [b, d, e, h] = await sampleRounds(
       [
         { name: 'berth', sample: () => echo(pair.berth.stdin, pair.berth.stdout) },
         { name: baselineName, sample: () => echo(pair.direct.stdin!, pair.direct.stdout!) },
+        { name: engineLeg, sample: legs.engine },
+        { name: hopLeg, sample: legs.hop },
       ],
-      runs(2000, 20),
+      ECHO_RUNS,
       50,
     );
-    results.push(makeResult({ name: 'terminal echo round-trip through the agent', berth: b!, baseline: d!, baselineName, ratioOf: 'p99', goal: { maxRatio: 2, maxBerthP99: 5 }, warmup: 50, order: rotationOrder(2) }));
+    results.push(
+      makeResult({
+        name: 'terminal echo round-trip through the agent',
+        berth: b!,
+        baseline: d!,
+        baselineName,
+        others: [
+          { name: engineLeg, samples: e! },
+          { name: hopLeg, samples: h! },
+        ],
+        ratioOf: 'p99',
+        goal: { maxRatio: 2, maxBerthP99: 5 },
+        warmup: 50,
+        order: rotationOrder(4),
+        extra: { loadavg: os.loadavg() },
+      }),
+    );
     pair.berth.stdin.end();
     pair.direct.stdin!.end();
+    legs.close();
 
     // A file of incompressible bytes inside the workspace, read to the end both ways.
     fs.writeFileSync(`${root}/workspaces/${main.id}/big.bin`, crypto.randomBytes(BIG_MB * 1024 * 1024));
