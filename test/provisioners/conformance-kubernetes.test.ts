@@ -1,8 +1,10 @@
 /**
  * The provisioner conformance suite (conformance.ts) against the testenv's Kubernetes cluster:
  * the namespace, storage class and registry of `testenv/berth-testenv up`, checkouts from bundles
- * (the pods cannot see this host's files). Objects are listed with kubectl by this run's
- * installation label. Fails, never skips, without the environment.
+ * (the pods cannot see this host's files). Run twice: with the default checkout by exec in the
+ * workspace container, and with an init container (`initImage`, for images without git, such as the
+ * busybox one here). Objects are listed with kubectl by this run's installation label. Fails, never
+ * skips, without the environment.
  */
 import crypto from 'node:crypto';
 import { describe } from 'node:test';
@@ -27,14 +29,20 @@ function items(kinds: string): Item[] {
   return (JSON.parse(kubectl(['get', kinds, '-l', label, '-o', 'json'])) as { items: Item[] }).items;
 }
 
-describe('kubernetes provisioner conformance (testenv cluster, PVC storage, bundle checkouts)', () => {
+const login = { registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password: env.BERTH_TEST_REGISTRY_PASSWORD };
+const variants = [
+  { how: 'checkout by exec', options: {}, privateImage: env.BERTH_TEST_IMAGE_PRIVATE },
+  { how: 'checkout in an init container', options: { initImage: env.BERTH_TEST_IMAGE }, privateImage: env.BERTH_TEST_IMAGE_BUSYBOX_PRIVATE },
+];
+
+for (const v of variants) describe(`kubernetes provisioner conformance (testenv cluster, PVC storage, bundle checkouts, ${v.how})`, () => {
   const dataDir = tempDir('berth-conf-k8s-');
   provisionerConformance({
-    label: 'kubernetes',
+    label: `kubernetes, ${v.how}`,
     build: () =>
       buildProvisioner(
         'kubernetes',
-        { kubeconfig: env.KUBECONFIG, namespace: ns, storageClass: env.BERTH_TEST_K8S_STORAGE_CLASS, pvcSize: '256Mi', initImage: env.BERTH_TEST_IMAGE },
+        { kubeconfig: env.KUBECONFIG, namespace: ns, storageClass: env.BERTH_TEST_K8S_STORAGE_CLASS, pvcSize: '256Mi', ...v.options },
         dataDir,
         installation,
       ),
@@ -42,10 +50,7 @@ describe('kubernetes provisioner conformance (testenv cluster, PVC storage, bund
     project: bundleProject,
     image: { cmd: ['cat', '/etc/os-release'], expect: /VERSION_CODENAME=bookworm/ },
     user: 'dev',
-    privateImage: {
-      image: env.BERTH_TEST_IMAGE_BUSYBOX_PRIVATE,
-      login: { registry: env.BERTH_TEST_REGISTRY, username: env.BERTH_TEST_REGISTRY_USER, password: env.BERTH_TEST_REGISTRY_PASSWORD },
-    },
+    privateImage: { image: v.privateImage, login },
     async objects(): Promise<BackendObject[]> {
       return items('pods,persistentvolumeclaims,secrets').map((o) => {
         const ws = o.metadata.labels?.['berth.workspace'];
