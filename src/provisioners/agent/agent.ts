@@ -12,7 +12,8 @@ import { EXEC_PROTOCOL } from '../../sdk/protocol.ts';
 import { assertMountablePath } from '../docker/runtime.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { AgentClient } from './client.ts';
-import type { AgentDirectory, AgentRecord } from './directory.ts';
+import type { AgentDirectory } from './directory.ts';
+import { choose, parseSelector, type Candidate } from './placement.ts';
 import { remoteExec } from './exec.ts';
 
 const LABEL = '[A-Za-z0-9][A-Za-z0-9_./-]{0,62}=[A-Za-z0-9_./:-]{0,63}';
@@ -74,7 +75,7 @@ export class AgentProvisioner implements Provisioner {
   }
 
   /** Every enrolled agent the selector admits, with its live info (or why it cannot be reached). */
-  private async candidates(signal?: AbortSignal): Promise<{ agent: AgentRecord; info?: AgentInfo; error?: string }[]> {
+  private async candidates(signal?: AbortSignal): Promise<Candidate[]> {
     const all = await this.directory.list();
     const named = this.options.agent ? all.filter((a) => a.name === this.options.agent) : all;
     return Promise.all(
@@ -89,18 +90,14 @@ export class AgentProvisioner implements Provisioner {
     );
   }
 
-  /** Chooses an agent for a new workspace: labels first, then the fewest running workspaces per CPU, then the most free disk. */
+  /** Chooses an agent for a new workspace (see `choose`). */
   private async place(signal?: AbortSignal): Promise<string> {
-    const want = (this.options.labels?.split(',') ?? []).map((kv) => kv.split('=', 2) as [string, string]);
-    const found = await this.candidates(signal);
-    const fits = found.filter((c) => c.info && want.every(([k, v]) => ({ ...c.agent.labels, ...c.info!.labels })[k] === v));
-    if (fits.length === 0) {
-      const why = found.length === 0 ? 'no agent is enrolled' : found.map((c) => `${c.agent.name}: ${c.error ?? 'labels do not match'}`).join('; ');
-      throw new ProvisionerError(`No agent can take a new workspace for provisioner "${this.name}"${want.length ? ` (labels ${want.map(([k, v]) => `${k}=${v}`).join(',')})` : ''}: ${why}.`);
+    const want = parseSelector(this.options.labels);
+    const chosen = choose(await this.candidates(signal), want);
+    if ('why' in chosen) {
+      throw new ProvisionerError(`No agent can take a new workspace for provisioner "${this.name}"${want.length ? ` (labels ${want.map(([k, v]) => `${k}=${v}`).join(',')})` : ''}: ${chosen.why}.`);
     }
-    const load = (i: AgentInfo) => i.capacity.running / Math.max(1, i.capacity.cpus);
-    fits.sort((a, b) => load(a.info!) - load(b.info!) || b.info!.disk.freeBytes - a.info!.disk.freeBytes);
-    return fits[0]!.agent.name;
+    return chosen.agent;
   }
 
   /** The agent that holds a workspace; with `place`, a new workspace is placed and pinned first. */
