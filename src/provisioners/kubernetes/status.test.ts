@@ -94,3 +94,12 @@ test('an evicted pod is failed with the node\'s reason, so the reconciler recrea
 test('a pod being deleted is not running', () => {
   assert.equal(podState({ ...pod({ phase: 'Running' }), metadata: { name: 'x', deletionTimestamp: new Date() } }, null).message, 'the pod is being deleted');
 });
+
+test("a Secret the kubelet could not read yet is retried while the pod is young, and final after", () => {
+  const waiting = { reason: 'CreateContainerConfigError', message: 'failed to sync secret cache: timed out waiting for the condition' };
+  const status = { phase: 'Pending', containerStatuses: [container({ state: { waiting } })] };
+  assert.deepEqual(podState(pod(status, new Date()), null), { state: 'starting', stuck: false, message: `the workspace container cannot start: ${waiting.message}` });
+  assert.equal(podState(pod(status), null).state, 'failed');
+  const missing = { phase: 'Pending', containerStatuses: [container({ state: { waiting: { reason: 'CreateContainerConfigError', message: 'secret "x" not found' } } })] };
+  assert.equal(podState(pod(missing, new Date()), null).state, 'failed', 'a missing Secret is final at once');
+});

@@ -41,9 +41,9 @@ export function pullSentence(image: string, message: string): string {
 }
 
 /**
- * How long a refused pull is not yet final: the kubelet reads pull Secrets through a watch cache, so
- * a pod created right after its Secret can fail its first pull without credentials and succeed on
- * the retry. A missing image stays missing.
+ * How long a refused pull or a Secret the kubelet could not read yet is not final: the kubelet reads
+ * Secrets through a watch cache, so a pod created right after its Secrets can fail its first pull
+ * without credentials, or its first start, and succeed on the retry. A missing image stays missing.
  */
 const PULL_GRACE_MS = 25_000;
 
@@ -55,7 +55,11 @@ function containerSentence(c: V1ContainerStatus, limit: string | undefined, youn
     const final = !young || !retried || pullFault(waiting.message ?? '') === 'missing';
     return { message: pullSentence(c.image, waiting.message ?? ''), stuck: final };
   }
-  if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) return { message: `the ${c.name} container cannot start: ${waiting.message ?? waiting.reason}`, stuck: true };
+  if (waiting?.reason && CONFIG_REASONS.has(waiting.reason)) {
+    // The kubelet may read a new pod's Secrets only once the node authorizer knows the pod: a cache sync timeout then is retried, not final.
+    const syncing = /failed to sync (secret|configmap) cache/i.test(waiting.message ?? '');
+    return { message: `the ${c.name} container cannot start: ${waiting.message ?? waiting.reason}`, stuck: !(young && syncing) };
+  }
   if (waiting?.reason === 'CrashLoopBackOff') {
     const oom = last?.reason === 'OOMKilled' ? `, killed for running out of memory${limit ? ` (limit ${limit})` : ''}` : '';
     return { message: `the ${c.name} container keeps crashing (restarted ${c.restartCount} times; last exit code ${last?.exitCode ?? '?'}${oom})`, stuck: c.name !== MAIN };
