@@ -136,8 +136,9 @@ before(async () => {
 }, { timeout: 15 * 60_000 });
 
 after(async () => {
-  // Deleting the namespace takes the Deployment, the claims and every workspace object with it.
-  kubectlIn('default', ['delete', 'namespace', ns, '--wait=false']);
+  // Deleting the namespace takes the Deployment, the claims and every workspace object with it. It is
+  // waited for: pods still being torn down on the node's bridge disturbed the next suite's pods.
+  kubectlIn('default', ['delete', 'namespace', ns, '--wait=true', '--timeout=180s']);
   for (const r of relays) {
     if (r instanceof net.Server) r.close();
     else r.destroy();

@@ -53,7 +53,7 @@ test('full lifecycle on Kubernetes: add, create, exec, files across stop/start a
   assert.equal(origin, `${suite.podUrl}/git/demo.git`);
   assert.equal(content, 'hello from the repo');
   r = await runCli(server, ['ws', 'exec', 'kube', '--', 'git', 'fetch', 'origin']);
-  assert.equal(r.code, 0, `a fetch through the gateway from the pod works: ${r.stderr}`);
+  assert.equal(r.code, 0, `a fetch through the gateway from the pod works: ${r.stderr}\n${suite.logs()}`);
 
   // Separate streams and exit codes; a file written through stdin.
   r = await runCli(server, ['ws', 'exec', 'kube', '--', 'sh', '-c', 'echo to-out; echo to-err >&2; exit 7']);
