@@ -10,6 +10,7 @@ import { CliError, client, configPath, readConfig, writeConfig } from './context
 import { addAgentCommands } from './agent.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
+import { addPolicyCommands } from './policy.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
@@ -523,6 +524,7 @@ ws.command('shell <name>')
 // Last, so that it joins an `agent` command group registered above.
 addAgentCommands(program);
 addAgentRunCommand(program);
+addPolicyCommands(program);
 
 async function prompt(question: string): Promise<string> {
   // Loaded here, not at start-up: only `ws delete` asks a question.

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'invalid_input'
   | 'unauthorized'
   | 'forbidden'
+  | 'quota_exceeded'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
@@ -86,6 +87,13 @@ export class UnauthorizedError extends BerthError {
 export class ForbiddenError extends BerthError {
   constructor(message: string) {
     super('forbidden', message);
+  }
+}
+
+/** A workspace would take its user or project over a quota, or onto a provisioner the project may not use. */
+export class QuotaExceededError extends BerthError {
+  constructor(message: string, options?: { details?: Record<string, unknown> }) {
+    super('quota_exceeded', message, options);
   }
 }
 

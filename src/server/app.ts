@@ -18,6 +18,8 @@ import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { provisionerRoutes } from './routes/provisioners.ts';
+import { policyRoutes } from './routes/policy.ts';
+import type { PolicyService } from './policy.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import type { TerminalService } from './terminals.ts';
 import type { WorkspaceService } from './workspaces.ts';
@@ -41,6 +43,8 @@ export interface AppDeps {
   agents?: AgentService;
   /** The git gateway (smart HTTP at /git, bundles) and git operations on workspaces; absent = not served. */
   git?: GitRouteDeps;
+  /** Quotas and the provisioners a project may use; absent = not served. */
+  policy?: PolicyService;
 }
 
 /** The operations an OpenAPI 3.0 path item can hold; a route with any other method (QUERY, …) cannot be described. */
@@ -138,6 +142,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await projectRoutes(api, deps);
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
+      if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy });
       if (deps.git) await gitRoutes(api, deps, deps.git);
       if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });
       api.all('/*', { schema: { hide: true } }, async (req) => {

@@ -11,6 +11,7 @@ const STATUS: Record<ErrorCode, number> = {
   image_not_found: 400,
   unauthorized: 401,
   forbidden: 403,
+  quota_exceeded: 403,
   not_found: 404,
   conflict: 409,
   not_running: 409,

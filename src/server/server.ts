@@ -24,6 +24,7 @@ import { Reconciler } from './reconciler.ts';
 import { SecretBox } from './secrets.ts';
 import { TerminalService } from './terminals.ts';
 import { SpecCodec, WorkspaceService } from './workspaces.ts';
+import { PolicyService } from './policy.ts';
 
 /** Berth's version, from package.json. */
 export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -82,9 +83,10 @@ export class BerthServer {
     const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
-    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
+    const policy = new PolicyService(store, () => registry.names());
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

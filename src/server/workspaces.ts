@@ -7,6 +7,7 @@ import { newWorkspaceRow, type Store, type WorkspaceRow } from '../store/store.t
 import type { CreateWorkspace, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
 import type { EventLog } from './events.ts';
+import type { PolicyService } from './policy.ts';
 import type { ProjectService } from './projects.ts';
 import { newId, type SecretBox } from './secrets.ts';
 
@@ -60,6 +61,8 @@ export interface WorkspaceServiceOptions {
   events: EventLog;
   codec: SpecCodec;
   reconciler: Kicker;
+  /** Quotas and allowed provisioners, checked before a workspace is stored; absent = none. */
+  policy?: PolicyService;
 }
 
 /** Workspace use cases; authorization is checked here, HTTP is not known here. */
@@ -96,9 +99,11 @@ export class WorkspaceService {
     const ref = input.ref ?? project.branch ?? null;
     // A ref the upstream does not have would fail every clone attempt; say so now, naming the branches there are.
     if (ref) await this.o.projects.assertRef(project, ref, { fromProject: input.ref === undefined });
-    const row = await this.o.store.createWorkspace(
-      newWorkspaceRow({ id: newId('ws'), name: input.name, owner_id: p.user.id, project_id: project.id, ref, provisioner: provisioner.name, spec_json: this.o.codec.encode(spec) }),
-    );
+    const insert = () =>
+      this.o.store.createWorkspace(
+        newWorkspaceRow({ id: newId('ws'), name: input.name, owner_id: p.user.id, project_id: project.id, ref, provisioner: provisioner.name, spec_json: this.o.codec.encode(spec) }),
+      );
+    const row = await (this.o.policy ? this.o.policy.admit({ user: p.user, project, provisioner: provisioner.name, spec }, insert) : insert());
     await this.o.events.append(row.id, 'phase', 'pending');
     this.o.reconciler.kick(row.id);
     return this.toWire(row);

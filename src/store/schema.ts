@@ -109,6 +109,23 @@ export interface WorkspaceAgentsTable {
   pinned_at: string;
 }
 
+/** Limits per user or per project; a null column is no limit. Sizes in bytes. */
+export interface QuotasTable {
+  scope: 'user' | 'project';
+  subject_id: string;
+  max_workspaces: number | null;
+  max_cpus: number | null;
+  max_memory: number | null;
+  max_storage: number | null;
+  updated_at: string;
+}
+
+/** The provisioners a project may use; a project without rows may use every one. */
+export interface ProjectProvisionersTable {
+  project_id: string;
+  provisioner: string;
+}
+
 /** Key/value settings of the control plane itself. */
 export interface MetaTable {
   key: string;
@@ -127,4 +144,6 @@ export interface Database {
   agents: AgentsTable;
   agent_enrollments: AgentEnrollmentsTable;
   workspace_agents: WorkspaceAgentsTable;
+  quotas: QuotasTable;
+  project_provisioners: ProjectProvisionersTable;
 }

@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable,
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
-import type { AgentPatch, EventRow, ProjectRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
+import type { AgentPatch, EventRow, ProjectRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -322,6 +322,28 @@ export class SqlStore implements Store {
   async listAgentPins(agentName: string) {
     const rows = await this.db.selectFrom('workspace_agents').select('workspace_id').where('agent_name', '=', agentName).orderBy('workspace_id').execute();
     return rows.map((r) => r.workspace_id);
+  }
+
+  async getQuota(scope: QuotaRow['scope'], subjectId: string) {
+    const row = await this.db.selectFrom('quotas').selectAll().where('scope', '=', scope).where('subject_id', '=', subjectId).executeTakeFirst();
+    // PostgreSQL returns bigint columns as strings.
+    const num = (v: number | string | null) => (v === null ? null : Number(v));
+    return row && { ...row, max_workspaces: num(row.max_workspaces), max_cpus: num(row.max_cpus), max_memory: num(row.max_memory), max_storage: num(row.max_storage) };
+  }
+  async setQuota(row: QuotaRow) {
+    const { scope: _s, subject_id: _id, ...limits } = row;
+    await this.db.insertInto('quotas').values(row).onConflict((oc) => oc.columns(['scope', 'subject_id']).doUpdateSet(limits)).execute();
+  }
+  async listProjectProvisioners(projectId: string) {
+    const rows = await this.db.selectFrom('project_provisioners').select('provisioner').where('project_id', '=', projectId).orderBy('provisioner').execute();
+    return rows.map((r) => r.provisioner);
+  }
+  async setProjectProvisioners(projectId: string, names: string[]) {
+    await this.transaction(async (tx) => {
+      const db = (tx as SqlStore).db;
+      await db.deleteFrom('project_provisioners').where('project_id', '=', projectId).execute();
+      if (names.length > 0) await db.insertInto('project_provisioners').values(names.map((provisioner) => ({ project_id: projectId, provisioner }))).execute();
+    });
   }
 
   async getMeta(key: string) {

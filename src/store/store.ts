@@ -1,6 +1,6 @@
 /** The Store: every read and write of control-plane state goes through this interface. */
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectsTable, ProvisionersTable, QuotasTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 
 /** A user row. */
 export type UserRow = Selectable<UsersTable>;
@@ -25,6 +25,8 @@ export type EventRow = Selectable<EventsTable>;
 export type AgentRow = Selectable<AgentsTable>;
 /** An agent enrollment row (the token's hash, never the token). */
 export type AgentEnrollmentRow = Selectable<AgentEnrollmentsTable>;
+/** A quota row (user or project limits). */
+export type QuotaRow = Selectable<QuotasTable>;
 /** Fields an agent update may change. */
 export type AgentPatch = Omit<Updateable<AgentsTable>, 'name' | 'created_at'>;
 /** What a caller must say about a new workspace; everything else has the defaults of `newWorkspaceRow`. */
@@ -120,6 +122,15 @@ export interface Store {
   deleteAgentPin(workspaceId: string): Promise<void>;
   /** Ids of the workspaces pinned to an agent. */
   listAgentPins(agentName: string): Promise<string[]>;
+
+  /** The limits of a user or project, if set. */
+  getQuota(scope: QuotaRow['scope'], subjectId: string): Promise<QuotaRow | undefined>;
+  /** Sets (replaces) the limits of a user or project. */
+  setQuota(row: QuotaRow): Promise<void>;
+  /** The provisioners a project may use; empty means every one. */
+  listProjectProvisioners(projectId: string): Promise<string[]>;
+  /** Replaces the provisioners a project may use. */
+  setProjectProvisioners(projectId: string, names: string[]): Promise<void>;
 
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
