@@ -10,6 +10,7 @@ import { CliError, client, configPath, readConfig, writeConfig } from './context
 import { addAgentCommands } from './agent.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
+import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
 import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
 import { openShell } from './shell.ts';
@@ -520,6 +521,8 @@ ws.command('shell <name>')
   .action(async (name: string, opts: { session?: string }) => {
     process.exitCode = await openShell(client(), name, opts.session);
   });
+
+addMemberCommands(program);
 
 // Last, so that it joins an `agent` command group registered above.
 addAgentCommands(program);

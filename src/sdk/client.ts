@@ -14,6 +14,7 @@ import type {
   GitSyncOptions,
   GitSyncResult,
   Me,
+  Member,
   NewToken,
   Project,
   ProjectSync,
@@ -113,6 +114,23 @@ export class BerthClient {
   }
   createUser(name: string, role: 'admin' | 'user' = 'user') {
     return this.request<{ user: User; token: string }>('POST', '/api/v1/users', { name, role });
+  }
+  listUsers() {
+    return this.request<User[]>('GET', '/api/v1/users');
+  }
+  /** Removes a user and revokes their tokens (admin); refused while they own workspaces or are a project's only owner. */
+  deleteUser(name: string) {
+    return this.request<void>('DELETE', `/api/v1/users/${encodeURIComponent(name)}`);
+  }
+  listMembers(project: string) {
+    return this.request<Member[]>('GET', `/api/v1/projects/${encodeURIComponent(project)}/members`);
+  }
+  /** Adds a member to a project or changes their role. */
+  setMember(project: string, user: string, role: Member['role']) {
+    return this.request<Member>('PUT', `/api/v1/projects/${encodeURIComponent(project)}/members/${encodeURIComponent(user)}`, { role });
+  }
+  removeMember(project: string, user: string) {
+    return this.request<void>('DELETE', `/api/v1/projects/${encodeURIComponent(project)}/members/${encodeURIComponent(user)}`);
   }
   createProject(p: CreateProject) {
     return this.request<Project>('POST', '/api/v1/projects', p);

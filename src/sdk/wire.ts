@@ -85,6 +85,15 @@ export const ProjectSchema = Type.Object({
 /** Project, as TypeScript. */
 export type Project = Static<typeof ProjectSchema>;
 
+/** A project role: viewer (read, clone), developer (+ push, sync, create workspaces), owner (+ change, delete, members). */
+export const ProjectRoleSchema = Type.Union([Type.Literal('owner'), Type.Literal('developer'), Type.Literal('viewer')]);
+/** A member of a project, with their role. */
+export const MemberSchema = Type.Object({ user: Type.String(), role: ProjectRoleSchema, createdAt: Type.String() });
+/** Member, as TypeScript. */
+export type Member = Static<typeof MemberSchema>;
+/** Body of PUT /projects/{name}/members/{user}. */
+export const SetMemberSchema = Type.Object({ role: ProjectRoleSchema }, { additionalProperties: false });
+
 /** Upstream credentials: a username plus password or access token (https), or an SSH private key (ssh). Write-only. */
 export const ProjectCredentialsInputSchema = Type.Object(
   {

@@ -16,6 +16,7 @@ import type { AgentService } from './agents.ts';
 import { agentEnrollRoute, agentRoutes } from './routes/agents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
+import { memberRoutes } from './routes/members.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { provisionerRoutes } from './routes/provisioners.ts';
 import { policyRoutes } from './routes/policy.ts';
@@ -140,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await authRoutes(api, deps);
       await projectRoutes(api, deps);
+      await memberRoutes(api, deps);
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
       if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy });

@@ -5,7 +5,9 @@ import { ConflictError, ForbiddenError, InputError, NotFoundError } from '../cor
 import { assertName } from '../core/names.ts';
 import type { ProjectRow, Store } from '../store/store.ts';
 import type { CreateProject, Project, ProjectSync, UpdateProject } from '../sdk/wire.ts';
+import { foreignProject, ProjectAccess, projectNotFound, type ProjectAction } from './access.ts';
 import type { Principal } from './auth.ts';
+import { MemberService } from './members.ts';
 import { assertNoCredentialsInUrl, normalizeCredentials, upstreamEndpoint, type ProjectCredentials } from './git/credentials.ts';
 import type { GitMirrors, MirrorProject, SyncResult } from './git/mirrors.ts';
 import { assertBranchName } from './git/refs.ts';
@@ -62,7 +64,15 @@ export interface ProjectGitOptions {
 
 /** Creating and finding projects, and syncing their mirrors. */
 export class ProjectService {
-  constructor(private readonly store: Store, private readonly git?: ProjectGitOptions) {}
+  /** Who may do what on a project. */
+  readonly access: ProjectAccess;
+  /** Project members and their roles. */
+  readonly members: MemberService;
+
+  constructor(private readonly store: Store, private readonly git?: ProjectGitOptions) {
+    this.access = new ProjectAccess(store);
+    this.members = new MemberService(store, this);
+  }
 
   /** Adds a project; credentials are validated against the URL and stored encrypted. */
   async create(p: Principal, input: CreateProject): Promise<Project> {
@@ -73,14 +83,20 @@ export class ProjectService {
     if (input.branch !== undefined) await assertBranchName(input.branch, 'branch');
     const creds = normalizeCredentials(repo, input.credentials);
     if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
-    const row = await this.store.createProject({
-      id: newId('prj'),
-      name: input.name,
-      repo_url: repo,
-      branch: input.branch ?? null,
-      owner_id: p.user.id,
-      credentials_enc: creds ? this.git!.box.encrypt(JSON.stringify(creds)) : null,
-      created_at: new Date().toISOString(),
+    const now = new Date().toISOString();
+    // With its owner in the same transaction: a project without an owner could be managed by no one but admins.
+    const row = await this.store.transaction(async (tx) => {
+      const created = await tx.createProject({
+        id: newId('prj'),
+        name: input.name,
+        repo_url: repo,
+        branch: input.branch ?? null,
+        owner_id: p.user.id,
+        credentials_enc: creds ? this.git!.box.encrypt(JSON.stringify(creds)) : null,
+        created_at: now,
+      });
+      await tx.setMember(created.id, p.user.id, 'owner', now);
+      return created;
     });
     return this.toWire(row);
   }
@@ -91,9 +107,7 @@ export class ProjectService {
    * `credentials: null` removes them. The next fetch uses the new settings.
    */
   async update(p: Principal, name: string, input: UpdateProject): Promise<Project> {
-    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot change projects; use a user token.');
-    const row = await this.get(name);
-    if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can change it.`);
+    const row = await this.find(p, name, 'update');
     if (input.repo !== undefined) assertMayUseRepo(p, input.repo);
     // Live checkouts would silently get another upstream behind their `origin`.
     if (input.repo !== undefined && input.repo !== row.repo_url) await this.assertUnused(row, 'change its repository');
@@ -156,9 +170,7 @@ export class ProjectService {
 
   /** Removes a project and its mirror (owner or admin); refused while any workspace uses it. */
   async remove(p: Principal, name: string): Promise<void> {
-    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot delete projects; use a user token.');
-    const row = await this.get(name);
-    if (row.owner_id !== p.user.id && p.user.role !== 'admin') throw new ForbiddenError(`Only the owner of project "${row.name}" or an admin can delete it.`);
+    const row = await this.find(p, name, 'delete');
     await this.assertUnused(row, 'delete it');
     await this.store.deleteProject(row.id);
     await this.git?.mirrors.remove(row.name);
@@ -173,14 +185,28 @@ export class ProjectService {
     );
   }
 
-  async list(): Promise<Project[]> {
-    return (await this.store.listProjects()).map((r) => this.toWire(r));
+  /** The projects `p` may see. */
+  async list(p: Principal): Promise<Project[]> {
+    return (await this.access.visible(p, await this.store.listProjects())).map((r) => this.toWire(r));
+  }
+
+  /** Finds a project by name or id that `p` may do `action` on; a project `p` may not know of is not found. */
+  async find(p: Principal, name: string, action: ProjectAction): Promise<ProjectRow> {
+    let row: ProjectRow;
+    try {
+      row = await this.get(name);
+    } catch (err) {
+      // A workspace cannot probe for names: every project but its own gets the same 403.
+      throw p.kind === 'workspace' && err instanceof NotFoundError ? foreignProject(name) : err;
+    }
+    await this.access.check(p, row, action);
+    return row;
   }
 
   /** Finds a project by name or id, or throws NotFoundError. */
   async get(name: string): Promise<ProjectRow> {
     const row = (await this.store.getProjectByName(name)) ?? (name.startsWith('prj_') ? await this.store.getProject(name) : undefined);
-    if (!row) throw new NotFoundError(`No project named "${name}". Add it with: berth project add ${name} --repo URL`);
+    if (!row) throw projectNotFound(name);
     return row;
   }
 
@@ -207,8 +233,7 @@ export class ProjectService {
 
   /** Fetches the upstream into the project's mirror now (users only). */
   async sync(p: Principal, name: string, signal?: AbortSignal): Promise<ProjectSync> {
-    if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot sync projects; use a user token.');
-    const row = await this.get(name);
+    const row = await this.find(p, name, 'sync');
     if (!this.git) throw new InputError('This server runs without the git gateway, so there is no mirror to sync.');
     return this.git.mirrors.sync(this.mirrorProject(row), signal ? { signal } : {});
   }

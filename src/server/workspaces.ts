@@ -79,7 +79,7 @@ export class WorkspaceService {
   async create(p: Principal, input: CreateWorkspace): Promise<Workspace> {
     if (p.kind !== 'user') throw new ForbiddenError('A workspace token cannot create workspaces.');
     assertName(input.name, 'Workspace name');
-    const project = await this.o.projects.get(input.project);
+    const project = await this.o.projects.find(p, input.project, 'createWorkspace');
     const provisionerName = input.provisioner ?? this.o.registry.defaultName();
     if (!this.o.registry.has(provisionerName)) {
       const available = `Available: ${this.o.registry.names().join(', ') || 'none'}. See: berth provisioner list`;

@@ -36,6 +36,17 @@ export interface ProjectsTable {
   created_at: string;
 }
 
+/** A project role: viewers read and clone, developers also push, sync and create workspaces, owners also change, delete and manage members. */
+export type ProjectRole = 'owner' | 'developer' | 'viewer';
+
+/** Who may use a project, and how; admins need no row. */
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  role: ProjectRole;
+  created_at: string;
+}
+
 /** Provisioner instances added at run time (built-in ones come from config). */
 export interface ProvisionersTable {
   name: string;
@@ -137,6 +148,7 @@ export interface Database {
   users: UsersTable;
   tokens: TokensTable;
   projects: ProjectsTable;
+  project_members: ProjectMembersTable;
   provisioners: ProvisionersTable;
   workspaces: WorkspacesTable;
   events: EventsTable;

@@ -5,7 +5,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
-import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectRole, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { AgentPatch, EventRow, ProjectRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
@@ -186,7 +186,58 @@ export class SqlStore implements Store {
   }
 
   async deleteProject(id: string) {
+    await this.db.deleteFrom('project_members').where('project_id', '=', id).execute();
     await this.db.deleteFrom('projects').where('id', '=', id).execute();
+  }
+
+  listMembers(projectId: string) {
+    return this.db
+      .selectFrom('project_members')
+      .innerJoin('users', 'users.id', 'project_members.user_id')
+      .selectAll('project_members')
+      .select('users.name as user_name')
+      .where('project_members.project_id', '=', projectId)
+      .orderBy('users.name')
+      .execute();
+  }
+  async getMemberRole(projectId: string, userId: string) {
+    return (await this.db.selectFrom('project_members').select('role').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst())?.role;
+  }
+  async setMember(projectId: string, userId: string, role: ProjectRole, at: string) {
+    await this.insert('That membership', () =>
+      this.db
+        .insertInto('project_members')
+        .values({ project_id: projectId, user_id: userId, role, created_at: at })
+        .onConflict((oc) => oc.columns(['project_id', 'user_id']).doUpdateSet({ role }))
+        .execute(),
+    );
+  }
+  async removeMember(projectId: string, userId: string) {
+    const res = await this.db.deleteFrom('project_members').where('project_id', '=', projectId).where('user_id', '=', userId).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+  async listMemberProjectIds(userId: string) {
+    return (await this.db.selectFrom('project_members').select('project_id').where('user_id', '=', userId).execute()).map((r) => r.project_id);
+  }
+  async deleteUser(id: string) {
+    // projects.owner_id records who created a project; it passes to another owner so the row stays valid.
+    await this.db
+      .updateTable('projects')
+      .set((eb) => ({
+        owner_id: eb
+          .selectFrom('project_members')
+          .select('project_members.user_id')
+          .whereRef('project_members.project_id', '=', 'projects.id')
+          .where('project_members.role', '=', 'owner')
+          .where('project_members.user_id', '<>', id)
+          .orderBy('project_members.created_at')
+          .limit(1),
+      }))
+      .where('owner_id', '=', id)
+      .execute();
+    await this.db.deleteFrom('project_members').where('user_id', '=', id).execute();
+    await this.db.deleteFrom('tokens').where('user_id', '=', id).execute();
+    await this.db.deleteFrom('users').where('id', '=', id).execute();
   }
 
   async createProvisioner(row: Insertable<ProvisionersTable>) {

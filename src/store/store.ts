@@ -1,6 +1,6 @@
 /** The Store: every read and write of control-plane state goes through this interface. */
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectsTable, ProvisionersTable, QuotasTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectMembersTable, ProjectRole, ProjectsTable, ProvisionersTable, QuotasTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 
 /** A user row. */
 export type UserRow = Selectable<UsersTable>;
@@ -8,6 +8,10 @@ export type UserRow = Selectable<UsersTable>;
 export type TokenRow = Selectable<TokensTable>;
 /** A project row. */
 export type ProjectRow = Selectable<ProjectsTable>;
+/** A project member row. */
+export type MemberRow = Selectable<ProjectMembersTable>;
+/** A member row with the user's name. */
+export type MemberWithName = MemberRow & { user_name: string };
 /** A provisioner row. */
 export type ProvisionerRow = Selectable<ProvisionersTable>;
 /** Which workspaces `listWorkspaces` returns; every field narrows. */
@@ -80,6 +84,19 @@ export interface Store {
 
   /** Removes a project row (its workspaces must be gone; the caller checks). */
   deleteProject(id: string): Promise<void>;
+
+  /** Members of a project with their user names, by name. */
+  listMembers(projectId: string): Promise<MemberWithName[]>;
+  /** A user's role in a project, or undefined when they are not a member. */
+  getMemberRole(projectId: string, userId: string): Promise<ProjectRole | undefined>;
+  /** Adds a member or changes their role. */
+  setMember(projectId: string, userId: string, role: ProjectRole, at: string): Promise<void>;
+  /** Removes a member; false when they were not one. */
+  removeMember(projectId: string, userId: string): Promise<boolean>;
+  /** Ids of the projects a user is a member of. */
+  listMemberProjectIds(userId: string): Promise<string[]>;
+  /** Removes a user with their tokens and memberships; projects they created pass to another owner (the caller checks there is one). */
+  deleteUser(id: string): Promise<void>;
 
   createProvisioner(row: Insertable<ProvisionersTable>): Promise<void>;
   listProvisioners(): Promise<ProvisionerRow[]>;

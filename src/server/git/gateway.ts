@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { ForbiddenError, InputError, NotFoundError } from '../../core/errors.ts';
+import { InputError, NotFoundError } from '../../core/errors.ts';
 import { assertName } from '../../core/names.ts';
 import { gatewayGitEnv } from '../../provisioners/git-setup.ts';
 import type { WorkspaceContext } from '../../provisioners/provisioner.ts';
@@ -48,23 +48,17 @@ export interface GitGatewayOptions {
 export class GitGateway {
   constructor(private readonly o: GitGatewayOptions) {}
 
-  /** The project named by `repo` (`name.git` or `name`), if `principal` may use it; workspace tokens reach only their own project. */
-  async authorize(principal: Principal, repo: string): Promise<ProjectRow> {
+  /** The project named by `repo` (`name.git` or `name`), if `principal` may fetch from it (upload-pack) or push to it (receive-pack). */
+  async authorize(principal: Principal, repo: string, service: GitService): Promise<ProjectRow> {
     const name = repo.endsWith('.git') ? repo.slice(0, -4) : repo;
     assertName(name, 'Project name');
-    if (principal.kind === 'workspace') {
-      const ws = principal.workspaceId ? await this.o.store.getWorkspace(principal.workspaceId) : undefined;
-      const own = ws ? await this.o.store.getProject(ws.project_id) : undefined;
-      if (!own || own.name !== name) throw new ForbiddenError(`This workspace token may only access the repository of its own workspace's project, not "${name}".`);
-      return own;
-    }
-    return this.o.projects.get(name);
+    return this.o.projects.find(principal, name, service === 'receive-pack' ? 'push' : 'clone');
   }
 
   /** Handles one smart-HTTP request: syncs the mirror as needed and runs `git http-backend`. */
   async serve(req: GatewayRequest): Promise<CgiResponse> {
     const service = serviceOf(req);
-    const row = await this.authorize(req.principal, req.repo);
+    const row = await this.authorize(req.principal, req.repo, service);
     const project = this.o.projects.mirrorProject(row);
     const mirrors = this.o.mirrors;
     if (req.endpoint === 'info/refs' || !mirrors.exists(project.name)) await mirrors.prepare(project, req.signal);

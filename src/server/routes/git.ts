@@ -15,6 +15,7 @@ import {
   type GitPaths,
   type GitSyncOptions,
 } from '../../sdk/wire.ts';
+import type { ProjectAction } from '../access.ts';
 import type { AppDeps } from '../app.ts';
 import type { GitGateway } from '../git/gateway.ts';
 import type { GitTarget, WorkspaceGit } from '../git/ops.ts';
@@ -33,8 +34,10 @@ export interface GitRouteDeps {
 
 /** Registers /workspaces/:ref/git/* and /workspaces/:ref/bundle (workspace or user token). */
 export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRouteDeps): Promise<void> {
-  const target = async (req: FastifyRequest<Ref>): Promise<GitTarget> => {
+  // The project's roles hold here too: a workspace whose owner lost their role keeps its files, not its reach.
+  const target = async (req: FastifyRequest<Ref>, action: ProjectAction = 'read'): Promise<GitTarget> => {
     const row = await deps.workspaces.resolve(req.principal, req.params.ref);
+    await deps.projects.find(req.principal, row.project_id, action);
     if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
     return { provisioner: deps.registry.get(row.provisioner), ctx: await deps.contexts.current(row) };
   };
@@ -89,7 +92,7 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
           response: { 200: GitSyncResultSchema, ...errors },
         },
       },
-      async (req) => git.ops[verb](await target(req), req.body ?? {}),
+      async (req) => git.ops[verb](await target(req, verb === 'push' ? 'push' : 'clone'), req.body ?? {}),
     );
   }
 
@@ -109,7 +112,7 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
     },
     async (req, reply) => {
       const row = await deps.workspaces.resolve(req.principal, req.params.ref);
-      const project = (await deps.projects.get(row.project_id)).name;
+      const project = (await deps.projects.find(req.principal, row.project_id, 'clone')).name;
       const controller = new AbortController();
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) controller.abort();

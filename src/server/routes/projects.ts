@@ -24,9 +24,9 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     },
   );
 
-  api.get('/projects', { schema: { tags: ['projects'], summary: 'List projects', response: { 200: Type.Array(ProjectSchema), ...errors } } }, async (req) => {
+  api.get('/projects', { schema: { tags: ['projects'], summary: 'List the projects you are a member of (admins: all)', response: { 200: Type.Array(ProjectSchema), ...errors } } }, async (req) => {
     deps.auth.requireUser(req.principal);
-    return deps.projects.list();
+    return deps.projects.list(req.principal);
   });
 
   api.get<{ Params: { name: string } }>(
@@ -34,7 +34,7 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     { schema: { tags: ['projects'], summary: 'Show a project', params: Type.Object({ name: NameSchema }), response: { 200: ProjectSchema, ...errors } } },
     async (req) => {
       deps.auth.requireUser(req.principal);
-      return deps.projects.toWire(await deps.projects.get(req.params.name));
+      return deps.projects.toWire(await deps.projects.find(req.principal, req.params.name, 'read'));
     },
   );
 
@@ -43,7 +43,7 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     {
       schema: {
         tags: ['projects'],
-        summary: 'Change a project: URL, default branch, credentials (null removes them); owner or admin',
+        summary: 'Change a project: URL, default branch, credentials (null removes them); project owner or admin',
         params: Type.Object({ name: NameSchema }),
         body: UpdateProjectSchema,
         response: { 200: ProjectSchema, ...errors },
@@ -60,7 +60,7 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     {
       schema: {
         tags: ['projects'],
-        summary: 'Delete a project and its mirror (owner or admin); refused while workspaces use it. The upstream repository is not touched.',
+        summary: 'Delete a project and its mirror (project owner or admin); refused while workspaces use it. The upstream repository is not touched.',
         params: Type.Object({ name: NameSchema }),
         response: { 204: Type.Null(), ...errors },
       },
@@ -77,7 +77,7 @@ export async function projectRoutes(api: FastifyInstance, deps: AppDeps): Promis
     {
       schema: {
         tags: ['projects'],
-        summary: "Fetch the upstream into the project's mirror now (502 with git's message when the upstream fails)",
+        summary: "Fetch the upstream into the project's mirror now (developer or higher; 502 with git's message when the upstream fails)",
         params: Type.Object({ name: NameSchema }),
         response: { 200: ProjectSyncSchema, ...errors },
       },

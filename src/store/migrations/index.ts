@@ -1,6 +1,7 @@
 /** Numbered migrations. Each is written with Kysely's schema builder so it runs on SQLite and PostgreSQL. */
 import { type Kysely, type Migration } from 'kysely';
 import { agentsMigration } from './0002-agents.ts';
+import { membersMigration } from './0003-members.ts';
 import { policiesMigration } from './0004-policies.ts';
 
 /** Which SQL dialect a migration runs on; used only where the two differ (auto-increment keys). */
@@ -87,6 +88,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0002_agents': agentsMigration,
+    '0003_members': membersMigration,
     '0004_policies': policiesMigration,
   };
 }
