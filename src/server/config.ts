@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { parseDuration, parseSize } from '../core/units.ts';
+import { parseCidrs } from './net/outbound.ts';
 
 type Kind = 'string' | 'duration' | 'size' | 'hostport' | 'enum';
 
@@ -33,6 +34,9 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'tokenTtl', env: 'BERTH_TOKEN_TTL', flag: '--token-ttl', kind: 'duration', default: '90d', help: 'Default lifetime of user API tokens.' },
   { key: 'terminalBuffer', env: 'BERTH_TERMINAL_BUFFER', flag: '--terminal-buffer', kind: 'size', default: '256KiB', help: 'Output kept per terminal session for replay on re-attach.' },
   { key: 'gitFreshness', env: 'BERTH_GIT_FRESHNESS', flag: '--git-freshness', kind: 'duration', default: '10s', help: 'How long a project mirror counts as fresh: clones and fetches through the git gateway within this window do not fetch from the upstream again.' },
+  { key: 'gitPushLimit', env: 'BERTH_GIT_PUSH_LIMIT', flag: '--git-push-limit', kind: 'size', default: '1GiB', help: 'Largest push (git-receive-pack request body) the git gateway accepts; larger ones get 413.' },
+  { key: 'gitFetchLimit', env: 'BERTH_GIT_FETCH_LIMIT', flag: '--git-fetch-limit', kind: 'size', default: '10MiB', help: "Largest fetch negotiation (git-upload-pack request body) the git gateway accepts; larger ones get 413 (git's own http-backend buffers at most 10MiB)." },
+  { key: 'outboundAllow', env: 'BERTH_OUTBOUND_ALLOW', flag: '--outbound-allow', kind: 'string', default: '', help: 'Address blocks (CIDR, comma-separated) that projects of non-admin users may fetch from although they are loopback, private, link-local or metadata addresses; empty: only public addresses.' },
   { key: 'localDocker', env: 'BERTH_LOCAL_DOCKER', flag: '--local-docker', kind: 'enum', default: 'auto', choices: ['auto', 'off'], help: 'auto: register a provisioner named "docker" when the Docker engine of DOCKER_HOST (default: the local socket) answers at start; off: no such probe; "shell" and the provisioners added with "berth provisioner add" only.' },
   { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
 ];
@@ -52,6 +56,10 @@ export interface ServerConfig {
   terminalIdle: number;
   localDocker: string;
   gitFreshness: number;
+  gitPushLimit: number;
+  gitFetchLimit: number;
+  /** Raw CIDR list; checked here, parsed by the outbound guard. */
+  outboundAllow: string;
 }
 
 /**
@@ -103,6 +111,7 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
     }
     cfg.publicUrl = cfg.publicUrl.replace(/\/+$/, '');
   }
+  parseCidrs(cfg.outboundAllow);
   if (cfg.reconcileInterval < 500) throw new InputError('--reconcile-interval must be at least 500ms.');
   return cfg;
 }

@@ -12,6 +12,7 @@ import { assertNoCredentialsInUrl, normalizeCredentials, upstreamEndpoint, type 
 import type { GitMirrors, MirrorProject, SyncResult } from './git/mirrors.ts';
 import { assertBranchName } from './git/refs.ts';
 import { newId, type SecretBox } from './secrets.ts';
+import type { OutboundGuard } from './net/outbound.ts';
 
 /** Converts a project row to its wire form; credentials are never included, only their kind. */
 export function projectToWire(p: ProjectRow, credentials: ProjectCredentials['kind'] | null = null): Project {
@@ -60,6 +61,8 @@ export function validateRepoUrl(repo: string): string {
 export interface ProjectGitOptions {
   box: SecretBox;
   mirrors: GitMirrors;
+  /** Refuses upstreams of non-admins on internal addresses (checked again at every fetch). */
+  outbound?: OutboundGuard;
 }
 
 /** Creating and finding projects, and syncing their mirrors. */
@@ -80,6 +83,7 @@ export class ProjectService {
     // Checked before the URL, so a non-admin learns nothing about which paths exist on the server.
     assertMayUseRepo(p, input.repo);
     const repo = validateRepoUrl(input.repo);
+    await this.assertMayReach(p, repo);
     if (input.branch !== undefined) await assertBranchName(input.branch, 'branch');
     const creds = normalizeCredentials(repo, input.credentials);
     if (creds && !this.git) throw new InputError('This server cannot store repository credentials.');
@@ -112,6 +116,7 @@ export class ProjectService {
     // Live checkouts would silently get another upstream behind their `origin`.
     if (input.repo !== undefined && input.repo !== row.repo_url) await this.assertUnused(row, 'change its repository');
     const repo = input.repo === undefined ? row.repo_url : validateRepoUrl(input.repo);
+    if (input.repo !== undefined) await this.assertMayReach(p, repo);
     if (input.branch !== undefined && input.branch !== null) await assertBranchName(input.branch, 'branch');
     const patch: Parameters<Store['updateProject']>[1] = {};
     let notice: string | undefined;
@@ -176,6 +181,11 @@ export class ProjectService {
     await this.git?.mirrors.remove(row.name);
   }
 
+  /** Refuses, for non-admins, a URL whose host is or resolves to an internal address (no connection is made). */
+  private async assertMayReach(p: Principal, repo: string): Promise<void> {
+    if (p.user.role !== 'admin') await this.git?.outbound?.check(repo, { lenient: true });
+  }
+
   private async assertUnused(row: ProjectRow, action: string): Promise<void> {
     const used = await this.store.listWorkspaces({ projectId: row.id });
     if (used.length === 0) return;
@@ -223,7 +233,7 @@ export class ProjectService {
 
   /** What the mirror manager needs about a project. */
   mirrorProject(row: ProjectRow): MirrorProject {
-    return { name: row.name, repo: row.repo_url, credentials: this.credentials(row) };
+    return { name: row.name, repo: row.repo_url, credentials: this.credentials(row), ownerId: row.owner_id };
   }
 
   /** The mirror manager (undefined when the server runs without the git gateway). */

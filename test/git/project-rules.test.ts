@@ -24,7 +24,8 @@ before(async () => {
   git(root, '--git-dir', bare, 'branch', 'dev', 'main');
   bareUpstream(root, 'app2');
   upstream = await startUpstream(root, UPSTREAM_USER, UPSTREAM_PASSWORD);
-  server = await TestServer.start();
+  // Bob's projects use the loopback upstream, which non-admins reach only when an admin allows it.
+  server = await TestServer.start({ args: ['--outbound-allow', '127.0.0.1/32'] });
   bobToken = (await server.client().createUser('bob')).token;
   bob = server.client(bobToken);
 });

@@ -125,3 +125,54 @@ export function parseCgiHeaders(block: string): { status: number; headers: Recor
   }
   return { status, headers };
 }
+
+/** A request body cut short once it passed a size limit. */
+export interface LimitedBody {
+  /** What http-backend reads: the body, ended early when it grew past the limit. */
+  body: Readable;
+  /** Settles once the client's body ended, was cut off or the client went away. */
+  done: Promise<void>;
+  /** Whether the body grew past the limit. */
+  readonly exceeded: boolean;
+}
+
+/**
+ * Passes `source` on until `limit` bytes; past it, ends the body (so http-backend stops at a short,
+ * failing pack rather than waiting) and drains the rest unread, so the client is never left blocked
+ * in its upload and reads the 413 answer.
+ */
+export function limitBody(source: Readable, limit: number): LimitedBody {
+  const body = new PassThrough();
+  let seen = 0;
+  let exceeded = false;
+  const done = new Promise<void>((resolve) => {
+    source.on('data', (d: Buffer) => {
+      if (exceeded) return;
+      seen += d.length;
+      if (seen > limit) {
+        exceeded = true;
+        body.end();
+        source.resume();
+        resolve();
+      } else if (!body.write(d)) {
+        source.pause();
+        body.once('drain', () => source.resume());
+      }
+    });
+    source.once('end', () => {
+      body.end();
+      resolve();
+    });
+    source.once('close', () => {
+      if (!body.writableEnded) body.end();
+      resolve();
+    });
+  });
+  return {
+    body,
+    done,
+    get exceeded() {
+      return exceeded;
+    },
+  };
+}

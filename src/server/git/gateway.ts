@@ -42,11 +42,18 @@ export interface GitGatewayOptions {
   projects: ProjectService;
   mirrors: GitMirrors;
   logger: Logger;
+  /** Largest request body per service; larger ones get 413 (--git-push-limit, --git-fetch-limit). */
+  bodyLimits?: Record<GitService, number>;
 }
 
 /** Serves projects' mirrors over smart HTTP and as bundles, and tells workspaces how to reach them. */
 export class GitGateway {
   constructor(private readonly o: GitGatewayOptions) {}
+
+  /** The largest request body accepted for a POST to `service`. */
+  bodyLimit(service: GitService): number {
+    return this.o.bodyLimits?.[service] ?? Number.MAX_SAFE_INTEGER;
+  }
 
   /** The project named by `repo` (`name.git` or `name`), if `principal` may fetch from it (upload-pack) or push to it (receive-pack). */
   async authorize(principal: Principal, repo: string, service: GitService): Promise<ProjectRow> {
@@ -67,14 +74,17 @@ export class GitGateway {
       ['http.uploadpack', 'true'],
       ['http.receivepack', 'true'],
       ['http.getanyfile', 'false'],
+      // http-backend's own buffer for fetch negotiations (10MiB by default) follows the gateway's limit.
+      ['http.maxrequestbuffer', String(this.bodyLimit('upload-pack'))],
     ];
     let env: Record<string, string> = {};
     let release = () => undefined as void;
     let cleanup = () => undefined as void;
     if (service === 'receive-pack' && req.method === 'POST') {
       // One push per project at a time, never during a fetch; the hook relays with these credentials.
+      // Checked before the lock is taken: a refused upstream must not leave the project locked.
+      const auth = await mirrors.auth(project);
       release = await mirrors.lock.acquire(project.name);
-      const auth = mirrors.auth(project);
       config.push(...auth.config);
       env = auth.env;
       cleanup = () => auth.cleanup();

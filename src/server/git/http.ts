@@ -3,7 +3,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { BerthError, UnauthorizedError } from '../../core/errors.ts';
 import type { AuthService } from '../auth.ts';
 import { statusFor } from '../errors.ts';
-import type { GitGateway } from './gateway.ts';
+import { formatSize } from '../../core/units.ts';
+import { limitBody } from './cgi.ts';
+import type { GitGateway, GitService } from './gateway.ts';
 
 /** What the git routes need. */
 export interface GitHttpDeps {
@@ -46,18 +48,41 @@ export async function gitHttpRoutes(git: FastifyInstance, deps: GitHttpDeps): Pr
       if (!reply.raw.writableFinished) controller.abort();
     });
     const qs = req.url.indexOf('?');
-    const res = await deps.gateway.serve({
-      principal: req.principal,
-      method: req.method as 'GET' | 'POST',
-      repo: req.params.repo,
-      endpoint,
-      query: qs === -1 ? '' : req.url.slice(qs + 1),
-      headers: req.headers,
-      remoteAddr: req.ip,
-      ...(req.method === 'POST' ? { body: req.raw } : {}),
-      signal: controller.signal,
-    });
-    controller.signal.addEventListener('abort', () => res.kill(), { once: true });
+    const service = endpoint === 'git-receive-pack' ? 'receive-pack' : 'upload-pack';
+    const limit = deps.gateway.bodyLimit(service);
+    const tooLarge = () => {
+      // The client may still be sending; the connection ends with the answer rather than read the rest.
+      void reply.header('connection', 'close');
+      return tooLargeError(service, limit);
+    };
+    if (req.method === 'POST' && Number(req.headers['content-length']) > limit) throw tooLarge();
+    const limited = req.method === 'POST' ? limitBody(req.raw, limit) : undefined;
+    let res;
+    try {
+      res = await deps.gateway.serve({
+        principal: req.principal,
+        method: req.method as 'GET' | 'POST',
+        repo: req.params.repo,
+        endpoint,
+        query: qs === -1 ? '' : req.url.slice(qs + 1),
+        headers: req.headers,
+        remoteAddr: req.ip,
+        ...(limited ? { body: limited.body } : {}),
+        signal: controller.signal,
+      });
+    } catch (err) {
+      throw limited?.exceeded ? tooLarge() : err;
+    }
+    const backend = res;
+    controller.signal.addEventListener('abort', () => backend.kill(), { once: true });
+    if (limited) {
+      // Nothing is answered before the whole body was seen, so an oversized one still gets its 413.
+      await Promise.race([limited.done, res.exited]);
+      if (limited.exceeded) {
+        res.kill();
+        throw tooLarge();
+      }
+    }
     void reply.status(res.status);
     for (const [k, v] of Object.entries(res.headers)) void reply.header(k, v);
     return reply.send(res.body);
@@ -70,4 +95,13 @@ export async function gitHttpRoutes(git: FastifyInstance, deps: GitHttpDeps): Pr
   git.all('/*', hide, async (req) => {
     throw new BerthError('not_found', `No git endpoint ${req.method} ${req.url.split('?')[0]}; clone with: git clone <server>/git/<project>.git`);
   });
+}
+
+/** The 413 for an oversized request body, which git shows after "error: RPC failed; HTTP 413". */
+function tooLargeError(service: GitService, limit: number): BerthError {
+  const [what, option, hint] =
+    service === 'receive-pack'
+      ? ['This push', '--git-push-limit', 'push fewer commits at a time']
+      : ['This fetch request', '--git-fetch-limit', 'fetch fewer refs at a time'];
+  return new BerthError('payload_too_large', `${what} is larger than the git gateway accepts (${formatSize(limit)}, set by ${option}); ${hint} or ask an admin to raise the limit.`);
 }

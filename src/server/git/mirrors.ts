@@ -11,6 +11,8 @@ import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AbortedError, BerthError, NotFoundError, errorMessage } from '../../core/errors.ts';
+import { shellQuote } from '../../provisioners/git-setup.ts';
+import { restrictedFailure, type OutboundGuard } from '../net/outbound.ts';
 import { gitEnvWith, scrubSecrets, upstreamAuth, type ProjectCredentials, type UpstreamAuth } from './credentials.ts';
 import { PRE_RECEIVE_HOOK } from './hook.ts';
 import { KeyedMutex } from './lock.ts';
@@ -35,6 +37,8 @@ export interface MirrorProject {
   /** Upstream URL or absolute path. */
   repo: string;
   credentials: ProjectCredentials | null;
+  /** The owner's user id: upstreams of non-admins' projects are checked by the outbound guard. */
+  ownerId?: string;
 }
 
 /** The outcome of a sync. */
@@ -68,6 +72,8 @@ export interface GitMirrorsOptions {
   /** A mirror fetched less than this long ago counts as fresh for on-demand syncs. */
   freshnessMs: number;
   logger: Logger;
+  /** Checks and pins upstream addresses of projects whose owner is not an admin. */
+  outbound?: { guard: OutboundGuard; isAdmin: (userId: string) => Promise<boolean> };
 }
 
 /** Creates, fetches and serves per-project bare mirrors. */
@@ -102,9 +108,19 @@ export class GitMirrors {
     return fs.existsSync(path.join(this.path(project), 'HEAD'));
   }
 
-  /** Access to the project's upstream for one git process tree; call `cleanup` afterwards. */
-  auth(p: MirrorProject): UpstreamAuth {
-    return upstreamAuth(p.credentials, this.tmpDir, path.join(this.root, 'known_hosts'));
+  /**
+   * Access to the project's upstream for one git process tree; call `cleanup` afterwards. For a
+   * non-admin's project the upstream's address is checked first (ForbiddenError) and git pinned to it;
+   * `restricted` then says git's own messages must not be shown.
+   */
+  async auth(p: MirrorProject): Promise<UpstreamAuth & { restricted: boolean }> {
+    const o = this.o.outbound;
+    const route = o && p.ownerId !== undefined && !(await o.isAdmin(p.ownerId)) ? await o.guard.check(p.repo) : null;
+    const auth = upstreamAuth(p.credentials, this.tmpDir, path.join(this.root, 'known_hosts'));
+    if (!route) return { ...auth, restricted: false };
+    const env = { ...auth.env };
+    if (route.sshOptions.length) env.GIT_SSH_COMMAND = [env.GIT_SSH_COMMAND ?? 'ssh', ...route.sshOptions.map(shellQuote)].join(' ');
+    return { config: [...auth.config, ...route.config], env, cleanup: () => auth.cleanup(), restricted: true };
   }
 
   /**
@@ -241,7 +257,7 @@ export class GitMirrors {
       }
       this.installHook(target);
       const before = fresh ? '' : (await git(['for-each-ref', '--format=%(objectname) %(refname)'])).stdout;
-      const auth = this.auth(p);
+      const auth = await this.auth(p);
       let r;
       try {
         r = await git(['fetch', '--prune', '--quiet', '--no-write-fetch-head', 'origin'], gitEnvWith(auth.config, auth.env));
@@ -250,7 +266,7 @@ export class GitMirrors {
         auth.cleanup();
       }
       if (r.code !== 0) {
-        const why = scrubSecrets(lastLines(r.stderr), p.credentials) || `git exited with code ${r.code}`;
+        const why = auth.restricted ? restrictedFailure(r.stderr) : scrubSecrets(lastLines(r.stderr), p.credentials) || `git exited with code ${r.code}`;
         throw new BerthError('upstream_failed', `Fetching project "${p.name}" from its upstream ${p.repo} failed: ${why}`);
       }
       const after = (await git(['for-each-ref', '--format=%(objectname) %(refname)'])).stdout;
