@@ -8,6 +8,7 @@ import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
 import { addAgentCommands } from './agent.ts';
+import { addAdminCommands } from './admin.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { addMemberCommands } from './members.ts';
@@ -527,6 +528,7 @@ addMemberCommands(program);
 // Last, so that it joins an `agent` command group registered above.
 addAgentCommands(program);
 addAgentRunCommand(program);
+addAdminCommands(program);
 addPolicyCommands(program);
 
 async function prompt(question: string): Promise<string> {

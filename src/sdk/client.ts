@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
+import type { GcReport, Orphan } from './admin.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
 import type {
   CreateProject,
@@ -270,6 +271,30 @@ export class BerthClient {
     return last;
   }
 
+  /** Quarantined orphans (admin). */
+  orphans() {
+    return this.request<Orphan[]>('GET', '/api/v1/admin/orphans');
+  }
+  /** Removes quarantined orphans, or with `dryRun` lists what would go (admin). */
+  gc(dryRun: boolean) {
+    return this.request<GcReport>('POST', '/api/v1/admin/gc', { dryRun });
+  }
+
+  /** Streams a consistent copy of the server's database into `file` (admin); resolves with its size in bytes. */
+  async backup(file: string): Promise<number> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/api/v1/admin/backup`, { method: 'POST', headers: this.token ? { authorization: `Bearer ${this.token}` } : {} });
+    } catch (err) {
+      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
+      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
+    }
+    return saveStream(res.body, file);
+  }
+
   /** Opens an exec/terminal session (protocol in protocol.ts). */
   exec(ref: string, start: ExecStart, handlers: ExecHandlers): ExecConnection {
     const wsUrl = `${this.url.replace(/^http/, 'ws')}/api/v1/workspaces/${encodeURIComponent(ref)}/exec`;
@@ -375,6 +400,20 @@ function send(url: URL, method: string, headers: Record<string, string>, body?: 
 
 let wsModule: Promise<typeof WebSocket> | undefined;
 /** The `ws` WebSocket class, imported once on first use. */
+/** Writes a response body to `file` by way of a temporary file beside it, so a broken transfer never leaves a truncated copy. */
+async function saveStream(body: ReadableStream<Uint8Array>, file: string): Promise<number> {
+  const [fs, { Readable }, { pipeline }] = await Promise.all([import('node:fs'), import('node:stream'), import('node:stream/promises')]);
+  const tmp = `${file}.partial-${process.pid}`;
+  try {
+    await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), fs.createWriteStream(tmp, { mode: 0o600 }));
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  return fs.statSync(file).size;
+}
+
 function loadWebSocket(): Promise<typeof WebSocket> {
   wsModule ??= import('ws').then((m) => m.default);
   return wsModule;

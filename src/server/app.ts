@@ -13,6 +13,7 @@ import type { ProjectService } from './projects.ts';
 import type { ProvisionerService } from './provisioners.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { AgentService } from './agents.ts';
+import { adminRoutes, type AdminRouteDeps } from './routes/admin.ts';
 import { agentEnrollRoute, agentRoutes } from './routes/agents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
@@ -44,6 +45,8 @@ export interface AppDeps {
   agents?: AgentService;
   /** The git gateway (smart HTTP at /git, bundles) and git operations on workspaces; absent = not served. */
   git?: GitRouteDeps;
+  /** Quarantined orphans, gc and backups (/admin); absent = not served. */
+  admin?: Omit<AdminRouteDeps, 'auth'>;
   /** Quotas and the provisioners a project may use; absent = not served. */
   policy?: PolicyService;
 }
@@ -147,6 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy });
       if (deps.git) await gitRoutes(api, deps, deps.git);
       if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });
+      if (deps.admin) await adminRoutes(api, { auth: deps.auth, ...deps.admin });
       api.all('/*', { schema: { hide: true } }, async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
       });

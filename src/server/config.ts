@@ -8,7 +8,7 @@ import { InputError } from '../core/errors.ts';
 import { parseDuration, parseSize } from '../core/units.ts';
 import { parseCidrs } from './net/outbound.ts';
 
-type Kind = 'string' | 'duration' | 'size' | 'hostport' | 'enum';
+type Kind = 'string' | 'duration' | 'size' | 'hostport' | 'enum' | 'integer';
 
 interface OptionDef {
   key: keyof ServerConfig;
@@ -39,6 +39,9 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'outboundAllow', env: 'BERTH_OUTBOUND_ALLOW', flag: '--outbound-allow', kind: 'string', default: '', help: 'Address blocks (CIDR, comma-separated) that projects of non-admin users may fetch from although they are loopback, private, link-local or metadata addresses; empty: only public addresses.' },
   { key: 'localDocker', env: 'BERTH_LOCAL_DOCKER', flag: '--local-docker', kind: 'enum', default: 'auto', choices: ['auto', 'off'], help: 'auto: register a provisioner named "docker" when the Docker engine of DOCKER_HOST (default: the local socket) answers at start; off: no such probe; "shell" and the provisioners added with "berth provisioner add" only.' },
   { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
+  { key: 'orphanGrace', env: 'BERTH_ORPHAN_GRACE', flag: '--orphan-grace', kind: 'duration', default: '7d', help: 'How long resources of a workspace the database does not know (e.g. after restoring an older backup) stay stopped in quarantine before they are removed; "berth admin gc" removes them sooner.' },
+  { key: 'eventRetentionCount', env: 'BERTH_EVENT_RETENTION_COUNT', flag: '--event-retention-count', kind: 'integer', default: '10000', help: 'Newest events kept per workspace; older ones are pruned in the background.' },
+  { key: 'eventRetentionAge', env: 'BERTH_EVENT_RETENTION_AGE', flag: '--event-retention-age', kind: 'duration', default: '30d', help: 'Events older than this are pruned in the background (the newest phase change of a workspace is always kept).' },
 ];
 
 /** The parsed control-plane configuration. */
@@ -56,6 +59,9 @@ export interface ServerConfig {
   terminalIdle: number;
   localDocker: string;
   gitFreshness: number;
+  orphanGrace: number;
+  eventRetentionCount: number;
+  eventRetentionAge: number;
   gitPushLimit: number;
   gitFetchLimit: number;
   /** Raw CIDR list; checked here, parsed by the outbound guard. */
@@ -89,6 +95,10 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
         out[o.key] = raw;
         break;
       }
+      case 'integer':
+        if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new InputError(`${what} must be a whole number from 1 to 999999999; got "${raw}".`);
+        out[o.key] = Number(raw);
+        break;
       case 'enum':
         if (!o.choices!.includes(raw)) throw new InputError(`${what} must be one of ${o.choices!.join(', ')}; got "${raw}".`);
         out[o.key] = raw;

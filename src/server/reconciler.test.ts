@@ -170,8 +170,9 @@ test('a runtime that vanished behind our back is recreated', async () => {
   assert.ok(infos.some((m) => /runtime is gone/.test(m)));
 });
 
-test('orphans (resources without a workspace row) are destroyed', async () => {
+test('orphans (resources without a workspace row) are quarantined: stopped and recorded, never destroyed at start', async () => {
   mem.runtimes.set('ws_ffffffffffffffffffff', 'running');
   await rec.collectOrphans();
-  assert.equal(mem.runtimes.has('ws_ffffffffffffffffffff'), false);
+  assert.equal(mem.runtimes.get('ws_ffffffffffffffffffff'), 'stopped');
+  assert.deepEqual((await store.listQuarantine()).map((q) => [q.workspace_id, q.provisioner]), [['ws_ffffffffffffffffffff', 'mem']]);
 });

@@ -12,6 +12,7 @@ import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
+import { Orphans } from './orphans.ts';
 
 /** Options of the reconciler. */
 export interface ReconcilerOptions {
@@ -47,7 +48,7 @@ export class Reconciler {
     this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, ...o };
   }
 
-  /** Removes orphans, reconciles everything once, then keeps re-checking every interval. */
+  /** Quarantines orphans, reconciles everything once, then keeps re-checking every interval. */
   async start(): Promise<void> {
     await this.collectOrphans();
     await this.resync();
@@ -109,27 +110,9 @@ export class Reconciler {
     }
   }
 
-  /** Removes runtimes and storage of workspaces the store no longer knows. */
+  /** Quarantines resources of workspaces the store does not know (stopped, never deleted here; see orphans.ts). */
   async collectOrphans(): Promise<void> {
-    const known = new Set((await this.o.store.listWorkspaces()).map((w) => w.id));
-    for (const p of this.o.registry.all()) {
-      let ids: string[];
-      try {
-        ids = await p.list();
-      } catch (err) {
-        this.o.logger.warn({ err, provisioner: p.name }, 'cannot list workspaces of provisioner; orphan collection skipped');
-        continue;
-      }
-      for (const id of ids.filter((i) => !known.has(i))) {
-        // The API is already serving: a workspace created since `known` was read is not an orphan.
-        if (await this.o.store.getWorkspace(id)) continue;
-        this.o.logger.info({ workspaceId: id, provisioner: p.name }, 'removing orphaned workspace resources');
-        const ctx = this.o.contexts.minimal(id);
-        await p.destroy(ctx, { signal: new AbortController().signal, progress: () => undefined }).catch((err) =>
-          this.o.logger.warn({ err, workspaceId: id }, 'orphan removal failed; will retry on next start'),
-        );
-      }
-    }
+    await new Orphans(this.o).sweep();
   }
 
   private async setPhase(row: WorkspaceRow, phase: Phase, extra: Partial<WorkspaceRow> = {}): Promise<WorkspaceRow> {

@@ -18,6 +18,7 @@ import { GitMirrors } from './git/mirrors.ts';
 import { WorkspaceGit } from './git/ops.ts';
 import { WorkspaceContexts } from './contexts.ts';
 import { createLogger } from './logger.ts';
+import { Orphans } from './orphans.ts';
 import { OutboundGuard, parseCidrs } from './net/outbound.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
@@ -45,6 +46,7 @@ export class BerthServer {
     readonly registry: ProvisionerRegistry,
     readonly terminals: TerminalService,
     readonly logger: Logger,
+    private readonly orphans: Orphans,
     private urlValue: string,
     /** Set on the first start only: where the admin credentials were written. */
     readonly bootstrap: { file: string; token: string } | null,
@@ -88,9 +90,10 @@ export class BerthServer {
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const policy = new PolicyService(store, () => registry.names());
+    const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');
@@ -102,13 +105,15 @@ export class BerthServer {
     const bootstrap = await auth.bootstrap(config.dataDir, url);
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
     await reconciler.start();
-    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, url, bootstrap);
+    orphans.start();
+    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, orphans, url, bootstrap);
   }
 
   /** Graceful: stops accepting requests, cancels reconciles (they resume on next start), closes connections. */
   async shutdown(): Promise<void> {
     this.terminals.closeAll();
     await this.reconciler.shutdown();
+    await this.orphans.shutdown();
     await this.app.close();
     await this.registry.close();
     await this.store.close();

@@ -137,6 +137,14 @@ export interface ProjectProvisionersTable {
   provisioner: string;
 }
 
+/** Resources a provisioner holds for a workspace id the store does not know: stopped, kept, removed after a grace period or by `admin gc`. */
+export interface QuarantineTable {
+  workspace_id: string;
+  provisioner: string;
+  first_seen: string;
+  reason: string;
+}
+
 /** Key/value settings of the control plane itself. */
 export interface MetaTable {
   key: string;
@@ -156,6 +164,7 @@ export interface Database {
   agents: AgentsTable;
   agent_enrollments: AgentEnrollmentsTable;
   workspace_agents: WorkspaceAgentsTable;
+  quarantine: QuarantineTable;
   quotas: QuotasTable;
   project_provisioners: ProjectProvisionersTable;
 }

@@ -6,7 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable,
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectRole, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
-import type { AgentPatch, EventRow, ProjectRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
+import type { AgentPatch, EventRow, ProjectRow, QuarantineRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
 /** Where the store lives: a SQLite file, or a PostgreSQL connection string. */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string };
@@ -50,15 +50,18 @@ export class SqlStore implements Store {
     private readonly db: Kysely<Database> | Transaction<Database>,
     private readonly root: Kysely<Database>,
     readonly dialect: Dialect,
+    /** The SQLite connection, for its online backup API; absent on PostgreSQL. */
+    private readonly sqlite?: SqliteDatabase.Database,
   ) {}
 
   /** Opens the database, applies pending migrations and returns a ready store. */
   static async create(location: StoreLocation): Promise<SqlStore> {
     let db: Kysely<Database>;
     let dialect: Dialect;
+    let sqlite: SqliteDatabase.Database | undefined;
     if (location.kind === 'sqlite') {
       if (location.file !== ':memory:') fs.mkdirSync(path.dirname(location.file), { recursive: true });
-      const sqlite = new SqliteDatabase(location.file);
+      sqlite = new SqliteDatabase(location.file);
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma('synchronous = NORMAL');
       sqlite.pragma('busy_timeout = 5000');
@@ -91,12 +94,12 @@ export class SqlStore implements Store {
       await db.destroy();
       throw new Error(`Database migration failed: ${errorMessage(error)}`, { cause: error });
     }
-    return new SqlStore(db, db, dialect);
+    return new SqlStore(db, db, dialect, sqlite);
   }
 
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db !== this.root) return fn(this);
-    return this.root.transaction().execute((trx) => fn(new SqlStore(trx, this.root, this.dialect)));
+    return this.root.transaction().execute((trx) => fn(new SqlStore(trx, this.root, this.dialect, this.sqlite)));
   }
 
   /** Runs `fn` after the writes to this workspace's events called before it (see workspaceWrites). */
@@ -397,11 +400,28 @@ export class SqlStore implements Store {
     });
   }
 
+  async addQuarantine(row: QuarantineRow) {
+    await this.db.insertInto('quarantine').values(row).onConflict((oc) => oc.columns(['workspace_id', 'provisioner']).doNothing()).execute();
+  }
+  listQuarantine() {
+    return this.db.selectFrom('quarantine').selectAll().orderBy('first_seen').orderBy('workspace_id').execute();
+  }
+  async deleteQuarantine(workspaceId: string, provisioner: string) {
+    await this.db.deleteFrom('quarantine').where('workspace_id', '=', workspaceId).where('provisioner', '=', provisioner).execute();
+  }
+
   async getMeta(key: string) {
     return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
   }
   async setMeta(key: string, value: string) {
     await this.db.insertInto('meta').values({ key, value }).onConflict((oc) => oc.column('key').doUpdateSet({ value })).execute();
+  }
+
+  async backup(file: string) {
+    if (!this.sqlite) {
+      throw new ConflictError('This server keeps its state in PostgreSQL, which Berth cannot copy consistently by itself; back it up with pg_dump (see "Backup and restore" in docs/operations.md).');
+    }
+    await this.sqlite.backup(file);
   }
 
   async close() {

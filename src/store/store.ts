@@ -1,6 +1,6 @@
 /** The Store: every read and write of control-plane state goes through this interface. */
 import type { Insertable, Selectable, Updateable } from 'kysely';
-import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectMembersTable, ProjectRole, ProjectsTable, ProvisionersTable, QuotasTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
+import type { AgentEnrollmentsTable, AgentsTable, Database, EventsTable, ProjectMembersTable, ProjectRole, ProjectsTable, ProvisionersTable, QuarantineTable, QuotasTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 
 /** A user row. */
 export type UserRow = Selectable<UsersTable>;
@@ -31,6 +31,8 @@ export type AgentRow = Selectable<AgentsTable>;
 export type AgentEnrollmentRow = Selectable<AgentEnrollmentsTable>;
 /** A quota row (user or project limits). */
 export type QuotaRow = Selectable<QuotasTable>;
+/** A quarantined orphan: resources of a provisioner for a workspace id without a row. */
+export type QuarantineRow = Selectable<QuarantineTable>;
 /** Fields an agent update may change. */
 export type AgentPatch = Omit<Updateable<AgentsTable>, 'name' | 'created_at'>;
 /** What a caller must say about a new workspace; everything else has the defaults of `newWorkspaceRow`. */
@@ -149,8 +151,18 @@ export interface Store {
   /** Replaces the provisioners a project may use. */
   setProjectProvisioners(projectId: string, names: string[]): Promise<void>;
 
+  /** Records an orphan in quarantine; an existing record keeps its `first_seen`. */
+  addQuarantine(row: QuarantineRow): Promise<void>;
+  /** Every quarantined orphan, oldest first. */
+  listQuarantine(): Promise<QuarantineRow[]>;
+  /** Forgets a quarantine record (its resources were removed, or its workspace row is back). */
+  deleteQuarantine(workspaceId: string, provisioner: string): Promise<void>;
+
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+
+  /** Writes a consistent copy of the database to `file` while it stays in use (SQLite's backup API); PostgreSQL refuses, pointing at pg_dump. */
+  backup(file: string): Promise<void>;
 
   /** Closes the connection pool. */
   close(): Promise<void>;

@@ -290,7 +290,7 @@ test('kill -9 of the server mid-provision converges to one container', async () 
   await removeWorkspaces(c2, w.id);
 });
 
-test('containers and storage of workspaces the store no longer knows are removed at start', async () => {
+test('containers of workspaces the store no longer knows are stopped at start, their storage kept until admin gc', async () => {
   const c = server.client();
   const w: Workspace = await c.createWorkspace({ name: 'orphan', project: 'demo', provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE } });
   const running = await waitPhase(c, w.id, 'running', 90_000);
@@ -300,5 +300,10 @@ test('containers and storage of workspaces the store no longer knows are removed
   db.prepare('delete from workspaces where id = ?').run(w.id);
   db.close();
   await server.restart();
-  await eventually(() => containersWith(`berth.workspace=${w.id}`).length === 0 && !fs.existsSync(dir), 'the orphaned container and directory to be removed', 30_000);
+  await eventually(() => containersWith(`berth.workspace=${w.id}`).length === 0, 'the orphaned container to be stopped', 30_000);
+  assert.ok(fs.existsSync(dir), 'the quarantined storage is kept');
+  const gc = await runCli(server, ['admin', 'gc']);
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.match(gc.stdout, new RegExp(`${w.id}\\s+docker\\b.*removed`));
+  assert.equal(fs.existsSync(dir), false, 'gc removed the storage');
 });
