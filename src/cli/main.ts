@@ -13,7 +13,7 @@ import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
-import { ProgressPrinter, describeWorkspace, json, table } from './output.ts';
+import { ProgressPrinter, describeWorkspace, json, table, workspaceMessage } from './output.ts';
 import { openShell } from './shell.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
@@ -433,7 +433,7 @@ ws.command('list')
       process.stdout.write(
         `${table(
           ['NAME', 'PROJECT', 'PROVISIONER', 'PHASE', 'OWNER', 'MESSAGE'],
-          list.map((w) => [w.name, w.project, w.provisioner, w.phase === w.desired ? w.phase : `${w.phase}->${w.desired}`, w.owner, w.message ?? '']),
+          list.map((w) => [w.name, w.project, w.provisioner, w.phase === w.desired ? w.phase : `${w.phase}->${w.desired}`, w.owner, workspaceMessage(w)]),
         )}\n`,
       );
   });

@@ -1,4 +1,5 @@
 /** Output helpers: tables for people, JSON for scripts, and progress rendering for --wait. */
+import { formatOutage } from '../core/workspace.ts';
 import type { Workspace, WorkspaceEvent } from '../sdk/wire.ts';
 
 /** Prints rows as an aligned table. */
@@ -13,6 +14,12 @@ export function json(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The message of a workspace, with how long it has been unreachable ("unreachable for 2m13s: …"). */
+export function workspaceMessage(w: Workspace, now = Date.now()): string {
+  if (w.phase !== 'unreachable' || !w.unreachableSince) return w.message ?? '';
+  return `unreachable for ${formatOutage(now - Date.parse(w.unreachableSince))}: ${w.message ?? 'the runtime cannot be observed'}`;
+}
+
 /** A workspace as `ws show` prints it. */
 export function describeWorkspace(w: Workspace): string {
   const lines = [
@@ -23,7 +30,7 @@ export function describeWorkspace(w: Workspace): string {
     `Provisioner:  ${w.provisioner}`,
     `Phase:        ${w.phase}${w.desired !== w.phase ? ` (desired: ${w.desired})` : ''}`,
   ];
-  if (w.message) lines.push(`Message:      ${w.message}`);
+  if (w.message) lines.push(`Message:      ${workspaceMessage(w)}`);
   for (const p of w.ports) lines.push(`Port:         ${p.port}/${p.protocol}${p.hostPort ? ` -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}` : ''}`);
   for (const [k, v] of Object.entries(w.details)) lines.push(`${`${k}: `.padEnd(14)}${String(v)}`);
   lines.push(`Created:      ${w.createdAt}`);

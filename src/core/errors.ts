@@ -107,6 +107,44 @@ export class ProvisionerError extends BerthError {
   }
 }
 
+/**
+ * A provisioner cannot observe or reach its backend (engine, API server, agent): an outage, never a
+ * verdict on the workspace. The reconciler shows the workspace `unreachable` and changes nothing
+ * until the backend answers again; attempts are not counted toward `failed`.
+ */
+export class UnreachableError extends ProvisionerError {
+  constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, { ...options, retryable: true, code: 'engine_unreachable' });
+  }
+}
+
+/** Whether an error says the backend could not be reached (also when it crossed the wire as its code, e.g. from an agent). */
+export function isUnreachable(err: unknown): boolean {
+  return err instanceof BerthError && err.code === 'engine_unreachable';
+}
+
+/** Socket and TLS error codes that mean "could not talk to the other side", not "it answered no". */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EPIPE', 'ENOENT', 'EACCES', 'EAI_AGAIN', 'ENOTFOUND',
+  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'EPROTO',
+]);
+
+/**
+ * The one classification of transport failures every provisioner uses: a connection refused, reset
+ * or timed out, no route, a socket missing or forbidden, or a TLS failure (the error or its cause).
+ */
+export function isNetworkFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    // An HTTP status means the other side answered (an image pull's own TLS failure is not ours).
+    if (typeof code === 'number' || typeof (e as { statusCode?: unknown }).statusCode === 'number') return false;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    if (e instanceof Error && /socket hang up|certificate|self.signed|\bTLS\b|SSL routines|handshake/i.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** A long operation was cancelled through its AbortSignal. */
 export class AbortedError extends BerthError {
   constructor(message = 'The operation was cancelled.') {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PHASES, nextAction } from './workspace.ts';
+import { PHASES, formatOutage, nextAction, phaseAfterOutage } from './workspace.ts';
 
 test('desired running provisions until the runtime is really up', () => {
   for (const phase of PHASES) {
@@ -24,4 +24,19 @@ test('desired deleted destroys from every phase but deleted', () => {
       assert.equal(nextAction('deleted', phase, running), phase === 'deleted' ? 'none' : 'destroy');
     }
   }
+});
+
+test('after an outage the phase shown before it is resumed, so interrupted work is redone and running stays running', () => {
+  const since = new Date().toISOString();
+  assert.equal(phaseAfterOutage({ since, phase: 'running' }), 'running');
+  assert.equal(nextAction('running', phaseAfterOutage({ since, phase: 'running' }), true), 'none');
+  assert.equal(nextAction('running', phaseAfterOutage({ since, phase: 'provisioning' }), true), 'provision');
+  assert.equal(nextAction('deleted', phaseAfterOutage({ since, phase: 'running' }), true), 'destroy');
+  assert.equal(phaseAfterOutage(undefined), 'pending');
+});
+
+test('outage durations read like 2m13s', () => {
+  assert.equal(formatOutage(133_400), '2m13s');
+  assert.equal(formatOutage(9_000), '9s');
+  assert.equal(formatOutage(3_780_000), '1h03m');
 });

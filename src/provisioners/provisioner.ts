@@ -199,7 +199,14 @@ export interface Provisioner {
   /** Removes runtime and storage (teardown first when the runtime is up). No-op when nothing is left. */
   destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void>;
 
-  /** Observes the workspace's runtime and storage without changing them. */
+  /**
+   * Observes the workspace's runtime and storage without changing them. When the backend cannot be
+   * asked at all (connection refused, timeout, TLS failure: `isNetworkFailure` in core/errors.ts),
+   * throws an UnreachableError and never answers `absent` or `failed`: the reconciler then shows the
+   * workspace `unreachable` and leaves it alone until it is observed again. The same error from any
+   * other call means the operation could not be carried out, and is redone once reachable. Runtimes
+   * on the control plane's own host (shell) are never unreachable.
+   */
   inspect(workspaceId: string, signal?: AbortSignal): Promise<RuntimeStatus>;
 
   /** Starts a process in a running workspace. */

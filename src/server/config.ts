@@ -30,6 +30,8 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'secretKey', env: 'BERTH_SECRET_KEY', flag: '--secret-key', kind: 'string', default: '', secret: true, help: 'Base64 32-byte key encrypting secrets at rest; empty means DATA_DIR/secret.key (created on first start).' },
   { key: 'logLevel', env: 'BERTH_LOG_LEVEL', flag: '--log-level', kind: 'enum', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'Log level of the structured (JSON) log on stderr.' },
   { key: 'reconcileInterval', env: 'BERTH_RECONCILE_INTERVAL', flag: '--reconcile-interval', kind: 'duration', default: '10s', help: 'How often every workspace is re-checked against its runtime.' },
+  { key: 'reconcileAttempts', env: 'BERTH_RECONCILE_ATTEMPTS', flag: '--reconcile-attempts', kind: 'integer', default: '8', help: 'Failed attempts after which a workspace is marked failed (an unreachable engine, API server or agent counts none).' },
+  { key: 'reconcileBackoff', env: 'BERTH_RECONCILE_BACKOFF', flag: '--reconcile-backoff', kind: 'duration', default: '1s', help: 'Delay before the first retry of a failed attempt; doubles per attempt up to a minute.' },
   { key: 'bodyLimit', env: 'BERTH_BODY_LIMIT', flag: '--body-limit', kind: 'size', default: '1MiB', help: 'Largest accepted request body.' },
   { key: 'tokenTtl', env: 'BERTH_TOKEN_TTL', flag: '--token-ttl', kind: 'duration', default: '90d', help: 'Default lifetime of user API tokens.' },
   { key: 'terminalBuffer', env: 'BERTH_TERMINAL_BUFFER', flag: '--terminal-buffer', kind: 'size', default: '256KiB', help: 'Output kept per terminal session for replay on re-attach.' },
@@ -53,6 +55,8 @@ export interface ServerConfig {
   secretKey: string;
   logLevel: string;
   reconcileInterval: number;
+  reconcileAttempts: number;
+  reconcileBackoff: number;
   bodyLimit: number;
   tokenTtl: number;
   terminalBuffer: number;

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ProvisionerError } from '../core/errors.ts';
+import { ProvisionerError, UnreachableError } from '../core/errors.ts';
 import { normalizeSpec, type Spec } from '../core/spec.ts';
 import type { ExecProcess, OpOptions, Provisioner, RuntimeStatus, WorkspaceContext } from '../provisioners/provisioner.ts';
 import { ProvisionerRegistry } from '../provisioners/registry.ts';
@@ -26,6 +26,8 @@ class MemoryProvisioner implements Provisioner {
   failures = 0;
   permanent = false;
   provisionDelayMs = 0;
+  /** While set, every call fails as an engine that cannot be reached. */
+  unreachable = false;
   calls: string[] = [];
   tokens: string[] = [];
   async validate(_spec: Spec): Promise<void> {}
@@ -55,6 +57,7 @@ class MemoryProvisioner implements Provisioner {
     this.runtimes.delete(ws.id);
   }
   async inspect(id: string): Promise<RuntimeStatus> {
+    if (this.unreachable) throw new UnreachableError('Cannot reach the memory engine: connect ECONNREFUSED.');
     const r = this.runtimes.get(id);
     return r ? { state: r, storage: true } : { state: 'absent', storage: false };
   }
@@ -168,6 +171,53 @@ test('a runtime that vanished behind our back is recreated', async () => {
   assert.equal(mem.runtimes.get(id), 'running');
   const infos = (await store.listEvents(id, 0, 100)).map((e) => e.message);
   assert.ok(infos.some((m) => /runtime is gone/.test(m)));
+});
+
+test('an unreachable runtime is never failed, recreated or deleted; it resumes as it was once observed again', async () => {
+  const id = await newWorkspace();
+  rec.kick(id);
+  await settle(id, 'running');
+  const before = mem.calls.length;
+  mem.unreachable = true;
+  // Far more checks than maxAttempts (3): none counts.
+  for (let i = 0; i < 6; i++) {
+    rec.kick(id);
+    await rec.idle(id);
+  }
+  let row = (await store.getWorkspace(id))!;
+  assert.equal(row.phase, 'unreachable');
+  assert.equal(row.attempts, 0);
+  assert.match(row.message ?? '', /ECONNREFUSED/);
+  assert.ok((JSON.parse(row.status_json!) as { outage?: { since: string } }).outage?.since, 'the outage start is kept');
+  // Deleting while unreachable keeps the row (resources may exist) and destroys nothing yet.
+  await store.updateWorkspace(id, { desired: 'deleted' });
+  rec.kick(id);
+  await rec.idle(id);
+  assert.equal((await store.getWorkspace(id))?.phase, 'unreachable');
+  assert.equal(mem.calls.length, before, 'nothing was provisioned, stopped or destroyed');
+  // Back: a start while still desired running resumes running without a provision.
+  await store.updateWorkspace(id, { desired: 'running' });
+  mem.unreachable = false;
+  rec.kick(id);
+  await settle(id, 'running');
+  assert.equal(mem.calls.length, before, 'the running runtime was kept, not replaced');
+  row = (await store.getWorkspace(id))!;
+  assert.equal(row.message, null);
+  const events = (await store.listEvents(id, 0, 100)).map((e) => `${e.kind}:${e.message}`);
+  assert.ok(events.includes('phase:unreachable') && events.some((e) => /can be observed again/.test(e)), events.join('\n'));
+  // Then a delete while unreachable goes through once it is reachable.
+  mem.unreachable = true;
+  rec.kick(id);
+  await settle(id, 'unreachable');
+  await store.updateWorkspace(id, { desired: 'deleted' });
+  rec.kick(id);
+  await rec.idle(id);
+  assert.ok(await store.getWorkspace(id), 'the row stays while resources may exist');
+  mem.unreachable = false;
+  rec.kick(id);
+  await rec.idle(id);
+  assert.equal(await store.getWorkspace(id), undefined);
+  assert.equal(mem.runtimes.has(id), false);
 });
 
 test('orphans (resources without a workspace row) are quarantined: stopped and recorded, never destroyed at start', async () => {

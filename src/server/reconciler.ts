@@ -5,8 +5,8 @@
  * one operation runs per workspace; failures are retried with exponential back-off.
  */
 import type { Logger } from 'pino';
-import { BerthError, ProvisionerError, errorMessage } from '../core/errors.ts';
-import { nextAction, phaseAfter, phaseDuring, type Action, type Phase } from '../core/workspace.ts';
+import { BerthError, ProvisionerError, errorMessage, isUnreachable } from '../core/errors.ts';
+import { formatOutage, nextAction, phaseAfter, phaseAfterOutage, phaseDuring, type Action, type Outage, type Phase } from '../core/workspace.ts';
 import type { Provisioner, RuntimeStatus } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
@@ -138,9 +138,11 @@ export class Reconciler {
     try {
       status = await provisioner.inspect(id, signal);
     } catch (err) {
-      await this.fail(row, err, 'inspect');
+      if (isUnreachable(err)) await this.unreachable(row, err);
+      else await this.fail(row, err, 'inspect');
       return;
     }
+    if (row.phase === 'unreachable') row = await this.reachable(row, status);
     const action: Action = nextAction(row.desired, row.phase, status.state === 'running');
     if (action === 'none') {
       const statusJson = JSON.stringify({ ports: status.ports ?? [], details: status.details ?? {} });
@@ -184,8 +186,35 @@ export class Reconciler {
         await this.o.events.append(id, 'info', errorMessage(signal.reason ?? 'Operation cancelled.'));
         return;
       }
-      await this.fail(row, err, action);
+      // Cut off mid-operation: shown unreachable, and the operation is redone once observed again.
+      if (isUnreachable(err)) await this.unreachable(row, err);
+      else await this.fail(row, err, action);
     }
+  }
+
+  /**
+   * The runtime could not be observed (or an operation on it was cut off): shown `unreachable` with
+   * the reason, and nothing else changes. No attempt is counted, nothing is retried with back-off;
+   * the periodic re-check looks again.
+   */
+  private async unreachable(row: WorkspaceRow, err: unknown): Promise<void> {
+    const reason = errorMessage(err);
+    const status = readStatus(row.status_json);
+    if (row.phase === 'unreachable') {
+      if (row.message !== reason) await this.o.store.updateWorkspace(row.id, { message: reason });
+      return;
+    }
+    status.outage = { since: new Date().toISOString(), phase: row.phase };
+    await this.o.events.append(row.id, 'error', `${reason} The workspace is left as it is until its runtime can be observed again.`);
+    await this.setPhase(row, 'unreachable', { message: reason, next_attempt_at: null, status_json: JSON.stringify(status) });
+  }
+
+  /** Observed again after an outage: the phase it showed before is resumed, then decided on as usual. */
+  private async reachable(row: WorkspaceRow, observed: RuntimeStatus): Promise<WorkspaceRow> {
+    const { outage, ...status } = readStatus(row.status_json);
+    const took = outage ? ` after ${formatOutage(Date.now() - Date.parse(outage.since))}` : '';
+    await this.o.events.append(row.id, 'info', `The runtime can be observed again${took}; it is ${observed.state}.`);
+    return this.setPhase(row, phaseAfterOutage(outage), { message: null, status_json: JSON.stringify(status) });
   }
 
   private async fail(row: WorkspaceRow, err: unknown, action: string): Promise<void> {
@@ -213,4 +242,9 @@ export class Reconciler {
     const t = setTimeout(() => this.kick(row.id), delay + 10);
     t.unref();
   }
+}
+
+/** The stored status of a workspace: last observed ports and details, and the outage while it is unreachable. */
+function readStatus(json: string | null): { ports?: unknown; details?: unknown; outage?: Outage } {
+  return json ? (JSON.parse(json) as { outage?: Outage }) : {};
 }

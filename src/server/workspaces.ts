@@ -166,7 +166,7 @@ export class WorkspaceService {
   async toWire(row: WorkspaceRow): Promise<Workspace> {
     const owner = await nameOf(this.userNames, row.owner_id, async (id) => (await this.o.store.getUser(id))?.name);
     const project = await nameOf(this.projectNames, row.project_id, async (id) => (await this.o.store.getProject(id))?.name);
-    const status = row.status_json ? (JSON.parse(row.status_json) as { ports?: Workspace['ports']; details?: Workspace['details'] }) : {};
+    const status = row.status_json ? (JSON.parse(row.status_json) as { ports?: Workspace['ports']; details?: Workspace['details']; outage?: { since: string } }) : {};
     return {
       id: row.id,
       name: row.name,
@@ -179,6 +179,7 @@ export class WorkspaceService {
       message: row.message,
       ports: status.ports ?? [],
       details: status.details ?? {},
+      ...(row.phase === 'unreachable' && status.outage ? { unreachableSince: status.outage.since } : {}),
       spec: this.o.codec.redacted(row.spec_json),
       createdAt: row.created_at,
       updatedAt: row.updated_at,

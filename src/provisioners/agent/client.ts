@@ -6,7 +6,7 @@
 import https from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { WebSocket } from 'ws';
-import { BerthError, ConflictError, InputError, NotFoundError, ProvisionerError, UnauthorizedError, errorMessage, type ErrorCode } from '../../core/errors.ts';
+import { BerthError, ConflictError, InputError, NotFoundError, ProvisionerError, UnauthorizedError, UnreachableError, errorMessage, type ErrorCode } from '../../core/errors.ts';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, skewMessage, type WaitLine, type WorkspaceReport } from '../../agent/protocol.ts';
 import type { AgentTlsMaterial } from './directory.ts';
 import type { ProgressSink } from '../provisioner.ts';
@@ -44,11 +44,7 @@ export class AgentClient {
 
   /** The sentence for a failure to reach the agent at all. */
   unreachable(err: unknown): ProvisionerError {
-    return new ProvisionerError(`The agent "${this.name}" at ${this.url} is unreachable: ${describeNetError(err)}. Its workspaces keep running there; Berth retries.`, {
-      code: 'engine_unreachable',
-      retryable: true,
-      cause: err,
-    });
+    return new UnreachableError(`The agent "${this.name}" at ${this.url} is unreachable: ${describeNetError(err)}. Its workspaces keep running there; Berth retries.`, { cause: err });
   }
 
   /** Sends a request; resolves with the response for the caller to read. */

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { InputError, errorMessage } from '../../core/errors.ts';
+import { InputError, errorMessage, isUnreachable } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
@@ -226,7 +226,11 @@ export class DockerProvisioner implements Provisioner {
 
   /** Observes only: container, storage and the URL the workspace was given; opens nothing. */
   async inspect(workspaceId: string): Promise<RuntimeStatus> {
-    return this.withReachability(await this.runtime.inspect(workspaceId));
+    const status = await this.runtime.inspect(workspaceId).catch((err: unknown) => {
+      if (isUnreachable(err)) this.runtime.renewTerminalMark();
+      throw err;
+    });
+    return this.withReachability(status);
   }
 
   async exec(ws: WorkspaceContext, opts: ExecOptions): Promise<ExecProcess> {

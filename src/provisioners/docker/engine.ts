@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import Docker from 'dockerode';
-import { AbortedError, InputError, ProvisionerError, errorMessage, type ErrorCode } from '../../core/errors.ts';
+import { AbortedError, InputError, ProvisionerError, UnreachableError, errorMessage, isNetworkFailure, type ErrorCode } from '../../core/errors.ts';
 import { LineSplitter } from '../../core/lines.ts';
 import type { ExecProcess } from '../provisioner.ts';
 import { engineReason, pullError, type AuthConfig } from './images.ts';
@@ -158,18 +158,14 @@ export class DockerEngine {
   /** Wraps an engine error into a ProvisionerError that says what failed where. */
   fail(what: string, err: unknown, opts: { retryable?: boolean; code?: ErrorCode } = {}): ProvisionerError | AbortedError {
     if (err instanceof ProvisionerError || err instanceof AbortedError) return err;
-    const code = (err as NodeJS.ErrnoException)?.code;
-    if (code && ['ECONNREFUSED', 'ENOENT', 'EACCES', 'ETIMEDOUT', 'EHOSTUNREACH', 'ECONNRESET', 'EPIPE'].includes(code)) {
-      const hint = code === 'EACCES' ? ' (permission denied: the server user needs access to the Docker socket)' : code === 'ENOENT' ? ' (no such socket)' : '';
-      return new ProvisionerError(`Cannot reach the Docker engine at ${this.where}${hint}: ${errorMessage(err)}.`, { retryable: true, code: 'engine_unreachable', cause: err });
-    }
     if ((err as Error)?.name === 'AbortError') return new AbortedError();
-    if (/certificate|self.signed|TLS|SSL|handshake/i.test(errorMessage(err))) {
-      return new ProvisionerError(`TLS connection to the Docker engine at ${this.where} failed: ${errorMessage(err)}. Check --tls-cert-path.`, {
-        retryable: false,
-        code: 'engine_unreachable',
-        cause: err,
-      });
+    if (isNetworkFailure(err)) {
+      const code = (err as NodeJS.ErrnoException)?.code;
+      if (/certificate|self.signed|TLS|SSL|handshake/i.test(errorMessage(err))) {
+        return new UnreachableError(`TLS connection to the Docker engine at ${this.where} failed: ${errorMessage(err)}. Check --tls-cert-path.`, { cause: err });
+      }
+      const hint = code === 'EACCES' ? ' (permission denied: the server user needs access to the Docker socket)' : code === 'ENOENT' ? ' (no such socket)' : '';
+      return new UnreachableError(`Cannot reach the Docker engine at ${this.where}${hint}: ${errorMessage(err)}.`, { cause: err });
     }
     return new ProvisionerError(`Docker engine at ${this.where}: ${what} failed: ${engineReason(err)}`, { retryable: opts.retryable ?? true, code: opts.code ?? 'provisioner_error', cause: err });
   }

@@ -70,9 +70,18 @@ export class DockerRuntime {
   /** Resolved users per image id and user string; images are immutable, so this never goes stale. */
   private readonly users = new Map<string, ContainerUser>();
   /** Unique per runtime instance: TTY shells started by an earlier control plane are recognisable by it. */
-  private readonly nonce = terminalNonce();
+  private nonce = terminalNonce();
   /** The steps provision() runs; per-provision state lives in each run, not here. */
   private readonly steps: ProvisionSteps;
+
+  /**
+   * Called when the engine could not be reached: every exec connection through it was cut, but the
+   * tmux clients inside still count as attached. A fresh mark makes the next terminal take their
+   * sessions over, as after a control-plane restart.
+   */
+  renewTerminalMark(): void {
+    this.nonce = terminalNonce();
+  }
   private readonly oomCache = new Map<string, { at: number; count: number }>();
   private readonly oomNoted = new Map<string, number>();
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { ApiException, CoreV1Api, KubeConfig, Log, Watch, type V1Pod } from '@kubernetes/client-node';
-import { AbortedError, ProvisionerError, type ErrorCode } from '../../core/errors.ts';
+import { AbortedError, ProvisionerError, UnreachableError, errorMessage, isNetworkFailure, type ErrorCode } from '../../core/errors.ts';
 import type { LineSplitter } from '../../core/lines.ts';
 import type { KubernetesOptions } from './options.ts';
 import { refusal } from './refusals.ts';
@@ -100,6 +100,7 @@ export class KubeClient {
   /** A ProvisionerError for a failed API call, the apiserver's reason in its message. */
   fail(what: string, err: unknown, o: { retryable?: boolean; code?: ErrorCode } = {}): ProvisionerError | AbortedError {
     if (err instanceof ProvisionerError || err instanceof AbortedError) return err;
+    if (isNetworkFailure(err)) return new UnreachableError(`Cannot reach the Kubernetes API server of ${this.where} while ${what}: ${errorMessage(err)}.`, { cause: err });
     const code = statusOf(err);
     // 400/403/422: the request itself is refused (bad spec, RBAC, quota, admission); retrying does not help.
     const retryable = o.retryable ?? ![400, 403, 422].includes(code);
