@@ -61,12 +61,14 @@ test('without credentials the gateway answers 401 with a Basic challenge, so git
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('user tokens reach every project; a workspace token only its own project (403 otherwise)', async () => {
+test("an admin's token reaches every project, a user's only those they are a member of; a workspace token only its own project (403 otherwise)", async () => {
   const c = server.client();
   const user = await c.createUser('bob');
-  for (const token of [server.adminToken, user.token]) {
-    for (const project of ['web', 'other']) assert.equal((await refs(project, token)).status, 200, project);
-  }
+  for (const project of ['web', 'other']) assert.equal((await refs(project, server.adminToken)).status, 200, project);
+  for (const project of ['web', 'other', 'nope']) assert.equal((await refs(project, user.token)).status, 404, `bob is no member of ${project}`);
+  await c.setMember('web', 'bob', 'viewer');
+  assert.equal((await refs('web', user.token)).status, 200);
+  assert.equal((await refs('other', user.token)).status, 404);
   assert.equal((await refs('nope', server.adminToken)).status, 404);
 
   const token = await workspaceToken('dev');
