@@ -1,7 +1,6 @@
 /** Numbered migrations. Each is written with Kysely's schema builder so it runs on SQLite and PostgreSQL. */
 import { type Kysely, type Migration } from 'kysely';
 import { agentsMigration } from './0002-agents.ts';
-import { membersMigration } from './0003-members.ts';
 import { quarantineMigration } from './0006-quarantine.ts';
 import { membersMigration } from './0003-members.ts';
 import { policiesMigration } from './0004-policies.ts';
@@ -90,7 +89,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0002_agents': agentsMigration,
-    '0003_members': membersMigration,
     '0006_quarantine': quarantineMigration,
     '0003_members': membersMigration,
     '0004_policies': policiesMigration,
