@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import { BerthError, errorMessage } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
-import { ApiError, exitStatus, type BerthClient } from '../sdk/client.ts';
+import { ApiError, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
@@ -14,7 +14,7 @@ import { addGitCommand } from './git.ts';
 import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
 import { ProgressPrinter, describeWorkspace, json, table, workspaceMessage } from './output.ts';
-import { openShell } from './shell.ts';
+import { openShell, runExec } from './shell.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell), a Docker engine or Kubernetes.').showHelpAfterError();
@@ -498,20 +498,7 @@ ws.command('exec <name>')
   .description('Run a command in the workspace; its exit code becomes berth\'s. Usage: berth ws exec NAME -- CMD...')
   .argument('<cmd...>')
   .action(async (name: string, cmd: string[]) => {
-    const conn = client().exec(name, { cmd, tty: false }, { stdout: (d) => process.stdout.write(d), stderr: (d) => process.stderr.write(d) });
-    if (process.stdin.isTTY) conn.eof();
-    else {
-      process.stdin.on('data', (d: Buffer) => conn.write(d));
-      process.stdin.on('end', () => conn.eof());
-    }
-    process.once('SIGINT', () => conn.signal('SIGINT'));
-    try {
-      // Killed by SIGINT (Ctrl-C) is 130, as in a local shell.
-      process.exitCode = exitStatus(await conn.done);
-    } finally {
-      // An open pipe on stdin would otherwise keep the process alive after an error.
-      process.stdin.destroy();
-    }
+    process.exitCode = await runExec(client(), name, cmd);
   });
 
 addGitCommand(ws);

@@ -3,6 +3,13 @@
  * long as their connection. TTY sessions outlive a disconnect: the process keeps running, its
  * recent output is kept in a bounded buffer, and a client re-attaching by session id gets the
  * buffer replayed, then the live stream. Detached sessions end after an idle timeout.
+ *
+ * A detached session is read on a ration (DETACHED_BYTES_PER_SECOND): reading is paused, so
+ * back-pressure reaches the runtime, whenever the ration of the current second is used up. A
+ * process flooding a terminal nobody watches (`yes`) then costs the control plane next to nothing,
+ * while a build's log still reaches the scrollback at the pace it is written. tmux-backed shells
+ * (docker, kubernetes) keep running at full speed meanwhile, and tmux redraws the screen on
+ * re-attach; a process on a bare terminal waits on its output until someone attaches again.
  */
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -34,10 +41,14 @@ interface Session {
   paused?: boolean;
 }
 
+  /** While detached: bytes read in the current second, when that second began, and the timer that resumes reading after a used-up ration. */
+  ration: { used: number; since: number; held?: NodeJS.Timeout };
 /** Bytes queued on a client socket above which the process's output is paused. */
 const HIGH_WATER = 1024 * 1024;
 
 /** Options of the terminal service. */
+/** Output a detached TTY session reads per second: a log's pace, not a flood's. */
+const DETACHED_BYTES_PER_SECOND = 32 * 1024;
 export interface TerminalServiceOptions {
   logger: Logger;
   /** Bytes of output kept per TTY session for replay. */
@@ -123,17 +134,18 @@ export class TerminalService {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       if (s.tty) this.remember(s, buf);
       let congested = false;
+      ration: { used: 0, since: 0 },
       for (const c of s.clients) {
         if (c.readyState !== c.OPEN) continue;
         c.send(frame(channel, buf), () => this.relieve(s));
         if (c.bufferedAmount > HIGH_WATER) congested = true;
       }
+      if (s.tty && s.clients.size === 0) this.spend(s, buf.length);
       // A client that reads slower than the process writes must not grow the server's memory:
       // stop reading the process until the socket has drained.
       if (congested && !s.paused) {
         s.paused = true;
-        s.proc.stdout.pause();
-        s.proc.stderr?.pause();
+        this.flow(s);
       }
     };
     proc.stdout.on('data', pump(CHANNEL_STDOUT));
@@ -155,6 +167,7 @@ export class TerminalService {
     });
     if (s.tty) sendJson(ws, { type: 'session', id: s.id });
     this.attachClient(s, ws, early);
+      clearTimeout(s.ration.held);
   }
 
   /** Re-attaches a client to a TTY session of the given workspace, replaying buffered output. */
@@ -194,8 +207,31 @@ export class TerminalService {
     if (!s.paused) return;
     for (const c of s.clients) if (c.readyState === c.OPEN && c.bufferedAmount > HIGH_WATER / 2) return;
     s.paused = false;
-    s.proc.stdout.resume();
-    s.proc.stderr?.resume();
+    this.flow(s);
+  }
+
+  /** Counts output read while detached; once the second's ration is used up, stops reading until the next second. */
+  private spend(s: Session, n: number): void {
+    const now = Date.now();
+    if (now - s.ration.since >= 1000) s.ration = { used: 0, since: now };
+    s.ration.used += n;
+    if (s.ration.used < DETACHED_BYTES_PER_SECOND || s.ration.held) return;
+    s.ration.held = setTimeout(() => {
+      s.ration = { used: 0, since: Date.now() };
+      this.flow(s);
+    }, s.ration.since + 1000 - now);
+    s.ration.held.unref();
+    this.flow(s);
+  }
+
+  /** Reads from the process unless a slow client or a used-up ration holds it. */
+  private flow(s: Session): void {
+    const hold = s.paused === true || s.ration.held !== undefined;
+    for (const st of [s.proc.stdout, s.proc.stderr]) {
+      if (!st) continue;
+      if (hold) st.pause();
+      else st.resume();
+    }
   }
 
   private attachClient(s: Session, ws: WebSocket, early: EarlyMessages): void {
@@ -208,6 +244,10 @@ export class TerminalService {
         return;
       }
       let msg: { type?: string; cols?: number; rows?: number; signal?: string };
+    // Watched again: read at full speed.
+    clearTimeout(s.ration.held);
+    s.ration = { used: 0, since: 0 };
+    this.flow(s);
       try {
         msg = JSON.parse(data.toString()) as typeof msg;
       } catch {
@@ -215,7 +255,11 @@ export class TerminalService {
         return;
       }
       if (msg.type === 'resize' && Number.isInteger(msg.cols) && Number.isInteger(msg.rows)) s.proc.resize(msg.cols!, msg.rows!);
-      else if (msg.type === 'eof') s.proc.stdin.end();
+      // A terminal has no end of input but the EOF character: ^D ends the shell once it reads it (after any input before it).
+      else if (msg.type === 'eof') {
+        if (s.tty) s.proc.stdin.write('\x04');
+        else s.proc.stdin.end();
+      }
       else if (msg.type === 'signal' && ['SIGINT', 'SIGTERM', 'SIGKILL', 'SIGHUP'].includes(msg.signal ?? '')) s.proc.kill(msg.signal as NodeJS.Signals);
     };
     for (const [data, isBinary] of early.queue.splice(0)) onMessage(data, isBinary);

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
-import { BERTH_BIN, TestServer, eventually, makeRepo, waitPhase } from '../harness.ts';
+import { BERTH_BIN, TestServer, eventually, makeRepo, runCli, waitPhase } from '../harness.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -54,5 +54,25 @@ for (const provisioner of ['shell', 'docker']) {
     } finally {
       cli.kill('SIGKILL');
     }
+  });
+}
+
+for (const provisioner of ['shell', 'docker']) {
+  test(`a command killed by a signal exits 128 + its number, and stdin at EOF ends exec and shell (${provisioner})`, async () => {
+    const c = server.client();
+    const w = await c.createWorkspace({ name: `sigs-${provisioner}`, project: 'demo', provisioner, spec: provisioner === 'docker' ? { image: env.BERTH_TEST_IMAGE } : {} });
+    workspaces.push(w.id);
+    await waitPhase(c, w.id, 'running', 120_000);
+    for (const [sig, status] of [['KILL', 137], ['INT', 130], ['HUP', 129], ['USR1', 138], ['TERM', 143]] as const) {
+      const res = await runCli(server, ['ws', 'exec', w.name, '--', 'sh', '-c', `kill -${sig} $$`]);
+      assert.equal(res.code, status, `kill -${sig}: ${res.stderr}`);
+    }
+    // stdin at EOF: the remote side sees the end of its input and the command ends.
+    const cat = await runCli(server, ['ws', 'exec', w.name, '--', 'cat'], { input: 'last line\n', timeoutMs: 30_000 });
+    assert.deepEqual([cat.code, cat.stdout], [0, 'last line\n']);
+    // `berth ws shell < script`: the shell runs what it reads, then the end of input ends it.
+    const shell = await runCli(server, ['ws', 'shell', w.name], { input: 'echo shell-$((6 * 7))\n', timeoutMs: 30_000 });
+    assert.equal(shell.code, 0, `ws shell with stdin at EOF ends; stderr: ${shell.stderr}`);
+    assert.match(shell.stdout, /shell-42/);
   });
 }

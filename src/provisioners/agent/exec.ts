@@ -96,7 +96,12 @@ export function remoteExec(start: AgentExecStart, o: RemoteExecOptions): Promise
         }
         if (data[0] === CHANNEL_STDOUT) received += payload.length;
         const target = data[0] === CHANNEL_STDOUT ? stdout : data[0] === CHANNEL_STDERR ? stderr : null;
-        if (payload.length) target?.write(payload);
+        // A reader that pauses (a detached terminal) pauses the socket, so the agent holds the process instead of our memory growing.
+        if (payload.length && target && !target.write(payload)) {
+          const socket = ws;
+          socket.pause();
+          target.once('drain', () => socket.resume());
+        }
         return;
       }
       const msg = JSON.parse(data.toString()) as { type: string; code?: number | string | null; signal?: string; message?: string; id?: string; bytes?: number; total?: number };

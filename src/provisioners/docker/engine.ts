@@ -114,8 +114,6 @@ export interface EngineExecOptions {
   annotateExit?: (code: number | null, startedAt: number) => Promise<string | undefined>;
 }
 
-const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
-
 /** Whether a dockerode error means "no such object". */
 export function isNotFound(err: unknown): boolean {
   return (err as { statusCode?: number })?.statusCode === 404;
@@ -463,7 +461,8 @@ export class DockerEngine {
 
     const stdout = new PassThrough();
     const stderr = o.tty ? null : new PassThrough();
-    if (o.tty) stream.on('data', (d: Buffer) => stdout.write(d));
+    // A reader that pauses stdout (a detached terminal) pauses the engine's stream, so the process waits instead of our memory growing.
+    if (o.tty) stream.pipe(stdout, { end: false });
     else demux(stream, stdout, stderr!);
     let sent: string | undefined;
     const kill = (sig: NodeJS.Signals = 'SIGTERM') => {
@@ -502,7 +501,7 @@ export class DockerEngine {
         stderr?.end();
         // The engine has closed its side; ours stays open (a TTY's stdin is never ended) and would hold the connection.
         stream.destroy();
-        if (sent && code !== null && code === 128 + (SIGNALS[sent] ?? -1000)) resolve({ code: null, signal: sent });
+        if (sent && code !== null && code === 128 + os.constants.signals[sent as NodeJS.Signals]) resolve({ code: null, signal: sent });
         else resolve({ code });
       };
       stream.once('end', () => void finish());

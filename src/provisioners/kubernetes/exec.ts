@@ -6,6 +6,7 @@
  * exports the extra environment first.
  */
 import crypto from 'node:crypto';
+import os from 'node:os';
 import { PassThrough, Writable } from 'node:stream';
 import { Exec, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; needed to give the handler this exec's own streams.
@@ -20,9 +21,6 @@ export const RUN_DIR = '/run/berth';
 
 /** How long stdin waits after a resize (see `stdin` below). */
 const RESIZE_SETTLE_MS = 150;
-
-/** Signal numbers for telling a killed process's 128+n exit code from an ordinary one. */
-const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
 
 /**
  * `$0` pid file, `$1` working directory, then `NAME=value` words up to `--`, then argv. A missing
@@ -106,7 +104,8 @@ export async function podExec(kube: KubeClient, pod: string, container: string, 
       const code = exitCodeOf(status);
       // Best effort: the pid file lives on an emptyDir that goes with the pod anyway.
       void runInPod(kube, pod, container, ['rm', '-f', pidfile]).catch(() => undefined);
-      if (sent && code !== null && code === 128 + (SIGNALS[sent] ?? -1000)) resolve({ code: null, signal: sent });
+      // A 128+n exit after we sent signal n is that signal, named as a local shell reports it.
+      if (sent && code !== null && code === 128 + os.constants.signals[sent]) resolve({ code: null, signal: sent });
       else resolve({ code });
     });
   });
