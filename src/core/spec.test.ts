@@ -46,3 +46,9 @@ test('redactSpec hides secret values and registry passwords', () => {
   assert.equal(r.registryLogins[0]!.password, null);
   assert.ok(!JSON.stringify(r).includes('hunter2') && !JSON.stringify(r).includes('p4ss'));
 });
+
+test('a secret file is written 0600 by default, never readable by others, and shown without content', () => {
+  const s = normalizeSpec({ files: [{ path: '/workspace/k', content: 'key', secret: true }, { path: '/workspace/m', content: 'x', secret: true, mode: 0o644 }, { path: '/workspace/o', content: 'open' }] });
+  assert.deepEqual(s.files.map((f) => [f.mode, f.secret]), [[0o600, true], [0o600, true], [0o644, false]]);
+  assert.deepEqual(redactSpec(s).files.map((f) => f.content), [null, null, 'open']);
+});

@@ -16,12 +16,13 @@ export const EnvVarSchema = Type.Object(
   { additionalProperties: false },
 );
 
-/** A file written into the workspace before setup commands run. */
+/** A file written into the workspace before setup commands run; a `secret` one is encrypted at rest, never returned, and written 0600. */
 export const ConfigFileSchema = Type.Object(
   {
     path: Type.String({ minLength: 1, maxLength: 1024 }),
     content: Type.String({ maxLength: 262144 }),
     mode: Type.Optional(Type.Integer({ minimum: 0, maximum: 0o777 })),
+    secret: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 );
@@ -92,7 +93,7 @@ export interface Spec {
   image?: string;
   shell?: string;
   env: { name: string; value: string; secret: boolean }[];
-  files: { path: string; content: string; mode: number }[];
+  files: { path: string; content: string; mode: number; secret: boolean }[];
   setup: string[];
   teardown: string[];
   userData: string[];
@@ -131,7 +132,9 @@ export function normalizeSpec(input: SpecInput = {}): Spec {
   const files = (input.files ?? []).map((f, i) => ({
     path: assertWorkspacePath(f.path, `spec.files[${i}].path`),
     content: f.content,
-    mode: f.mode ?? 0o644,
+    // Only the workspace user may read a secret file, whatever mode was asked for.
+    mode: f.secret ? (f.mode ?? 0o600) & 0o700 : (f.mode ?? 0o644),
+    secret: f.secret ?? false,
   }));
   uniqueBy(files, (f) => f.path, 'spec.files path');
   for (const f of files) {
@@ -185,14 +188,17 @@ export function normalizeSpec(input: SpecInput = {}): Spec {
   };
 }
 
-/** The spec as the API shows it: secret env values and registry passwords replaced by null. */
-export function redactSpec(spec: Spec): Omit<Spec, 'env' | 'registryLogins'> & {
+/** The spec as the API shows it: secret env values, secret file contents and registry passwords replaced by null. */
+export function redactSpec(spec: Spec): Omit<Spec, 'env' | 'files' | 'registryLogins'> & {
   env: { name: string; value: string | null; secret: boolean }[];
+  files: { path: string; content: string | null; mode: number; secret: boolean }[];
   registryLogins: { registry: string; username: string; password: null }[];
 } {
   return {
     ...spec,
     env: spec.env.map((e) => ({ name: e.name, value: e.secret ? null : e.value, secret: e.secret })),
+    // Specs stored before files could be secret have no flag: they are not secret.
+    files: spec.files.map((f) => ({ path: f.path, content: f.secret ? null : f.content, mode: f.mode, secret: f.secret ?? false })),
     registryLogins: spec.registryLogins.map((l) => ({ registry: l.registry, username: l.username, password: null })),
   };
 }

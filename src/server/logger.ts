@@ -25,8 +25,10 @@ export function scrubTokens(text: string): string {
   return text.replace(TOKEN_RE, 'berth_*_[redacted]');
 }
 
-/** Creates the process logger writing JSON lines to stderr. */
-export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr): Logger {
+/** Creates the process logger writing JSON lines to stderr; `redact` rewrites each finished line (secret values known at run time). */
+export function createLogger(level: string, destination: NodeJS.WritableStream = process.stderr, redact?: (line: string) => string): Logger {
+  // Whole lines are rewritten, so a secret is caught wherever it sits: message, error, stack or object.
+  const out = redact ? { write: (line: string) => destination.write(redact(line)) } : destination;
   return pino(
     {
       level,
@@ -40,6 +42,6 @@ export function createLogger(level: string, destination: NodeJS.WritableStream =
         },
       },
     },
-    destination,
+    out,
   );
 }

@@ -219,7 +219,8 @@ export class Reconciler {
 
   private async fail(row: WorkspaceRow, err: unknown, action: string): Promise<void> {
     const retryable = err instanceof ProvisionerError ? err.retryable : !(err instanceof BerthError);
-    const message = err instanceof BerthError ? err.message : `Internal error during ${action}: ${errorMessage(err)}`;
+    // The message is stored on the workspace and shown by the API: it may quote output that held a secret.
+    const message = await this.o.events.redact(row.id, err instanceof BerthError ? err.message : `Internal error during ${action}: ${errorMessage(err)}`);
     if (!(err instanceof BerthError)) this.o.logger.error({ err, workspaceId: row.id, action }, 'unexpected reconcile error');
     const attempts = row.attempts + 1;
     await this.o.events.append(row.id, 'error', message);

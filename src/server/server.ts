@@ -17,12 +17,14 @@ import { GitGateway } from './git/gateway.ts';
 import { GitMirrors } from './git/mirrors.ts';
 import { WorkspaceGit } from './git/ops.ts';
 import { WorkspaceContexts } from './contexts.ts';
+import { secureDataDir } from './data-dir.ts';
 import { createLogger } from './logger.ts';
 import { Orphans } from './orphans.ts';
 import { OutboundGuard, parseCidrs } from './net/outbound.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
 import { Reconciler } from './reconciler.ts';
+import { SecretRedactors, storeLoader } from './redact.ts';
 import { SecretBox } from './secrets.ts';
 import { TerminalService } from './terminals.ts';
 import { SpecCodec, WorkspaceService } from './workspaces.ts';
@@ -59,8 +61,9 @@ export class BerthServer {
 
   /** Opens everything, starts listening and reconciling. */
   static async create(config: ServerConfig, overrides: ServerOverrides = {}): Promise<BerthServer> {
-    const logger = overrides.logger ?? createLogger(config.logLevel);
-    fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const secrets = new SecretRedactors();
+    const logger = overrides.logger ?? createLogger(config.logLevel, process.stderr, (line) => secrets.redactAll(line));
+    secureDataDir(config.dataDir);
     const box = SecretBox.open(config.dataDir, config.secretKey || undefined);
     const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
     let url = config.publicUrl;
@@ -76,8 +79,9 @@ export class BerthServer {
       agents,
     });
     for (const plugin of builtinPlugins()) registry.register(plugin);
-    const events = new EventLog(store);
     const codec = new SpecCodec(box);
+    secrets.loadWith(storeLoader({ store, codec, box }));
+    const events = new EventLog(store, secrets);
     const auth = new AuthService(store, config.tokenTtl);
     const guard = new OutboundGuard({ allow: parseCidrs(config.outboundAllow) });
     const outbound = { guard, isAdmin: async (id: string) => (await store.getUser(id))?.role === 'admin' };
@@ -103,6 +107,10 @@ export class BerthServer {
     if (!url) url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     listening.resolve();
     const bootstrap = await auth.bootstrap(config.dataDir, url);
+    // Again, now that the database, keys and credentials exist: new files got the umask's mode.
+    secureDataDir(config.dataDir);
+    // Log lines name no workspace, so every workspace's secrets are known before the reconciler logs.
+    await secrets.preload((await store.listWorkspaces()).map((w) => w.id));
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
     await reconciler.start();
     orphans.start();

@@ -19,6 +19,7 @@ export class SpecCodec {
     return JSON.stringify({
       ...spec,
       env: spec.env.map((e) => (e.secret ? { ...e, value: this.box.encrypt(e.value) } : e)),
+      files: spec.files.map((f) => (f.secret ? { ...f, content: this.box.encrypt(f.content) } : f)),
       registryLogins: spec.registryLogins.map((l) => ({ ...l, password: this.box.encrypt(l.password) })),
     });
   }
@@ -28,6 +29,7 @@ export class SpecCodec {
     return {
       ...spec,
       env: spec.env.map((e) => (e.secret ? { ...e, value: this.box.decrypt(e.value) } : e)),
+      files: spec.files.map((f) => (f.secret ? { ...f, content: this.box.decrypt(f.content) } : { ...f, secret: false })),
       registryLogins: spec.registryLogins.map((l) => ({ ...l, password: this.box.decrypt(l.password) })),
     };
   }
