@@ -62,7 +62,7 @@ export class TestServer {
       this.proc.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
         this.logs += d.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(out);
+        const m = /listening on (https?:\/\/\S+)/.exec(out);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]!);
@@ -192,11 +192,11 @@ export async function waitGone(c: BerthClient, ref: string, timeoutMs = 60_000):
 export function runCli(
   server: Pick<TestServer, 'url' | 'adminToken' | 'dataDir'>,
   args: string[],
-  opts: { token?: string; input?: string; timeoutMs?: number } = {},
+  opts: { token?: string; input?: string; timeoutMs?: number; env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BERTH_BIN, ...args], {
-      env: { ...process.env, BERTH_URL: server.url, BERTH_TOKEN: opts.token ?? server.adminToken, BERTH_CONFIG: path.join(server.dataDir, 'cli-config.json') },
+      env: { ...process.env, BERTH_URL: server.url, BERTH_TOKEN: opts.token ?? server.adminToken, BERTH_CONFIG: path.join(server.dataDir, 'cli-config.json'), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

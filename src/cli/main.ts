@@ -6,6 +6,7 @@ import type { SpecInput } from '../core/spec.ts';
 import { ApiError, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
 import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
+import { trustCaFile } from '../sdk/trust.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
 import { addAgentCommands } from './agent.ts';
 import { addAdminCommands } from './admin.ts';
@@ -15,6 +16,7 @@ import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
 import { ProgressPrinter, describeWorkspace, json, table, workspaceMessage } from './output.ts';
 import { openShell, runExec } from './shell.ts';
+import { addWsUpdateCommand } from './ws-update.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell), a Docker engine or Kubernetes.').showHelpAfterError();
@@ -502,6 +504,7 @@ ws.command('exec <name>')
   });
 
 addGitCommand(ws);
+addWsUpdateCommand(ws);
 
 ws.command('shell <name>')
   .description('Open an interactive terminal in the workspace. Detaching (Ctrl-] then d) keeps it running.')
@@ -532,6 +535,7 @@ async function prompt(question: string): Promise<string> {
 /** Runs the CLI; errors become one line on stderr and a non-zero exit code. */
 export async function main(argv: string[]): Promise<void> {
   try {
+    if (process.env.BERTH_CA_BUNDLE) trustCaFile(process.env.BERTH_CA_BUNDLE);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CliError) {

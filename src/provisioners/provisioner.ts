@@ -107,8 +107,10 @@ export interface WorkspaceContext {
   ref?: string;
   /** Normalized spec, secret values included (in memory only). */
   spec: Spec;
-  /** Environment every process in the workspace gets: BERTH_* plus spec env. */
+  /** Environment every process in the workspace gets: BERTH_* plus spec env (and the trust variables of `./trust.ts` with a CA bundle). */
   env: Record<string, string>;
+  /** PEM certificates of a team's own CA (`berth server --ca-bundle`): install with `./trust.ts` on every provision. */
+  caBundle?: string;
 }
 
 /** A line of provisioning output, streamed into the workspace's event log. */

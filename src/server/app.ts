@@ -24,6 +24,8 @@ import { policyRoutes } from './routes/policy.ts';
 import type { PolicyService } from './policy.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import type { TerminalService } from './terminals.ts';
+import { healthRoutes, type HealthDeps } from './routes/health.ts';
+import type { TlsFiles } from './tls.ts';
 import type { WorkspaceService } from './workspaces.ts';
 
 /** Everything the routes need. */
@@ -49,6 +51,10 @@ export interface AppDeps {
   admin?: Omit<AdminRouteDeps, 'auth'>;
   /** Quotas and the provisioners a project may use; absent = not served. */
   policy?: PolicyService;
+  /** Certificate and key to serve HTTPS with; absent = plain HTTP. */
+  https?: TlsFiles | undefined;
+  /** /readyz and /metrics; absent = not served. */
+  health?: HealthDeps;
 }
 
 /** The operations an OpenAPI 3.0 path item can hold; a route with any other method (QUERY, …) cannot be described. */
@@ -99,6 +105,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => Math.random().toString(36).slice(2, 12),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Same routes over TLS; the instance's type stays that of a plain server (only listen differs).
+    ...((deps.https ? { https: deps.https } : {}) as object),
   });
   app.setErrorHandler(errorHandler);
   // The API speaks JSON only; other bodies get a clear 415 instead of being parsed as strings.
@@ -115,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onReady', async () => deps.logger.debug({ routes }, 'routes registered'));
   app.addHook('onResponse', async (req, reply) => {
-    if (req.url !== '/healthz') req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    if (!['/healthz', '/readyz', '/metrics'].includes(req.url)) req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   await app.register(swagger, {
@@ -135,6 +143,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  if (deps.health) await healthRoutes(app, deps.auth, deps.health);
 
   await app.register(
     async (api) => {
@@ -160,6 +169,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const agents = deps.agents;
   if (agents) await app.register(async (scope) => agentEnrollRoute(scope, { agents }), { prefix: '/api/v1' });
   const git = deps.git;
-  if (git) await app.register(async (scope) => gitHttpRoutes(scope, { auth: deps.auth, gateway: git.gateway }), { prefix: '/git' });
+  if (git) await app.register(async (scope) => gitHttpRoutes(scope, { auth: deps.auth, gateway: git.gateway, ...(deps.health ? { metrics: deps.health.metrics } : {}) }), { prefix: '/git' });
   return app;
 }

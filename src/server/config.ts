@@ -40,6 +40,10 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'gitFetchLimit', env: 'BERTH_GIT_FETCH_LIMIT', flag: '--git-fetch-limit', kind: 'size', default: '10MiB', help: "Largest fetch negotiation (git-upload-pack request body) the git gateway accepts; larger ones get 413 (git's own http-backend buffers at most 10MiB)." },
   { key: 'outboundAllow', env: 'BERTH_OUTBOUND_ALLOW', flag: '--outbound-allow', kind: 'string', default: '', help: 'Address blocks (CIDR, comma-separated) that projects of non-admin users may fetch from although they are loopback, private, link-local or metadata addresses; empty: only public addresses.' },
   { key: 'localDocker', env: 'BERTH_LOCAL_DOCKER', flag: '--local-docker', kind: 'enum', default: 'auto', choices: ['auto', 'off'], help: 'auto: register a provisioner named "docker" when the Docker engine of DOCKER_HOST (default: the local socket) answers at start; off: no such probe; "shell" and the provisioners added with "berth provisioner add" only.' },
+  { key: 'tlsCert', env: 'BERTH_TLS_CERT', flag: '--tls-cert', kind: 'string', default: '', help: 'PEM certificate (chain) to serve HTTPS with; needs --tls-key. Empty: plain HTTP (or TLS ends at a proxy: set --public-url https://…).' },
+  { key: 'tlsKey', env: 'BERTH_TLS_KEY', flag: '--tls-key', kind: 'string', default: '', help: 'PEM private key of --tls-cert; keep it mode 0600.' },
+  { key: 'caBundle', env: 'BERTH_CA_BUNDLE', flag: '--ca-bundle', kind: 'string', default: '', help: "PEM file of one or more CA certificates (a team's own CA) installed into every workspace's trust, so git, curl and Node inside trust this server." },
+  { key: 'metricsPublic', env: 'BERTH_METRICS_PUBLIC', flag: '--metrics-public', kind: 'enum', default: 'off', choices: ['on', 'off'], help: 'on: /metrics is served without a token (for a Prometheus on a trusted network); off: it needs an admin token.' },
   { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
   { key: 'orphanGrace', env: 'BERTH_ORPHAN_GRACE', flag: '--orphan-grace', kind: 'duration', default: '7d', help: 'How long resources of a workspace the database does not know (e.g. after restoring an older backup) stay stopped in quarantine before they are removed; "berth admin gc" removes them sooner.' },
   { key: 'eventRetentionCount', env: 'BERTH_EVENT_RETENTION_COUNT', flag: '--event-retention-count', kind: 'integer', default: '10000', help: 'Newest events kept per workspace; older ones are pruned in the background.' },
@@ -63,13 +67,17 @@ export interface ServerConfig {
   terminalIdle: number;
   localDocker: string;
   gitFreshness: number;
-  orphanGrace: number;
-  eventRetentionCount: number;
-  eventRetentionAge: number;
   gitPushLimit: number;
   gitFetchLimit: number;
   /** Raw CIDR list; checked here, parsed by the outbound guard. */
   outboundAllow: string;
+  orphanGrace: number;
+  eventRetentionCount: number;
+  eventRetentionAge: number;
+  tlsCert: string;
+  tlsKey: string;
+  caBundle: string;
+  metricsPublic: string;
 }
 
 /**
@@ -125,6 +133,8 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
     }
     cfg.publicUrl = cfg.publicUrl.replace(/\/+$/, '');
   }
+  if (!cfg.tlsCert !== !cfg.tlsKey) throw new InputError('--tls-cert and --tls-key go together: give both to serve HTTPS, or neither for plain HTTP.');
+  for (const k of ['tlsCert', 'tlsKey', 'caBundle'] as const) if (cfg[k]) cfg[k] = path.resolve(cfg[k]);
   parseCidrs(cfg.outboundAllow);
   if (cfg.reconcileInterval < 500) throw new InputError('--reconcile-interval must be at least 500ms.');
   return cfg;

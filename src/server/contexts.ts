@@ -5,6 +5,7 @@
  */
 import { normalizeSpec } from '../core/spec.ts';
 import type { WorkspaceContext } from '../provisioners/provisioner.ts';
+import { trustEnv } from '../provisioners/trust.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { GitGateway } from './git/gateway.ts';
 import { hashToken, newId, newToken, type SecretBox } from './secrets.ts';
@@ -19,6 +20,8 @@ export interface WorkspaceContextsOptions {
   serverUrl: () => string;
   /** The git gateway; when set, workspaces clone from it instead of from the upstream. */
   git?: GitGateway;
+  /** A team's CA bundle (PEM) installed into every workspace's trust. */
+  caBundle?: string | undefined;
 }
 
 /** Builds WorkspaceContexts for the reconciler, terminals and git routes. */
@@ -78,6 +81,7 @@ export class WorkspaceContexts {
       BERTH_WORKSPACE_ID: row.id,
       BERTH_WORKDIR: `${spec.mountPath}/work`,
       ...(token ? { BERTH_WORKSPACE_TOKEN: token } : {}),
+      ...(this.o.caBundle ? trustEnv(spec.mountPath) : {}),
     });
     return {
       id: row.id,
@@ -90,6 +94,7 @@ export class WorkspaceContexts {
       ...(row.ref ? { ref: row.ref } : {}),
       spec,
       env,
+      ...(this.o.caBundle ? { caBundle: this.o.caBundle } : {}),
     };
   }
 }

@@ -5,13 +5,14 @@
  * one operation runs per workspace; failures are retried with exponential back-off.
  */
 import type { Logger } from 'pino';
-import { BerthError, ProvisionerError, errorMessage, isUnreachable } from '../core/errors.ts';
+import { AbortedError, BerthError, ProvisionerError, errorMessage, isUnreachable } from '../core/errors.ts';
 import { formatOutage, nextAction, phaseAfter, phaseAfterOutage, phaseDuring, type Action, type Outage, type Phase } from '../core/workspace.ts';
 import type { Provisioner, RuntimeStatus } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
+import { NO_METRICS, type ReconcileMetrics } from './metrics.ts';
 import { Orphans } from './orphans.ts';
 
 /** Options of the reconciler. */
@@ -29,6 +30,8 @@ export interface ReconcilerOptions {
   maxBackoffMs?: number;
   /** Attempts after which a retryable error marks the workspace failed. */
   maxAttempts?: number;
+  /** Counts operations, their latency and failures (GET /metrics). */
+  metrics?: ReconcileMetrics;
 }
 
 interface Slot {
@@ -45,7 +48,7 @@ export class Reconciler {
   private stopped = false;
 
   constructor(o: ReconcilerOptions) {
-    this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, ...o };
+    this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, metrics: NO_METRICS, ...o };
   }
 
   /** Quarantines orphans, reconciles everything once, then keeps re-checking every interval. */
@@ -153,8 +156,9 @@ export class Reconciler {
       await this.o.events.append(id, 'info', `The runtime is gone (${status.message ?? status.state}); recreating it on the same storage.`);
     }
     row = await this.setPhase(row, phaseDuring(action), { message: null });
+    const measured = this.o.metrics.reconcile(action);
     const progress = (line: string, kind: 'output' | 'progress' | 'info' = 'output') => {
-      void this.o.events.append(id, kind, line).catch(() => undefined);
+      this.o.events.output(id, kind, line);
     };
     try {
       const ctx = await (action === 'provision' ? this.o.contexts.forProvision(row) : this.o.contexts.current(row)).catch(async (err: unknown) => {
@@ -181,7 +185,9 @@ export class Reconciler {
         this.o.events.closed(id);
         this.o.logger.info({ workspaceId: id }, 'workspace deleted');
       }
+      measured();
     } catch (err) {
+      measured(signal.aborted ? new AbortedError() : err);
       if (signal.aborted) {
         await this.o.events.append(id, 'info', errorMessage(signal.reason ?? 'Operation cancelled.'));
         return;

@@ -20,7 +20,9 @@ import { WorkspaceContexts } from './contexts.ts';
 import { secureDataDir } from './data-dir.ts';
 import { createLogger } from './logger.ts';
 import { Orphans } from './orphans.ts';
+import { Metrics } from './metrics.ts';
 import { OutboundGuard, parseCidrs } from './net/outbound.ts';
+import { loadCaBundle, loadTlsFiles } from './tls.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
 import { Reconciler } from './reconciler.ts';
@@ -64,6 +66,9 @@ export class BerthServer {
     const secrets = new SecretRedactors();
     const logger = overrides.logger ?? createLogger(config.logLevel, process.stderr, (line) => secrets.redactAll(line));
     secureDataDir(config.dataDir);
+    // Read before anything is opened: an unreadable certificate fails start-up with a sentence.
+    const https = loadTlsFiles(config, logger);
+    const caBundle = loadCaBundle(config);
     const box = SecretBox.open(config.dataDir, config.secretKey || undefined);
     const store = await SqlStore.create(config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'sqlite', file: path.join(config.dataDir, 'berth.db') });
     let url = config.publicUrl;
@@ -89,22 +94,23 @@ export class BerthServer {
     const projects = new ProjectService(store, { box, mirrors, outbound: guard });
     const bodyLimits = { 'receive-pack': config.gitPushLimit, 'upload-pack': config.gitFetchLimit };
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }), bodyLimits });
-    const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway });
-    const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff });
+    const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway, caBundle });
+    const metrics: Metrics = new Metrics({ store, terminals: () => terminals.count() });
+    const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const policy = new PolicyService(store, () => registry.names());
     const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy });
-    const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() } });
+    const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');
     await app.listen({ host, port: Number(config.listen.slice(sep + 1)) });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    if (!url) url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    if (!url) url = `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
     listening.resolve();
     const bootstrap = await auth.bootstrap(config.dataDir, url);
     // Again, now that the database, keys and credentials exist: new files got the umask's mode.

@@ -15,7 +15,9 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { BerthError, InputError, NotFoundError } from '../core/errors.ts';
+import { assertExecStrings } from '../core/process-input.ts';
 import type { ExecProcess, Provisioner, WorkspaceContext } from '../provisioners/provisioner.ts';
+import type { ExecMetrics } from './metrics.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, type ExecStart } from '../sdk/wire.ts';
 
 /** Messages that arrived while the process was being started, replayed in order once it runs. */
@@ -39,22 +41,24 @@ interface Session {
   idleTimer?: NodeJS.Timeout;
   /** Reading from the process is paused because a client is slow. */
   paused?: boolean;
-}
-
   /** While detached: bytes read in the current second, when that second began, and the timer that resumes reading after a used-up ration. */
   ration: { used: number; since: number; held?: NodeJS.Timeout };
+}
+
 /** Bytes queued on a client socket above which the process's output is paused. */
 const HIGH_WATER = 1024 * 1024;
-
-/** Options of the terminal service. */
 /** Output a detached TTY session reads per second: a log's pace, not a flood's. */
 const DETACHED_BYTES_PER_SECOND = 32 * 1024;
+
+/** Options of the terminal service. */
 export interface TerminalServiceOptions {
   logger: Logger;
   /** Bytes of output kept per TTY session for replay. */
   bufferBytes: number;
   /** How long a detached TTY session lives without clients. */
   idleMs: number;
+  /** Counts sessions started (GET /metrics). */
+  metrics?: ExecMetrics;
 }
 
 function frame(channel: number, data: Buffer): Buffer {
@@ -79,7 +83,7 @@ export function parseExecStart(raw: string): ExecStart {
     if (typeof m.session !== 'string' || !/^term_[a-f0-9]{24}$/.test(m.session)) throw new InputError('session must be a terminal session id (term_…).');
     return { cmd: [], tty: true, session: m.session };
   }
-  if (!Array.isArray(m.cmd) || m.cmd.length > 4096 || !m.cmd.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+  if (!Array.isArray(m.cmd) || m.cmd.length > 4096 || !m.cmd.every((a) => typeof a === 'string')) {
     throw new InputError('cmd must be an array of strings (empty for the workspace shell).');
   }
   if (typeof m.tty !== 'boolean') throw new InputError('tty must be true or false.');
@@ -94,6 +98,7 @@ export function parseExecStart(raw: string): ExecStart {
       if (k.startsWith('BERTH_')) throw new InputError(`env may not override ${k}.`);
     }
   }
+  assertExecStrings({ cmd: m.cmd, ...(m.env ? { env: m.env } : {}) });
   return { cmd: m.cmd, tty: m.tty, ...(m.cols ? { cols: m.cols } : {}), ...(m.rows ? { rows: m.rows } : {}), ...(m.env ? { env: m.env } : {}) };
 }
 
@@ -110,6 +115,7 @@ export class TerminalService {
 
   /** Starts a process for a connected client. */
   async start(ws: WebSocket, provisioner: Provisioner, ctx: WorkspaceContext, start: ExecStart & { cwd?: string }, early: EarlyMessages = { queue: [], handedOver: false }): Promise<void> {
+    this.o.metrics?.execStarted(start.tty);
     const proc = await provisioner.exec(ctx, {
       cmd: start.cmd,
       tty: start.tty,
@@ -128,19 +134,19 @@ export class TerminalService {
       bytes: 0,
       total: 0,
       clients: new Set(),
+      ration: { used: 0, since: 0 },
     };
     if (s.tty) this.sessions.set(s.id, s);
     const pump = (channel: number) => (data: Buffer | string) => {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       if (s.tty) this.remember(s, buf);
+      if (s.tty && s.clients.size === 0) this.spend(s, buf.length);
       let congested = false;
-      ration: { used: 0, since: 0 },
       for (const c of s.clients) {
         if (c.readyState !== c.OPEN) continue;
         c.send(frame(channel, buf), () => this.relieve(s));
         if (c.bufferedAmount > HIGH_WATER) congested = true;
       }
-      if (s.tty && s.clients.size === 0) this.spend(s, buf.length);
       // A client that reads slower than the process writes must not grow the server's memory:
       // stop reading the process until the socket has drained.
       if (congested && !s.paused) {
@@ -161,13 +167,13 @@ export class TerminalService {
       }
       s.clients.clear();
       if (s.idleTimer) clearTimeout(s.idleTimer);
+      clearTimeout(s.ration.held);
       // Keep an exited TTY session briefly so a client re-attaching learns how it ended.
       const t = setTimeout(() => this.sessions.delete(s.id), 60_000);
       t.unref();
     });
     if (s.tty) sendJson(ws, { type: 'session', id: s.id });
     this.attachClient(s, ws, early);
-      clearTimeout(s.ration.held);
   }
 
   /** Re-attaches a client to a TTY session of the given workspace, replaying buffered output. */
@@ -238,16 +244,16 @@ export class TerminalService {
     if (s.idleTimer) clearTimeout(s.idleTimer);
     s.idleTimer = undefined;
     s.clients.add(ws);
+    // Watched again: read at full speed.
+    clearTimeout(s.ration.held);
+    s.ration = { used: 0, since: 0 };
+    this.flow(s);
     const onMessage = (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
         if (data[0] === CHANNEL_STDIN) s.proc.stdin.write(data.subarray(1));
         return;
       }
       let msg: { type?: string; cols?: number; rows?: number; signal?: string };
-    // Watched again: read at full speed.
-    clearTimeout(s.ration.held);
-    s.ration = { used: 0, since: 0 };
-    this.flow(s);
       try {
         msg = JSON.parse(data.toString()) as typeof msg;
       } catch {

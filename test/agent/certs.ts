@@ -36,14 +36,14 @@ export async function selfSigned(cn: string, ca = true): Promise<Issued> {
 }
 
 /** A leaf certificate signed by `ca`: a server certificate for `ips`, or a client certificate. */
-export async function issue(ca: Issued, cn: string, o: { server?: { ips: string[] }; notAfter?: Date }): Promise<Issued> {
+export async function issue(ca: Issued, cn: string, o: { server?: { ips: string[]; dns?: string[] }; notAfter?: Date }): Promise<Issued> {
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
     new x509.ExtendedKeyUsageExtension([o.server ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth]),
   ];
-  if (o.server) extensions.push(new x509.SubjectAlternativeNameExtension(o.server.ips.map((ip) => ({ type: 'ip' as const, value: ip }))));
+  if (o.server) extensions.push(new x509.SubjectAlternativeNameExtension([...o.server.ips.map((ip) => ({ type: 'ip' as const, value: ip })), ...(o.server.dns ?? []).map((d) => ({ type: 'dns' as const, value: d }))]));
   const x = await x509.X509CertificateGenerator.create({
     subject: `CN=${cn}`,
     issuer: ca.x.subject,

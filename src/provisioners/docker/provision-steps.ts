@@ -13,6 +13,7 @@ import { ProvisionerError, throwIfAborted } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import type { OpOptions, ProgressSink, WorkspaceContext } from '../provisioner.ts';
 import { removeTree } from '../remove-tree.ts';
+import { trustScripts } from '../trust.ts';
 import { chownTree, cloneOnHost, type CloneOptions } from './checkout.ts';
 import type { DockerEngine } from './engine.ts';
 import { authFor, withDefaultTag } from './images.ts';
@@ -158,6 +159,19 @@ export class ProvisionSteps {
       if (tmp) await removeTree(tmp);
     }
     if (ws.spec.files.length) opts.progress(`Wrote ${ws.spec.files.length} config file(s).`, 'info');
+  }
+
+  /** A team's CA into the workspace's trust: the system store as root, the bundle in the mount as the workspace user; every fresh container needs the store again. */
+  async installTrust(run: ProvisionRun): Promise<void> {
+    const pem = run.ws.caBundle;
+    if (!pem) return;
+    const u = run.user!;
+    const scripts = trustScripts(pem, run.ws.spec.mountPath);
+    const onLine = (l: string) => run.opts.progress(l);
+    await this.rt.engine.run(run.containerId!, { cmd: ['/bin/sh', '-c', scripts.root], user: '0', onLine });
+    const res = await this.rt.engine.run(run.containerId!, { cmd: ['/bin/sh', '-c', scripts.user], user: `${u.uid}:${u.gid}`, onLine });
+    if (res.code !== 0) throw new ProvisionerError(`Writing the server's CA bundle into ${run.ws.spec.mountPath}/.berth failed (exit code ${res.code}); see the workspace log.`, { retryable: false, code: 'setup_failed' });
+    run.opts.progress("Installed the server's CA bundle into the workspace's trust.", 'info');
   }
 
   // ---------------------------------------------------------------- within the steps

@@ -173,6 +173,7 @@ export class DockerRuntime {
       await steps.startContainer(run);
       await steps.readVolumeCheckout(run);
       await steps.upload(run);
+      await steps.installTrust(run);
       await this.runCommands(run.containerId!, run.ws, run.user!, 'setup', opts);
       return await this.inspect(run.ws.id);
     } catch (err) {

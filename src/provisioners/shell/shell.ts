@@ -16,6 +16,7 @@ import type { Spec } from '../../core/spec.ts';
 import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
 import { removeTree } from '../remove-tree.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
+import { installTrustOnHost, trustEnv } from '../trust.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
 /** What the shell type can do: it runs on the control plane's host and honours no image, user or limits. */
@@ -79,10 +80,12 @@ export class ShellProvisioner implements Provisioner {
   async provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
     const p = this.paths(ws.id);
     // A previous attempt may have been cut short by a crash: end whatever it left running first.
-    const killed = await p.procs.killAll(['provision']);
-    if (killed) opts.progress(`Ended ${killed} process(es) left over from an interrupted provision.`, 'info');
+    // Provisioned again while running (its spec changed): its processes end too, so what runs next sees the new spec.
+    const killed = await p.procs.killAll(fs.existsSync(p.marker) ? ['provision', 'exec'] : ['provision']);
+    if (killed) opts.progress(`Ended ${killed} process group(s) still running from before.`, 'info');
     fs.mkdirSync(p.home, { recursive: true, mode: 0o700 });
     fs.chmodSync(p.dir, 0o700);
+    if (ws.caBundle) installTrustOnHost(ws.caBundle, p.dir);
 
     await this.cloneIfAbsent(ws, p, opts);
     await this.linkShared(ws, p.home);
@@ -224,6 +227,8 @@ export class ShellProvisioner implements Provisioner {
       SHELL: ws.spec.shell ?? '/bin/bash',
       TERM: 'xterm-256color',
       ...ws.env,
+      // The trust variables name the mount path; here the workspace's directory plays that part.
+      ...(ws.caBundle ? trustEnv(p.dir) : {}),
       BERTH_WORKDIR: p.work,
     };
   }

@@ -5,12 +5,15 @@ import type { AuthService } from '../auth.ts';
 import { statusFor } from '../errors.ts';
 import { formatSize } from '../../core/units.ts';
 import { limitBody } from './cgi.ts';
+import type { GitMetrics } from '../metrics.ts';
 import type { GitGateway, GitService } from './gateway.ts';
 
 /** What the git routes need. */
 export interface GitHttpDeps {
   auth: AuthService;
   gateway: GitGateway;
+  /** Counts requests by service and status (GET /metrics). */
+  metrics?: GitMetrics;
 }
 
 /**
@@ -30,6 +33,8 @@ export async function gitHttpRoutes(git: FastifyInstance, deps: GitHttpDeps): Pr
     const message = err instanceof BerthError || status < 500 ? err.message : `Internal error (request ${req.id}); the server log has the details.`;
     void reply.status(status).header('content-type', 'text/plain; charset=utf-8').header('cache-control', 'no-store').send(`${message}\n`);
   });
+
+  git.addHook('onResponse', async (req, reply) => deps.metrics?.gitRequest(req.url, reply.statusCode));
 
   git.addHook('onRequest', async (req) => {
     try {
