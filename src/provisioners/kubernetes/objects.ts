@@ -288,7 +288,9 @@ export function filesScript(ws: WorkspaceContext, home: string): string {
   ws.spec.files.forEach((f, i) => {
     const target = f.path === '~' ? home : f.path.startsWith('~/') ? `${home.replace(/\/+$/, '')}/${f.path.slice(2)}` : f.path;
     const q = shellQuote(target);
-    lines.push(`mkdir -p "$(dirname ${q})"`, `cat ${FILES_DIR}/f${i} > ${q}`, `chmod ${f.mode.toString(8)} ${q}`);
+    // A secret file is created private: never readable by others, not even until the chmod.
+    const write = `cat ${FILES_DIR}/f${i} > ${q}`;
+    lines.push(`mkdir -p "$(dirname ${q})"`, f.secret ? `(umask 077; ${write})` : write, `chmod ${f.mode.toString(8)} ${q}`);
   });
   return lines.join('\n');
 }
