@@ -19,6 +19,8 @@ before(async () => {
   await admin.createWorkspace({ name: 'mine', project: 'demo' });
   await waitPhase(admin, 'mine', 'running');
   userToken = (await admin.createUser('bob')).token;
+  // A developer of the project, so the provisioner rule is what refuses his shell workspace.
+  await admin.setMember('demo', 'bob', 'developer');
   wsToken = (await admin.run('mine', ['printenv', 'BERTH_WORKSPACE_TOKEN'])).stdout.trim();
 });
 after(async () => {

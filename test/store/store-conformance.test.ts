@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { ConflictError, InputError } from '../../src/core/errors.ts';
+import { migrations } from '../../src/store/migrations/index.ts';
 import { SqlStore, type StoreLocation } from '../../src/store/sql-store.ts';
 import { newWorkspaceRow, type Store, type UserRow, type WorkspaceRow } from '../../src/store/store.ts';
 import { ROOT, tempDir } from '../harness.ts';
@@ -125,6 +126,30 @@ for (const dialect of dialects) {
       await fresh?.cleanup();
     });
 
+    test('project members: set, change, list by name, remove; deleting a user passes projects they created to another owner', async () => {
+      const alice = await makeUser(store, 'm-alice');
+      const bob = await makeUser(store, 'm-bob');
+      const p = await store.createProject({ id: uid('prj'), name: 'members', repo_url: '/srv/m.git', branch: null, owner_id: alice.id, credentials_enc: null, created_at: ts() });
+      await store.setMember(p.id, alice.id, 'owner', ts());
+      await store.setMember(p.id, bob.id, 'viewer', ts());
+      await store.setMember(p.id, bob.id, 'owner', ts());
+      assert.equal(await store.getMemberRole(p.id, bob.id), 'owner');
+      assert.equal(await store.getMemberRole(projectId, bob.id), undefined);
+      assert.deepEqual((await store.listMembers(p.id)).map((m) => [m.user_name, m.role]), [['m-alice', 'owner'], ['m-bob', 'owner']]);
+      assert.deepEqual(await store.listMemberProjectIds(bob.id), [p.id]);
+      await store.createToken({ id: uid('tok'), kind: 'user', user_id: alice.id, workspace_id: null, name: 't', hash: uid('hash'), secret_enc: null, created_at: ts(), expires_at: null, revoked_at: null });
+      await store.deleteUser(alice.id);
+      assert.equal(await store.getUser(alice.id), undefined);
+      assert.equal((await store.getProject(p.id))!.owner_id, bob.id);
+      assert.deepEqual((await store.listMembers(p.id)).map((m) => m.user_name), ['m-bob']);
+      assert.equal(await store.removeMember(p.id, bob.id), true);
+      assert.equal(await store.removeMember(p.id, bob.id), false);
+      await store.setMember(p.id, bob.id, 'owner', ts());
+      await store.deleteProject(p.id);
+      assert.deepEqual(await store.listMemberProjectIds(bob.id), []);
+      await store.deleteUser(bob.id);
+    });
+
     test('migrations apply to an empty database, and opening it again changes nothing', async () => {
       const other = await dialect.fresh();
       try {
@@ -132,12 +157,14 @@ for (const dialect of dialects) {
         assert.equal(first.dialect, dialect.name);
         const u = await makeUser(first, 'survivor');
         await first.close();
-        assert.deepEqual(await other.appliedMigrations(), ['0001_initial', '0002_agents']);
+        const all = Object.keys(migrations(dialect.name)).sort();
+        assert.deepEqual(all.slice(0, 3), ['0001_initial', '0002_agents', '0003_members']);
+        assert.deepEqual(await other.appliedMigrations(), all);
 
         const second = await SqlStore.create(other.location);
         try {
           assert.deepEqual(await second.getUser(u.id), u, 'data written before the reopen is intact');
-          assert.deepEqual(await other.appliedMigrations(), ['0001_initial', '0002_agents'], 'nothing applied twice');
+          assert.deepEqual(await other.appliedMigrations(), all, 'nothing applied twice');
         } finally {
           await second.close();
         }
