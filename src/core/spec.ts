@@ -2,6 +2,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { InputError } from './errors.ts';
 import { ENV_NAME_PATTERN, assertWorkspacePath } from './names.ts';
+import { assertSpecProcessStrings } from './process-input.ts';
 import { parseSize } from './units.ts';
 
 const SizeInput = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 32 })]);
@@ -119,6 +120,7 @@ function uniqueBy<T>(items: T[], key: (t: T) => string, what: string): void {
 
 /** Validates the semantic rules a JSON schema cannot express and returns the normalized spec. */
 export function normalizeSpec(input: SpecInput = {}): Spec {
+  assertSpecProcessStrings(input);
   const mountPath = input.mountPath ?? '/workspace';
   assertWorkspacePath(mountPath, 'spec.mountPath');
   if (mountPath.startsWith('~')) throw new InputError('spec.mountPath must be an absolute path such as /workspace.');

@@ -4,6 +4,7 @@
  * git's own words: merge conflicts, rejected pushes and "nothing to commit" are conflicts (409).
  */
 import { BerthError, ConflictError, InputError } from '../../core/errors.ts';
+import { assertNoNul } from '../../core/process-input.ts';
 import type { Provisioner, WorkspaceContext } from '../../provisioners/provisioner.ts';
 import type { GitCommitResult, GitDiff, GitPaths, GitStatus, GitSyncOptions, GitSyncResult } from '../../sdk/wire.ts';
 import { scrubTokens } from '../logger.ts';
@@ -156,6 +157,7 @@ export class WorkspaceGit {
    */
   async commit(t: GitTarget, input: { message: string; all?: boolean }): Promise<GitCommitResult> {
     if (!input.message.trim()) throw new InputError('The commit message must not be empty.');
+    assertNoNul(input.message, 'message');
     const r = await this.git(t, ['commit', '-m', input.message, ...(input.all ? ['-a'] : [])], { env: await this.identity(t) });
     const output = `${r.stdout}${r.stderr}`;
     if (r.code !== 0) {
