@@ -1,9 +1,22 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Writable } from 'node:stream';
-import { createLogger } from './logger.ts';
-import { MASK, Redactor, SecretRedactors, contextSecrets } from './redact.ts';
+import { ProvisionerError } from '../core/errors.ts';
 import { normalizeSpec } from '../core/spec.ts';
+import type { Provisioner } from '../provisioners/provisioner.ts';
+import { ProvisionerRegistry } from '../provisioners/registry.ts';
+import { SqlStore } from '../store/sql-store.ts';
+import { newWorkspaceRow } from '../store/store.ts';
+import { WorkspaceContexts } from './contexts.ts';
+import { EventLog } from './events.ts';
+import { createLogger } from './logger.ts';
+import { Reconciler } from './reconciler.ts';
+import { MASK, Redactor, SecretRedactors, contextSecrets, storeLoader } from './redact.ts';
+import { SecretBox } from './secrets.ts';
+import { SpecCodec } from './workspaces.ts';
 
 test('a secret is replaced in its plain, JSON-escaped, URL-encoded and base64 forms', () => {
   const secret = 'p@ss "w/rd"';
@@ -89,4 +102,58 @@ test('the logger rewrites whole lines: messages, objects and errors', () => {
   logger.info({ detail: { nested: 'log-canary-1234' }, err: new Error('failed with log-canary-1234') }, 'said log-canary-1234');
   assert.match(out, /said \[secret\]/);
   assert.doesNotMatch(out, /log-canary-1234/);
+});
+
+test('a failed provision that quotes secrets leaves them out of the workspace message and events, also after a restart', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-redact-'));
+  const store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
+  try {
+    const box = SecretBox.open(dir);
+    const codec = new SpecCodec(box);
+    const now = new Date().toISOString();
+    const user = await store.createUser({ id: 'usr_1', name: 'u', role: 'user', created_at: now });
+    const creds = box.encrypt(JSON.stringify({ kind: 'password', username: 'git', password: 'git-canary-pw' }));
+    const project = await store.createProject({ id: 'prj_1', name: 'p', repo_url: 'https://example.com/p.git', branch: null, owner_id: user.id, credentials_enc: creds, created_at: now });
+    const spec = normalizeSpec({ env: [{ name: 'S', value: 'env-canary-value', secret: true }], files: [{ path: '/workspace/f', content: 'file-canary-value', secret: true }] });
+    const id = 'ws_00000000000000000001';
+    await store.createWorkspace(newWorkspaceRow({ id, name: 'w', owner_id: user.id, project_id: project.id, provisioner: 'failing', spec_json: codec.encode(spec) }));
+    assert.doesNotMatch(JSON.stringify(await store.getWorkspace(id)), /canary/, 'secret env and file contents are stored encrypted');
+
+    const quoted = 'env-canary-value file-canary-value git-canary-pw';
+    const failing: Provisioner = {
+      name: 'failing',
+      type: 'failing',
+      capabilities: { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false },
+      validate: async () => undefined,
+      provision: async (_ws, opts) => {
+        opts.progress(`output: ${quoted}`);
+        throw new ProvisionerError(`Setup failed: ${quoted}`, { retryable: false });
+      },
+      stop: async () => undefined,
+      destroy: async () => undefined,
+      inspect: async () => ({ state: 'absent', storage: false }),
+      exec: async () => assert.fail('not used'),
+      list: async () => [],
+      close: async () => undefined,
+    };
+    const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://x', listening: Promise.resolve(), logger: createLogger('silent') });
+    registry.add(failing);
+    // A fresh SecretRedactors, as after a restart: the values are read back from the store.
+    const secrets = new SecretRedactors();
+    secrets.loadWith(storeLoader({ store, codec, box }));
+    const events = new EventLog(store, secrets);
+    const rec = new Reconciler({ store, registry, events, contexts: new WorkspaceContexts({ store, codec, box, serverUrl: () => 'http://x' }), logger: createLogger('silent'), intervalMs: 60_000 });
+    rec.kick(id);
+    await rec.idle(id);
+    const row = (await store.getWorkspace(id))!;
+    assert.equal(row.phase, 'failed');
+    assert.equal(row.message, `Setup failed: ${MASK} ${MASK} ${MASK}`);
+    const text = (await events.list(id)).map((e) => e.message).join('\n');
+    assert.match(text, /output: \[secret\] \[secret\] \[secret\]/);
+    assert.doesNotMatch(text, /canary/);
+    await rec.shutdown();
+  } finally {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
