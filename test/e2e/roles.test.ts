@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import { cleanupEngines, installationOf, testEnv } from '../docker/env.ts';
 import { git, rejectsWith, runCli, TestServer, waitGone, waitPhase } from '../harness.ts';
-import { bareUpstream, gitWithToken, revParse, upstreamRoot, wsRun } from '../git/fixtures.ts';
+import { bareUpstream, gitWithToken, revParse, upstreamRoot, wsCommit, wsRun } from '../git/fixtures.ts';
 import { createThrowawayDatabase, query, type ThrowawayDatabase } from '../store/databases.ts';
 
 /** Every ref of a repository with the commit it points to. */
@@ -132,6 +132,28 @@ for (const database of ['sqlite', 'postgres'] as const) {
       const ws = await bob.createWorkspace({ name: 'bobws', project: 'web', provisioner: 'docker', spec: { image: testEnv().BERTH_TEST_IMAGE } });
       assert.equal(ws.project, 'web');
       assert.deepEqual((await bob.listWorkspaces()).map((w) => w.name), ['bobws']);
+    });
+
+    test("a workspace acts with its owner's current role: pushes as a developer, only fetches once he is a viewer", async () => {
+      await waitPhase(bob, 'bobws', 'running', 180_000);
+      await wsCommit(bob, 'bobws', 'from-ws.txt', 'pushed from the workspace', 'from the workspace');
+      await bob.gitSync('bobws', 'push');
+      assert.equal(git(root, '--git-dir', bare, 'log', '-1', '--format=%s', 'main').trim(), 'from the workspace');
+
+      await admin.setMember('web', 'bob', 'viewer');
+      const upstreamBefore = refsOf(bare);
+      const mirrorBefore = refsOf(mirror);
+      await wsCommit(bob, 'bobws', 'refused.txt', 'not pushed', 'as a viewer');
+      await rejectsWith(bob.gitSync('bobws', 'push'), 403, /^You are a viewer of project "web"; to push to it you need to be a developer/);
+      // Inside the workspace, git itself is refused by the gateway, with the reason.
+      const push = await bob.run('bobws', ['git', 'push', 'origin', 'HEAD:main']);
+      assert.notEqual(push.code, 0);
+      assert.match(push.stderr, /remote: This workspace's owner, bob, is a viewer of project "web"; to push to it they need to be a developer or higher/);
+      assert.equal(refsOf(bare), upstreamBefore, 'nothing changed upstream');
+      assert.equal(refsOf(mirror), mirrorBefore, 'nothing changed in the mirror');
+      await wsRun(bob, 'bobws', ['git', 'fetch', '-q', 'origin']);
+
+      await admin.setMember('web', 'bob', 'developer');
       await bob.deleteWorkspace('bobws');
       await waitGone(bob, 'bobws', 120_000);
     });

@@ -37,7 +37,7 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
   // The project's roles hold here too: a workspace whose owner lost their role keeps its files, not its reach.
   const target = async (req: FastifyRequest<Ref>, action: ProjectAction = 'read'): Promise<GitTarget> => {
     const row = await deps.workspaces.resolve(req.principal, req.params.ref);
-    await deps.projects.find(req.principal, row.project_id, action);
+    await deps.projects.access.check(req.principal, await deps.projects.get(row.project_id), action);
     if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
     return { provisioner: deps.registry.get(row.provisioner), ctx: await deps.contexts.current(row) };
   };
@@ -112,7 +112,10 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
     },
     async (req, reply) => {
       const row = await deps.workspaces.resolve(req.principal, req.params.ref);
-      const project = (await deps.projects.find(req.principal, row.project_id, 'clone')).name;
+      const projectRow = await deps.projects.get(row.project_id);
+      // Checked on the row, so a refusal names the project rather than its id.
+      await deps.projects.access.check(req.principal, projectRow, 'clone');
+      const project = projectRow.name;
       const controller = new AbortController();
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) controller.abort();
