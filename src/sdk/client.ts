@@ -21,6 +21,7 @@ import type {
   ProjectSync,
   ProvisionerInfo,
   ProvisionerType,
+  SpecPatch,
   Token,
   UpdateProject,
   UpdateProvisioner,
@@ -209,6 +210,10 @@ export class BerthClient {
   }
   getWorkspace(ref: string) {
     return this.request<Workspace>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}`);
+  }
+  /** Changes a workspace's spec; a running one is provisioned again on the same storage. */
+  updateWorkspace(ref: string, patch: SpecPatch) {
+    return this.request<Workspace>('PATCH', `/api/v1/workspaces/${encodeURIComponent(ref)}`, patch);
   }
   startWorkspace(ref: string) {
     return this.request<Workspace>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/start`);

@@ -1,7 +1,7 @@
 /** Wire types of the REST API: JSON schemas (for validation and OpenAPI) and their TypeScript types. */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { NAME_PATTERN } from '../core/names.ts';
-import { SpecInputSchema } from '../core/spec.ts';
+import { ENV_NAME_PATTERN, NAME_PATTERN } from '../core/names.ts';
+import { ConfigFileSchema, EnvVarSchema, SpecInputSchema } from '../core/spec.ts';
 import { DESIRED_STATES, PHASES } from '../core/workspace.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -249,6 +249,24 @@ export const CreateWorkspaceSchema = Type.Object(
 );
 /** Create workspace, as TypeScript. */
 export type CreateWorkspace = Static<typeof CreateWorkspaceSchema>;
+
+/** A new limit (a number, or a size such as "2GiB"), or null to remove it. */
+const LimitPatch = Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.String({ maxLength: 32 }), Type.Null()]));
+
+/** JSON schema of a workspace spec change (PATCH): the fields given change, the rest is kept; applied by reprovisioning on the same storage. */
+export const SpecPatchSchema = Type.Object(
+  {
+    image: SpecInputSchema.properties.image,
+    resources: Type.Optional(Type.Object({ cpus: LimitPatch, memory: LimitPatch, pids: LimitPatch, disk: LimitPatch }, { additionalProperties: false })),
+    env: Type.Optional(Type.Array(EnvVarSchema, { maxItems: 256, description: 'Variables to set (added, or replacing one of the same name)' })),
+    unsetEnv: Type.Optional(Type.Array(Type.String({ pattern: ENV_NAME_PATTERN, maxLength: 256 }), { maxItems: 256, description: 'Variables to remove' })),
+    files: Type.Optional(Type.Array(ConfigFileSchema, { maxItems: 128, description: 'Config files to write (added, or replacing one of the same path)' })),
+    removeFiles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 1024 }), { maxItems: 128, description: 'Config files no longer written (a file already in the workspace stays)' })),
+  },
+  { additionalProperties: false },
+);
+/** Spec change, as TypeScript. */
+export type SpecPatch = Static<typeof SpecPatchSchema>;
 
 /** JSON schema of event on the wire. */
 export const EventSchema = Type.Object({ id: Type.Integer(), ts: Type.String(), kind: Type.String(), message: Type.String() });

@@ -4,12 +4,13 @@ import { assertName } from '../core/names.ts';
 import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
 import { validateSpecFor, type ProvisionerRegistry } from '../provisioners/registry.ts';
 import { newWorkspaceRow, type Store, type WorkspaceRow } from '../store/store.ts';
-import type { CreateWorkspace, Workspace } from '../sdk/wire.ts';
+import type { CreateWorkspace, SpecPatch, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
 import type { EventLog } from './events.ts';
 import type { PolicyService } from './policy.ts';
 import type { ProjectService } from './projects.ts';
 import { newId, type SecretBox } from './secrets.ts';
+import { updateWorkspace } from './workspace-update.ts';
 
 /** Stores specs with secret values sealed, and opens them again for provisioners. */
 export class SpecCodec {
@@ -158,6 +159,11 @@ export class WorkspaceService {
     if (changed) await this.o.events.append(row.id, 'info', `Desired state set to ${desired}.`);
     this.o.reconciler.kick(row.id, { preempt: row.desired !== desired });
     return this.toWire(updated);
+  }
+
+  /** Changes the spec and provisions again on the same storage (workspace-update.ts). */
+  async update(p: Principal, ref: string, patch: SpecPatch): Promise<Workspace> {
+    return updateWorkspace(this.o, this, p, ref, patch);
   }
 
   /** Whether the workspace row still exists. */

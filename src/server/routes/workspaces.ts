@@ -3,7 +3,7 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
-import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, WorkspaceSchema, type CreateWorkspace } from '../../sdk/wire.ts';
+import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type SpecPatch } from '../../sdk/wire.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
@@ -66,6 +66,20 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
   );
 
   for (const [verb, desired] of [['start', 'running'], ['stop', 'stopped']] as const) {
+  api.patch<Ref & { Body: SpecPatch }>(
+    '/workspaces/:ref',
+    {
+      schema: {
+        tags: ['workspaces'],
+        summary: "Change a workspace's spec (image, resources, env, files); a running workspace is provisioned again on the same storage",
+        params: RefParams,
+        body: SpecPatchSchema,
+        response: { 200: WorkspaceSchema, ...errors },
+      },
+    },
+    async (req) => deps.workspaces.update(req.principal, req.params.ref, req.body),
+  );
+
     api.post<Ref>(
       `/workspaces/:ref/${verb}`,
       { schema: { tags: ['workspaces'], summary: `${verb === 'start' ? 'Start' : 'Stop'} a workspace`, params: RefParams, response: { 202: WorkspaceSchema, ...errors } } },
