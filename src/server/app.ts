@@ -11,6 +11,7 @@ import type { EventLog } from './events.ts';
 import { gitHttpRoutes } from './git/http.ts';
 import type { ProjectService } from './projects.ts';
 import type { ProvisionerService } from './provisioners.ts';
+import { redactErrorBody } from './redact.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { AgentService } from './agents.ts';
 import { adminRoutes, type AdminRouteDeps } from './routes/admin.ts';
@@ -122,6 +123,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     for (const method of [route.method].flat()) routes.push(`${method} ${route.url}`);
   });
   app.addHook('onReady', async () => deps.logger.debug({ routes }, 'routes registered'));
+  // An error about a workspace can quote its output: the workspace's secrets are replaced before the answer leaves.
+  app.addHook('onSend', async (req, reply, payload) =>
+    reply.statusCode >= 400 && typeof payload === 'string' ? redactErrorBody(deps, req.principal, (req.params as { ref?: string } | undefined)?.ref, payload) : payload,
+  );
   app.addHook('onResponse', async (req, reply) => {
     if (!['/healthz', '/readyz', '/metrics'].includes(req.url)) req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

@@ -64,6 +64,8 @@ export class AuthService {
 
   /** Creates a user token; the clear token is returned once and only its hash is kept. */
   async createUserToken(userId: string, name: string, ttl?: string): Promise<NewToken> {
+    // Stored and listed as a label: a NUL cannot be stored in PostgreSQL, escapes would garble terminals.
+    if (/[\x00-\x1f\x7f]/.test(name)) throw new InputError('The token name must not contain control characters or NUL bytes.');
     const ttlMs = ttl === undefined ? this.defaultTtlMs : parseDuration(ttl, 'ttl');
     if (ttlMs <= 0 || ttlMs > 3650 * 86_400_000) throw new InputError('ttl must be between 1s and 3650d.');
     const token = newToken('berth_u');

@@ -13,8 +13,9 @@
 import type { WorkspaceContext } from '../provisioners/provisioner.ts';
 import type { Store } from '../store/store.ts';
 import type { ProjectCredentials } from './git/credentials.ts';
+import type { Principal } from './auth.ts';
 import type { SecretBox } from './secrets.ts';
-import type { SpecCodec } from './workspaces.ts';
+import type { SpecCodec, WorkspaceService } from './workspaces.ts';
 
 /** What a secret is replaced with. */
 export const MASK = '[secret]';
@@ -94,6 +95,22 @@ export function storeLoader(o: { store: Store; codec: SpecCodec; box: SecretBox 
       ...credentialSecrets(o.box, project?.credentials_enc ?? null),
     ];
   };
+}
+
+const TOKENS_ONLY = new Redactor([]);
+
+/**
+ * An error answer with the secrets of the workspace its route names (`ref`) replaced, when the
+ * caller may see that workspace (whose secrets it has anyway); otherwise with Berth tokens scrubbed.
+ */
+export async function redactErrorBody(
+  o: { workspaces: Pick<WorkspaceService, 'resolve'>; events: { redact(workspaceId: string, text: string): Promise<string> } },
+  principal: Principal | null,
+  ref: string | undefined,
+  body: string,
+): Promise<string> {
+  const row = principal && ref ? await o.workspaces.resolve(principal, ref).catch(() => undefined) : undefined;
+  return row ? o.events.redact(row.id, body) : TOKENS_ONLY.redact(body);
 }
 
 /** Loads the secret values of a workspace from the store (used after a restart). */

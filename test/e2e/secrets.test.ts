@@ -151,6 +151,12 @@ async function lifecycle(name: string, provisioner: 'shell' | 'docker'): Promise
     }
   }
   seen.push({ where: `${name}'s events`, text: JSON.stringify(await c.events(name)) });
+  // An error answer about the workspace that quotes a secret (a path named after one) shows it replaced.
+  const refused = await c.gitPaths(name, 'stage', { paths: [`${ENV_CANARY}.txt`] }).then(
+    () => assert.fail('staging a missing path succeeded'),
+    (err: Error) => err.message,
+  );
+  assert.match(refused, /\[secret\]\.txt/);
   // A client that puts secrets where they do not belong (a URL path, logged with every request): the log line must not show them.
   for (const v of [ENV_CANARY, tokens.at(-1)!]) {
     const res = await fetch(`${server.url}/api/v1/workspaces/${v}`, { headers: { authorization: `Bearer ${server.adminToken}` } });

@@ -103,7 +103,7 @@ export async function gitRoutes(api: FastifyInstance, deps: AppDeps, git: GitRou
         tags,
         summary: "A git bundle of the workspace's project (the given branch or tag, else the workspace's ref, else the default branch), streamed",
         params: RefParams,
-        querystring: Type.Object({ ref: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s~^:?*\\[\\\\]+$' })) }, { additionalProperties: false }),
+        querystring: Type.Object({ ref: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s\\x00-\\x1f\\x7f~^:?*\\[\\\\]+$' })) }, { additionalProperties: false }),
         response: {
           200: { description: 'The bundle (`git clone <file>` reads it), streamed', content: { 'application/x-git-bundle': { schema: { type: 'string', format: 'binary' } } } },
           ...errors,
