@@ -174,6 +174,7 @@ export class DockerRuntime {
       await steps.readVolumeCheckout(run);
       await steps.upload(run);
       await steps.installTrust(run);
+      await this.assertShell(run.containerId!, run.ws, run.user!, run.imageRef);
       await this.runCommands(run.containerId!, run.ws, run.user!, 'setup', opts);
       return await this.inspect(run.ws.id);
     } catch (err) {
@@ -292,6 +293,18 @@ export class DockerRuntime {
     this.oomNoted.set(containerId, now);
     if (now <= before) return undefined;
     return `the process was killed because the workspace ran out of memory (limit ${formatSize(limit)})`;
+  }
+
+  /** Setup commands and terminals need the workspace's shell: an image without it is said in one sentence, not as exit code 127. */
+  private async assertShell(id: string, ws: WorkspaceContext, u: ContainerUser, image: string): Promise<void> {
+    const shell = this.shell(ws, u);
+    if (await this.engine.pathExists(id, shell)) return;
+    const fix = ws.spec.shell
+      ? 'set spec.shell to a shell the image has, such as /bin/sh'
+      : u.shell
+        ? `fix the login shell of user ${u.name ?? u.uid} in the image's /etc/passwd, or set spec.shell`
+        : 'setup commands and terminals run in it; use an image with a POSIX shell, or set spec.shell to the shell the image has';
+    throw new ProvisionerError(`Image ${image} has no ${shell}; ${fix}.`, { retryable: false, code: 'invalid_spec' });
   }
 
   private async runCommands(id: string, ws: WorkspaceContext, u: ContainerUser, which: 'setup' | 'teardown', opts: OpOptions): Promise<void> {
