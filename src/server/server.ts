@@ -99,11 +99,11 @@ export class BerthServer {
     const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
-    const policy = new PolicyService(store, () => registry.names());
+    const quotas = new PolicyService(store, () => registry.names());
     const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace });
-    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy });
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');
