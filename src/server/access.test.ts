@@ -1,8 +1,14 @@
 /** The access decision table, and its use with members stored in an in-memory database. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { ConflictError, ForbiddenError, NotFoundError } from '../core/errors.ts';
-import type { ProjectRole } from '../store/schema.ts';
+import type { Database, ProjectRole } from '../store/schema.ts';
+import { migrations } from '../store/migrations/index.ts';
 import { SqlStore } from '../store/sql-store.ts';
 import type { ProjectRow } from '../store/store.ts';
 import { decide, PROJECT_ROLES, ProjectAccess, ROLE_NEEDED, type ProjectAction, type Subject } from './access.ts';
@@ -138,4 +144,25 @@ test('removing a user: refused for the only owner of a project, one with workspa
   await store.deleteWorkspace('ws_bob');
   await m.deleteUser(principals.admin!, 'bob');
   assert.deepEqual((await m.list(principals.alice!, 'web')).map((x) => x.user), ['alice']);
+});
+
+test('upgrading a database from before roles makes every project\'s creator its owner', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-roles-'));
+  const file = path.join(dir, 'berth.db');
+  try {
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file) }) });
+    const { error } = await new Migrator({ db, provider: { getMigrations: async () => migrations('sqlite') } }).migrateTo('0002_agents');
+    assert.equal(error, undefined);
+    await db.insertInto('users').values({ id: 'usr_old', name: 'old', role: 'user', created_at: '2026-01-01T00:00:00.000Z' }).execute();
+    await db.insertInto('projects').values({ id: 'prj_old', name: 'legacy', repo_url: '/x', branch: null, owner_id: 'usr_old', credentials_enc: null, created_at: '2026-01-02T00:00:00.000Z' }).execute();
+    await db.destroy();
+    const upgraded = await SqlStore.create({ kind: 'sqlite', file });
+    try {
+      assert.deepEqual((await upgraded.listMembers('prj_old')).map((m) => [m.user_name, m.role, m.created_at]), [['old', 'owner', '2026-01-02T00:00:00.000Z']]);
+    } finally {
+      await upgraded.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
