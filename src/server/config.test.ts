@@ -19,6 +19,16 @@ test('invalid values fail at start-up naming the option', () => {
   assert.throws(() => loadConfig({ bogus: '1' }, {}), /Unknown server option/);
 });
 
+test('git gateway limits and the outbound allow-list are parsed at start-up', () => {
+  const c = loadConfig({}, {});
+  assert.equal(c.gitPushLimit, 1024 ** 3);
+  assert.equal(c.gitFetchLimit, 10 * 1024 ** 2);
+  assert.equal(c.outboundAllow, '');
+  assert.equal(loadConfig({ gitFetchLimit: '64KiB', outboundAllow: '10.1.0.0/16, fd00::/8' }, {}).gitFetchLimit, 65536);
+  assert.throws(() => loadConfig({ outboundAllow: '10.0.0.0/33' }, {}), (e: unknown) => e instanceof InputError && /--outbound-allow .*"10\.0\.0\.0\/33" is not one/.test(e.message));
+  assert.throws(() => loadConfig({}, { BERTH_GIT_PUSH_LIMIT: 'huge' }), /BERTH_GIT_PUSH_LIMIT/);
+});
+
 test('secrets are masked for logs', () => {
   const c = loadConfig({ secretKey: 'c2VjcmV0', databaseUrl: 'postgres://u:pw@h/db' }, {});
   const r = redactConfig(c);
