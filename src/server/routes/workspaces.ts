@@ -65,7 +65,6 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     deps.workspaces.toWire(await deps.workspaces.resolve(req.principal, req.params.ref)),
   );
 
-  for (const [verb, desired] of [['start', 'running'], ['stop', 'stopped']] as const) {
   api.patch<Ref & { Body: SpecPatch }>(
     '/workspaces/:ref',
     {
@@ -80,6 +79,7 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     async (req) => deps.workspaces.update(req.principal, req.params.ref, req.body),
   );
 
+  for (const [verb, desired] of [['start', 'running'], ['stop', 'stopped']] as const) {
     api.post<Ref>(
       `/workspaces/:ref/${verb}`,
       { schema: { tags: ['workspaces'], summary: `${verb === 'start' ? 'Start' : 'Stop'} a workspace`, params: RefParams, response: { 202: WorkspaceSchema, ...errors } } },
