@@ -13,11 +13,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import WebSocket from 'ws';
 import { TestServer, makeRepo, waitPhase } from '../harness.ts';
+import { createThrowawayDatabase, query, type ThrowawayDatabase } from '../store/databases.ts';
 
 const SEED = Number(process.env.BERTH_HOSTILE_SEED ?? 20261130);
 const MIN_PER_SURFACE = 30;
@@ -25,13 +26,17 @@ const TIMEOUT_MS = 15_000;
 
 let server: TestServer;
 let repo: string;
+/** The PostgreSQL database of the run on postgres. */
+let db: ThrowawayDatabase | undefined;
 /** Tokens of the cast: the admin, a plain user, a workspace, a revoked and an expired user token. */
 const tokens: Record<'admin' | 'bob' | 'ws' | 'revoked' | 'expired', string> = { admin: '', bob: '', ws: '', revoked: '', expired: '' };
 /** Ids of things that exist, for "other users' ids". */
 const ids = { mine: '', other: '', adminToken: '' };
 
-before(async () => {
-  server = await TestServer.start();
+/** Starts a server on `database` with the cast: a project, two running workspaces, bob, and revoked and expired tokens. */
+async function setUp(database: 'sqlite' | 'postgres'): Promise<void> {
+  db = database === 'postgres' ? await createThrowawayDatabase() : undefined;
+  server = await TestServer.start(db ? { args: ['--database-url', db.url] } : {});
   repo = makeRepo({ 'README.md': '# hostile\n' });
   const admin = server.client();
   await admin.createProject({ name: 'demo', repo });
@@ -49,15 +54,17 @@ before(async () => {
   tokens.revoked = revoked.token;
   tokens.expired = (await admin.createToken('expired', '1s')).token;
   ids.adminToken = (await admin.listTokens())[0]!.id;
+  accepted.length = 0;
   // The expired token must have expired before the first request.
   await new Promise((r) => setTimeout(r, 1100));
-  process.stdout.write(`hostile suite: fast-check seed ${SEED} (set BERTH_HOSTILE_SEED to replay another)\n`);
-});
+  process.stdout.write(`hostile suite on ${database}: fast-check seed ${SEED} (set BERTH_HOSTILE_SEED to replay another)\n`);
+}
 
-after(async () => {
+async function tearDown(): Promise<void> {
   await server?.stop();
-  fs.rmSync(repo, { recursive: true, force: true });
-});
+  await db?.drop();
+  if (repo) fs.rmSync(repo, { recursive: true, force: true });
+}
 
 // ---------------------------------------------------------------------------------------------
 // What counts as state: every store table (events and an audit log excepted: reading them is not
@@ -65,17 +72,21 @@ after(async () => {
 // upstream's refs.
 
 /** The store's tables as JSON, the mirrors' refs and the upstream's refs. */
-function snapshot(): string {
-  const db = new Database(path.join(server.dataDir, 'berth.db'), { readonly: true, fileMustExist: true });
+async function snapshot(): Promise<string> {
   const state: Record<string, unknown> = {};
-  try {
-    const tables = db.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all() as { name: string }[];
-    for (const { name } of tables) {
-      if (name === 'events' || /audit/.test(name)) continue;
-      state[name] = db.prepare(`select * from "${name}" order by 1, 2`).all();
+  const keep = (name: string) => name !== 'events' && !/audit/.test(name);
+  if (db) {
+    const url = db.url;
+    const tables = await query<{ table_name: string }>(url, "select table_name from information_schema.tables where table_schema = 'public' order by table_name");
+    for (const { table_name: name } of tables.filter((t) => keep(t.table_name))) state[name] = await query(url, `select * from "${name}" order by 1, 2`);
+  } else {
+    const sqlite = new Database(path.join(server.dataDir, 'berth.db'), { readonly: true, fileMustExist: true });
+    try {
+      const tables = sqlite.prepare("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name").all() as { name: string }[];
+      for (const { name } of tables.filter((t) => keep(t.name))) state[name] = sqlite.prepare(`select * from "${name}" order by 1, 2`).all();
+    } finally {
+      sqlite.close();
     }
-  } finally {
-    db.close();
   }
   // Phases and attempts move with the reconciler, not with requests.
   state.workspaces = (state.workspaces as Record<string, unknown>[]).map(({ phase: _p, message: _m, status_json: _s, attempts: _a, next_attempt_at: _n, updated_at: _u, ...w }) => w);
@@ -521,34 +532,41 @@ async function wsHostile(r: Route): Promise<{ count: number; failures: string[] 
 
 // ---------------------------------------------------------------------------------------------
 
-test('every API route, git endpoint and WebSocket upgrade gets at least 30 hostile requests: no 5xx, no hang, nothing changed', async () => {
-  const before = snapshot();
-  const all = await routes();
-  assert.ok(all.length >= 30, `the OpenAPI document lists ${all.length} operations`);
-  const counts = new Map<string, number>();
-  const failures: string[] = [];
-  for (const [i, r] of all.entries()) {
-    const surface = `${r.method} ${r.template}`;
-    if (r.websocket) {
-      const ws = await wsHostile(r);
-      counts.set(`${surface} (WebSocket)`, ws.count);
-      failures.push(...ws.failures);
-      continue;
-    }
-    const requests = hostileFor(r, i);
-    counts.set(surface, requests.length);
-    failures.push(...(await fire(requests)));
-  }
-  for (const g of gitHostile()) {
-    counts.set(g.surface, g.requests.length);
-    failures.push(...(await fire(g.requests)));
-  }
-  const total = [...counts.values()].reduce((a, b) => a + b, 0);
-  process.stdout.write(`hostile suite: ${total} requests over ${counts.size} surfaces (seed ${SEED})\n`);
-  const thin = [...counts].filter(([, n]) => n < MIN_PER_SURFACE).map(([s, n]) => `${s}: ${n}`);
-  assert.deepEqual({ thin, failures }, { thin: [], failures: [] }, `surfaces with fewer than ${MIN_PER_SURFACE} hostile requests; responses of 500 or more, hangs or broken connections`);
-  assert.equal(snapshot(), before, `no state changed; requests other than GET that were accepted:\n${accepted.join('\n')}`);
-  assert.equal((await server.client().health()).status, 'ok');
-  assert.equal(server.proc.exitCode, null, 'the server still runs');
-  assert.doesNotMatch(server.logs, /"level":(50|60)/, 'nothing was logged at error level');
-});
+for (const database of ['sqlite', 'postgres'] as const) {
+  describe(`hostile requests on ${database}`, () => {
+    before(() => setUp(database));
+    after(tearDown);
+
+    test('every API route, git endpoint and WebSocket upgrade gets at least 30 hostile requests: no 5xx, no hang, nothing changed', async () => {
+      const before = await snapshot();
+      const all = await routes();
+      assert.ok(all.length >= 30, `the OpenAPI document lists ${all.length} operations`);
+      const counts = new Map<string, number>();
+      const failures: string[] = [];
+      for (const [i, r] of all.entries()) {
+        const surface = `${r.method} ${r.template}`;
+        if (r.websocket) {
+          const ws = await wsHostile(r);
+          counts.set(`${surface} (WebSocket)`, ws.count);
+          failures.push(...ws.failures);
+          continue;
+        }
+        const requests = hostileFor(r, i);
+        counts.set(surface, requests.length);
+        failures.push(...(await fire(requests)));
+      }
+      for (const g of gitHostile()) {
+        counts.set(g.surface, g.requests.length);
+        failures.push(...(await fire(g.requests)));
+      }
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      process.stdout.write(`hostile suite: ${total} requests over ${counts.size} surfaces (seed ${SEED})\n`);
+      const thin = [...counts].filter(([, n]) => n < MIN_PER_SURFACE).map(([s, n]) => `${s}: ${n}`);
+      assert.deepEqual({ thin, failures }, { thin: [], failures: [] }, `surfaces with fewer than ${MIN_PER_SURFACE} hostile requests; responses of 500 or more, hangs or broken connections`);
+      assert.equal(await snapshot(), before, `no state changed; requests other than GET that were accepted:\n${accepted.join('\n')}`);
+      assert.equal((await server.client().health()).status, 'ok');
+      assert.equal(server.proc.exitCode, null, 'the server still runs');
+      assert.doesNotMatch(server.logs, /"level":(50|60)/, 'nothing was logged at error level');
+    });
+  });
+}
