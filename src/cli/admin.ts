@@ -9,9 +9,9 @@ import { json, table } from './output.ts';
 export function formatAge(ms: number): string {
   const s = Math.floor(ms / 1000);
   const [d, h, m] = [Math.floor(s / 86_400), Math.floor((s % 86_400) / 3600), Math.floor((s % 3600) / 60)];
-  if (d > 0) return `${d}d${h}h`;
-  if (h > 0) return `${h}h${m}m`;
-  if (m > 0) return `${m}m${s % 60}s`;
+  if (d > 0) return `${d}d${h ? `${h}h` : ''}`;
+  if (h > 0) return `${h}h${m ? `${m}m` : ''}`;
+  if (m > 0) return `${m}m${s % 60 ? `${s % 60}s` : ''}`;
   return `${s}s`;
 }
 

@@ -10,6 +10,7 @@ import { trustCaFile } from '../sdk/trust.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
 import { addAgentCommands } from './agent.ts';
 import { addAdminCommands } from './admin.ts';
+import { showLogs, type LogsOptions } from './logs.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { addMemberCommands } from './members.ts';
@@ -480,21 +481,13 @@ ws.command('rm <name>')
   });
 
 ws.command('logs <name>')
-  .description("Show the workspace's event log (provisioning output, phase changes).")
+  .description("Show the workspace's event log (provisioning output, phase changes): the newest 200 events, unless --tail, --since or --all say otherwise.")
   .option('-f, --follow', 'Keep streaming new events')
   .option('--json', 'JSON lines output')
-  .action(async (name: string, opts: { follow?: boolean; json?: boolean }) => {
-    const c = client();
-    const print = (e: { ts: string; kind: string; message: string }) =>
-      process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : `${e.ts} ${e.kind.padEnd(8)} ${e.message}\n`);
-    if (opts.follow) {
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      await c.followEvents(name, (e) => void print(e), { signal: controller.signal });
-    } else {
-      (await c.events(name)).forEach(print);
-    }
-  });
+  .option('--tail <n>', 'How many of the newest events to show (default 200)')
+  .option('--since <when>', 'Events since a duration ago (2h) or a timestamp (2026-01-31T10:00:00Z)')
+  .option('--all', 'Every event kept, oldest first (read page by page)')
+  .action(async (name: string, opts: LogsOptions) => showLogs(client(), name, opts));
 
 ws.command('exec <name>')
   .description('Run a command in the workspace; its exit code becomes berth\'s. Usage: berth ws exec NAME -- CMD...')

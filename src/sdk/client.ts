@@ -3,6 +3,7 @@ import os from 'node:os';
 import type WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
 import type { GcReport, Orphan } from './admin.ts';
+import type { EventPage } from './events.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
 import type {
   CreateProject,
@@ -226,6 +227,11 @@ export class BerthClient {
   }
   events(ref: string, after = 0) {
     return this.request<WorkspaceEvent[]>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/events?after=${after}`);
+  }
+  /** One page of events: the newest `limit`, or those after/before an id; with cursors and what retention removed. */
+  eventPage(ref: string, q: { after?: number; before?: number; limit: number }) {
+    const qs = new URLSearchParams({ limit: String(q.limit), ...(q.after !== undefined ? { after: String(q.after) } : {}), ...(q.before !== undefined ? { before: String(q.before) } : {}) });
+    return this.request<EventPage>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/events?${qs}`);
   }
   lastEvent(ref: string) {
     return this.request<WorkspaceEvent[]>('GET', `/api/v1/workspaces/${encodeURIComponent(ref)}/events?tail=1`).then((e) => e[0]);

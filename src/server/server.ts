@@ -19,6 +19,7 @@ import { WorkspaceGit } from './git/ops.ts';
 import { WorkspaceContexts } from './contexts.ts';
 import { secureDataDir } from './data-dir.ts';
 import { createLogger } from './logger.ts';
+import { EventRetention } from './event-retention.ts';
 import { Orphans } from './orphans.ts';
 import { Metrics } from './metrics.ts';
 import { OutboundGuard, parseCidrs } from './net/outbound.ts';
@@ -51,6 +52,7 @@ export class BerthServer {
     readonly terminals: TerminalService,
     readonly logger: Logger,
     private readonly orphans: Orphans,
+    private readonly retention: EventRetention,
     private urlValue: string,
     /** Set on the first start only: where the admin credentials were written. */
     readonly bootstrap: { file: string; token: string } | null,
@@ -86,7 +88,9 @@ export class BerthServer {
     for (const plugin of builtinPlugins()) registry.register(plugin);
     const codec = new SpecCodec(box);
     secrets.loadWith(storeLoader({ store, codec, box }));
-    const events = new EventLog(store, secrets);
+    const keepEvents = { count: config.eventRetentionCount, ageMs: config.eventRetentionAge };
+    const events = new EventLog(store, secrets, { retention: keepEvents });
+    const retention = new EventRetention({ store, policy: keepEvents, logger: logger.child({ component: 'events' }) });
     const auth = new AuthService(store, config.tokenTtl);
     const guard = new OutboundGuard({ allow: parseCidrs(config.outboundAllow) });
     const outbound = { guard, isAdmin: async (id: string) => (await store.getUser(id))?.role === 'admin' };
@@ -120,7 +124,8 @@ export class BerthServer {
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
     await reconciler.start();
     orphans.start();
-    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, orphans, url, bootstrap);
+    retention.start();
+    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, orphans, retention, url, bootstrap);
   }
 
   /** Graceful: stops accepting requests, cancels reconciles (they resume on next start), closes connections. */
@@ -128,6 +133,7 @@ export class BerthServer {
     this.terminals.closeAll();
     await this.reconciler.shutdown();
     await this.orphans.shutdown();
+    await this.retention.shutdown();
     await this.app.close();
     await this.registry.close();
     await this.store.close();

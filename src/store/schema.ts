@@ -86,6 +86,14 @@ export interface EventsTable {
   message: string;
 }
 
+/** Per workspace, what event retention has pruned: a count, and the newest pruned id (older ids are gone). */
+export interface EventRetentionTable {
+  workspace_id: string;
+  dropped: ColumnType<number, number, number>;
+  last_dropped_id: ColumnType<number, number, number>;
+  pruned_at: string;
+}
+
 /** Remote host agents: enrolled once their certificate is set; a revoked one stays listed, unusable. */
 export interface AgentsTable {
   name: string;
@@ -160,6 +168,7 @@ export interface Database {
   provisioners: ProvisionersTable;
   workspaces: WorkspacesTable;
   events: EventsTable;
+  event_retention: EventRetentionTable;
   meta: MetaTable;
   agents: AgentsTable;
   agent_enrollments: AgentEnrollmentsTable;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
+import { pruneEventBatch } from './event-prune.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectRole, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { AgentPatch, EventRow, ProjectRow, QuarantineRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
@@ -290,6 +291,7 @@ export class SqlStore implements Store {
   async deleteWorkspace(id: string) {
     await this.inOrder(id, async () => {
       await this.db.deleteFrom('events').where('workspace_id', '=', id).execute();
+      await this.db.deleteFrom('event_retention').where('workspace_id', '=', id).execute();
       await this.db.deleteFrom('tokens').where('workspace_id', '=', id).execute();
       await this.db.deleteFrom('workspace_agents').where('workspace_id', '=', id).execute();
       await this.db.deleteFrom('workspaces').where('id', '=', id).execute();
@@ -317,6 +319,18 @@ export class SqlStore implements Store {
       .limit(limit)
       .execute();
     return rows.map(eventRow);
+  }
+
+  async eventsBefore(workspaceId: string, beforeId: number, limit: number) {
+    const rows = await this.db.selectFrom('events').selectAll().where('workspace_id', '=', workspaceId).where('id', '<', beforeId).orderBy('id', 'desc').limit(limit).execute();
+    return rows.reverse().map(eventRow);
+  }
+  async pruneEvents(workspaceId: string, policy: { keep: number; olderThan: string; limit: number }, at: string) {
+    return this.inOrder(workspaceId, () => pruneEventBatch(this.db, workspaceId, policy, at));
+  }
+  async eventsDropped(workspaceId: string) {
+    const r = await this.db.selectFrom('event_retention').select(['dropped', 'last_dropped_id']).where('workspace_id', '=', workspaceId).executeTakeFirst();
+    return { dropped: Number(r?.dropped ?? 0), lastDroppedId: Number(r?.last_dropped_id ?? 0) };
   }
 
   async lastEvents(workspaceId: string, n: number) {

@@ -123,6 +123,15 @@ export interface Store {
   listEvents(workspaceId: string, afterId: number, limit: number): Promise<EventRow[]>;
   /** The newest `n` events, oldest first. */
   lastEvents(workspaceId: string, n: number): Promise<EventRow[]>;
+  /** The newest `limit` events with an id below `beforeId`, oldest first. */
+  eventsBefore(workspaceId: string, beforeId: number, limit: number): Promise<EventRow[]>;
+  /**
+   * Removes up to `limit` of the workspace's oldest events that are beyond the newest `keep` or
+   * older than `olderThan` (never its newest phase event), and counts them; returns how many went.
+   */
+  pruneEvents(workspaceId: string, policy: { keep: number; olderThan: string; limit: number }, at: string): Promise<number>;
+  /** How many events retention removed from a workspace, and the newest removed id. */
+  eventsDropped(workspaceId: string): Promise<{ dropped: number; lastDroppedId: number }>;
 
   createAgent(row: Insertable<AgentsTable>): Promise<AgentRow>;
   getAgent(name: string): Promise<AgentRow | undefined>;

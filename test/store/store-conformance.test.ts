@@ -150,6 +150,39 @@ for (const dialect of dialects) {
       await store.deleteUser(bob.id);
     });
 
+    test('quarantine records keep their first sighting; event retention prunes in batches, spares the newest phase event and counts what went; backup works on SQLite only', async () => {
+      await store.addQuarantine({ workspace_id: 'ws_q', provisioner: 'docker', first_seen: '2026-01-01T00:00:00.000Z', reason: 'r' });
+      await store.addQuarantine({ workspace_id: 'ws_q', provisioner: 'docker', first_seen: '2026-02-01T00:00:00.000Z', reason: 'r' });
+      assert.deepEqual(await store.listQuarantine(), [{ workspace_id: 'ws_q', provisioner: 'docker', first_seen: '2026-01-01T00:00:00.000Z', reason: 'r' }]);
+      await store.deleteQuarantine('ws_q', 'docker');
+      assert.deepEqual(await store.listQuarantine(), []);
+
+      const w = await store.createWorkspace(newWorkspaceRow({ id: uid('ws'), name: 'retention', owner_id: owner.id, project_id: projectId, provisioner: 'shell', spec_json: '{}' }));
+      await store.appendEvents(w.id, [{ kind: 'phase', message: 'running', ts: '2026-01-01T00:00:00.000Z' }]);
+      await store.appendEvents(w.id, Array.from({ length: 12 }, (_, i) => ({ kind: 'output', message: `l${i}`, ts: '2026-01-01T00:00:01.000Z' })));
+      const policy = { keep: 5, olderThan: '2025-01-01T00:00:00.000Z', limit: 4 };
+      assert.equal(await store.pruneEvents(w.id, policy, ts()), 4);
+      assert.equal(await store.pruneEvents(w.id, policy, ts()), 3);
+      assert.equal(await store.pruneEvents(w.id, policy, ts()), 0, 'the phase event is spared');
+      const kept = await store.listEvents(w.id, 0, 100);
+      assert.deepEqual(kept.map((e) => e.message), ['running', 'l7', 'l8', 'l9', 'l10', 'l11']);
+      assert.deepEqual(await store.eventsDropped(w.id), { dropped: 7, lastDroppedId: kept[1]!.id - 1 });
+      assert.deepEqual((await store.eventsBefore(w.id, kept[3]!.id, 2)).map((e) => e.message), ['l7', 'l8']);
+      assert.equal(await store.pruneEvents(w.id, { keep: 100, olderThan: '2026-01-01T00:00:00.500Z', limit: 100 }, ts()), 0, 'the newest phase event is spared by age too');
+      await store.deleteWorkspace(w.id);
+      assert.deepEqual(await store.eventsDropped(w.id), { dropped: 0, lastDroppedId: 0 });
+
+      const file = path.join(tempDir('berth-backup-'), 'copy.db');
+      if (dialect.name === 'sqlite') {
+        await store.backup(file);
+        const copy = new Database(file, { readonly: true });
+        assert.ok((copy.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n > 0);
+        copy.close();
+      } else {
+        await assert.rejects(store.backup(file), (err: unknown) => err instanceof ConflictError && /pg_dump/.test(err.message));
+      }
+    });
+
     test('migrations apply to an empty database, and opening it again changes nothing', async () => {
       const other = await dialect.fresh();
       try {

@@ -4,6 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
 import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type SpecPatch } from '../../sdk/wire.ts';
+import { EventPageSchema } from '../../sdk/events.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
@@ -93,7 +94,7 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
     async (req, reply) => reply.status(202).send(await deps.workspaces.setDesired(req.principal, req.params.ref, 'deleted')),
   );
 
-  api.get<Ref & { Querystring: { after?: string; follow?: string; tail?: string } }>(
+  api.get<Ref & { Querystring: { after?: string; before?: string; limit?: string; follow?: string; tail?: string } }>(
     '/workspaces/:ref/events',
     {
       schema: {
@@ -102,19 +103,22 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
         description:
           'Without `follow`: the events after `after` (or the newest `tail`) as one JSON array. With `follow=true`: `application/x-ndjson`, ' +
           'one event JSON per line, first those after `after` then each new one as it happens; the stream ends when the workspace is deleted. ' +
-          '`tail` is ignored when following.',
+          '`tail` is ignored when following. With `limit` (and `after`, `before` or neither for the newest): one page, an object with the events, ' +
+          'cursors `next` (pass as `after`) and `prev` (pass as `before`), and how many events the retention policy removed (`dropped`, `truncated`).',
         params: RefParams,
         querystring: Type.Object(
           {
             after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
             tail: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$', description: 'Only the newest N events' })),
+            before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'With limit: the page of events just older than this id' })),
+            limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,3}|10000)$', description: 'Page size (1-10000); the answer becomes a page object' })),
             follow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])) },
           { additionalProperties: false },
         ),
         response: {
           200: {
             description: 'The events: a JSON array, or with follow=true an NDJSON stream (one event per line)',
-            content: { 'application/json': { schema: Type.Array(EventSchema) }, 'application/x-ndjson': { schema: EventSchema } },
+            content: { 'application/json': { schema: Type.Union([Type.Array(EventSchema), EventPageSchema]) }, 'application/x-ndjson': { schema: EventSchema } },
           },
           ...errors,
         },
@@ -124,6 +128,10 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
       const row = await deps.workspaces.resolve(req.principal, req.params.ref);
       let after = Number(req.query.after ?? 0);
       const toWire = (e: EventRow) => ({ id: e.id, ts: e.ts, kind: e.kind, message: e.message });
+      if ((req.query.limit !== undefined || req.query.before !== undefined) && req.query.follow !== 'true') {
+        const q = { limit: Number(req.query.limit ?? 1000), ...(req.query.after !== undefined ? { after } : {}), ...(req.query.before !== undefined ? { before: Number(req.query.before) } : {}) };
+        return deps.events.page(row.id, q);
+      }
       if (req.query.tail !== undefined && req.query.follow !== 'true') return (await deps.events.tail(row.id, Number(req.query.tail))).map(toWire);
       if (req.query.follow !== 'true') return (await deps.events.list(row.id, after, 10_000)).map(toWire);
 

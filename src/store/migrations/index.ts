@@ -1,6 +1,7 @@
 /** Numbered migrations. Each is written with Kysely's schema builder so it runs on SQLite and PostgreSQL. */
 import { type Kysely, type Migration } from 'kysely';
 import { agentsMigration } from './0002-agents.ts';
+import { eventsMigration } from './0005-events.ts';
 import { quarantineMigration } from './0006-quarantine.ts';
 import { membersMigration } from './0003-members.ts';
 import { policiesMigration } from './0004-policies.ts';
@@ -92,5 +93,6 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0006_quarantine': quarantineMigration,
     '0003_members': membersMigration,
     '0004_policies': policiesMigration,
+    '0005_events': eventsMigration,
   };
 }
