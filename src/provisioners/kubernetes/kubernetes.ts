@@ -16,7 +16,7 @@ import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { KubeClient, isNotFound } from './client.ts';
 import { podExec, runInPod } from './exec.ts';
-import { BUNDLE_WAIT, INIT, LABELS, MAIN, checkoutEnv, envSecretFor, filesScript, filesSecretFor, names, initScript, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
+import { BUNDLE_WAIT, INIT, LABELS, MAIN, NO_GIT, checkoutEnv, envSecretFor, filesScript, filesSecretFor, names, initScript, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
 import { KubernetesOptionsSchema, checkKubernetesOptions, parsePairs, parseTolerations, type KubernetesOptions } from './options.ts';
 import { podState } from './status.ts';
 import { UserResolver, decodeUser, encodeUser } from './users.ts';
@@ -232,6 +232,7 @@ export class KubernetesProvisioner implements Provisioner {
     throwIfAborted(opts.signal);
     await out.sent();
     if (res.code !== 0) {
+      if (out.tail.some((l) => l.includes(NO_GIT))) throw new ProvisionerError(NO_GIT, { retryable: false, code: 'clone_failed' });
       throw new ProvisionerError(`The checkout in the pod failed (exit code ${res.code ?? res.signal}): ${out.tail.join(' / ') || 'no output'}`, { retryable: false, code: 'clone_failed' });
     }
   }
@@ -253,6 +254,7 @@ export class KubernetesProvisioner implements Provisioner {
       return t ? t : undefined;
     }, 'finish its checkout', opts);
     if (done.exitCode !== 0) {
+      if (tail.some((l) => l.includes(NO_GIT))) throw new ProvisionerError(NO_GIT, { retryable: false, code: 'clone_failed' });
       throw new ProvisionerError(`The checkout in the pod failed (exit code ${done.exitCode}): ${tail.join(' / ') || done.reason || 'no output'}`, { retryable: false, code: 'clone_failed' });
     }
   }

@@ -136,6 +136,9 @@ export const KEEPALIVE = "trap 'exit 0' TERM INT HUP; while :; do sleep 86400 & 
 /** Where the checkout gets the repository from. */
 export type CloneSource = { kind: 'url'; url: string } | { kind: 'bundle' };
 
+/** What the checkout script says when the image has no git. */
+export const NO_GIT = 'The workspace image has no git, which the checkout needs; use an image with git installed, or give the provisioner an --init-image that has it.';
+
 /**
  * The checkout script (init container or exec): keeps a complete checkout; moves an incomplete one aside; clones
  * into a scratch directory (from the URL, or from a bundle the control plane sends meanwhile),
@@ -155,6 +158,8 @@ export function initScript(ws: WorkspaceContext, source: CloneSource, originUrl:
       : [`git clone --progress ${branch}"$BERTH_CLONE_URL" "$B/clone.tmp"`];
   return [
     'set -e',
+    // Said in one sentence rather than as `git: not found` after the bundle was sent.
+    `command -v git >/dev/null 2>&1 || { echo ${shellQuote(NO_GIT)} >&2; exit 127; }`,
     `M=${shellQuote(ws.spec.mountPath)}; B="$M/.berth"`,
     'mkdir -p "$B"',
     `if [ -f "$B/${CHECKOUT_MARKER}" ] && [ -d "$M/work/.git" ]; then echo 'Repository already present in work/, keeping it.'; exit 0; fi`,
