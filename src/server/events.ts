@@ -57,6 +57,11 @@ export class EventLog {
     return rows;
   }
 
+  /** Reads the workspace's secret values again after its spec changed; earlier values stay redacted too. */
+  async secretsChanged(workspaceId: string): Promise<void> {
+    await this.secrets?.refresh(workspaceId);
+  }
+
   /** Signals followers that the workspace is gone, so their streams end. */
   closed(workspaceId: string): void {
     this.writer.discard(workspaceId);

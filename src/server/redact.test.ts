@@ -157,3 +157,13 @@ test('a failed provision that quotes secrets leaves them out of the workspace me
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('after a spec change the new secrets are read again, and the old ones stay redacted', async () => {
+  let current = ['first-secret'];
+  const s = new SecretRedactors();
+  s.loadWith(async () => current);
+  assert.equal(await s.redact('ws', 'first-secret second-secret'), `${MASK} second-secret`);
+  current = ['second-secret'];
+  await s.refresh('ws');
+  assert.equal(await s.redact('ws', 'first-secret second-secret'), `${MASK} ${MASK}`);
+});

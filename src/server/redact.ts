@@ -159,6 +159,11 @@ export class SecretRedactors {
     return p;
   }
 
+  /** Reads a workspace's secrets again (its spec changed), keeping those known before. */
+  async refresh(workspaceId: string): Promise<void> {
+    await this.load(workspaceId);
+  }
+
   /** Loads the secrets of the given workspaces, so log lines redact them from the start. */
   async preload(workspaceIds: string[]): Promise<void> {
     for (const id of workspaceIds) await this.forWorkspace(id);

@@ -121,6 +121,7 @@ export async function updateWorkspace(o: WorkspaceServiceOptions, service: Works
   );
   if (!updated) throw new ConflictError(`Workspace "${row.name}" is being deleted; its spec can no longer change.`);
   const how = reprovision ? 'provisioning again on the same storage' : 'applied at the next start';
+  await o.events.secretsChanged(row.id);
   await o.events.append(row.id, 'info', `Spec changed: ${changes.join(', ')}; ${how}.`);
   if (reprovision && row.phase !== 'pending') await o.events.append(row.id, 'phase', 'pending');
   if (reprovision) o.reconciler.kick(row.id, { preempt: true });

@@ -20,6 +20,8 @@ import { startUpstream, type UpstreamServer } from '../git/upstream-server.ts';
 
 const tag = crypto.randomBytes(6).toString('hex');
 const ENV_CANARY = `envcanary-${tag}`;
+/** The secret env value after a spec change. */
+const ENV_CANARY_2 = `envcanary2-${tag}`;
 const FILE_CANARY = `filecanary-${tag}`;
 const GIT_USER = 'carol';
 const GIT_PASSWORD = `gitcanary-${tag}`;
@@ -72,6 +74,7 @@ after(async () => {
 function canaries(): [string, string][] {
   return [
     ['secret env', ENV_CANARY],
+    ['secret env after the spec change', ENV_CANARY_2],
     ['secret env in base64', Buffer.from(ENV_CANARY).toString('base64')],
     ['secret file', FILE_CANARY],
     ['git password', GIT_PASSWORD],
@@ -137,6 +140,16 @@ async function lifecycle(name: string, provisioner: 'shell' | 'docker'): Promise
   await c.startWorkspace(name);
   await waitPhase(c, name, 'running', 180_000);
   await readToken(name);
+
+  // A spec change brings a new secret value; the setup that prints it again shows it replaced.
+  const before = (await c.events(name)).length;
+  await c.updateWorkspace(name, { env: [{ name: 'SECRET_CANARY', value: ENV_CANARY_2, secret: true }] });
+  await waitPhase(c, name, 'running', 180_000);
+  await readToken(name);
+  assert.equal((await sh(name, 'echo $SECRET_CANARY')).trim(), ENV_CANARY_2);
+  const afterChange = (await c.events(name)).slice(before).map((e) => e.message).join('\n');
+  assert.match(afterChange, /env=\[secret\]/);
+  seen.push({ where: `${name}'s events after the spec change`, text: afterChange });
 
   // Berth's own files in the workspace hold no secret (the git credential helper reads the token from the environment).
   seen.push({ where: `${name}'s .berth files`, text: await sh(name, 'find /workspace/.berth -type f -exec cat {} + 2>/dev/null; true') });
