@@ -161,7 +161,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await memberRoutes(api, deps);
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
-      if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy });
+      if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy, projects: deps.projects });
       if (deps.git) await gitRoutes(api, deps, deps.git);
       if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });
       if (deps.admin) await adminRoutes(api, { auth: deps.auth, ...deps.admin });

@@ -105,6 +105,18 @@ test('CPU and memory quotas on docker: refused with used and asked amounts, admi
   await waitGone(server.client(), a.id);
 });
 
+test('a developer of a project is held to his own quota there', async () => {
+  const bob = server.client(bobToken);
+  await server.client().request('PUT', '/api/v1/projects/web/members/bob', { role: 'developer' });
+  await setQuota('users', 'bob', { workspaces: 1 });
+  const image = testEnv().BERTH_TEST_IMAGE;
+  const first = await bob.createWorkspace({ name: 'one', project: 'web', provisioner: 'docker', spec: { image } });
+  await refused(bob, { name: 'two', project: 'web', provisioner: 'docker', spec: { image } }, /^User bob may have at most 1 workspace; 1 exists and this would be one more/);
+  await setQuota('users', 'bob', {});
+  await server.client().request('DELETE', '/api/v1/projects/web/members/bob');
+  await removeWorkspaces(server.client(), first.id);
+});
+
 test('a project restricted to docker refuses shell, naming the allowed ones', async () => {
   const set = (provisioners: string[]) => server.client().request<ProjectProvisioners>('PUT', '/api/v1/projects/web/provisioners', { provisioners });
   assert.deepEqual(await set(['docker']), { project: 'web', provisioners: ['docker'] });
@@ -123,6 +135,9 @@ test('only admins set quotas and provisioners; a user sees their own quota only'
   await rejectsWith(bob.request('PUT', '/api/v1/projects/web/provisioners', { provisioners: [] }), 403, /Only an admin/);
   await rejectsWith(bob.request('GET', '/api/v1/users/carol/quota'), 403, /another user's quota/);
   assert.equal((await bob.request<Quota>('GET', '/api/v1/users/bob/quota')).limits.workspaces, null);
+  // A project bob is not a member of is not there for him.
+  await rejectsWith(bob.request('GET', '/api/v1/projects/web/quota'), 404, /No project named "web"/);
+  await rejectsWith(bob.request('GET', '/api/v1/projects/web/provisioners'), 404, /No project named "web"/);
   await rejectsWith(setQuota('users', 'nobody', {}), 404, /No user named "nobody"/);
   await rejectsWith(setQuota('users', 'bob', { memory: 'lots' }), 400, /memory "lots" is not a size/);
 });

@@ -6,6 +6,7 @@ import { ProjectProvisionersSchema, QuotaInputSchema, QuotaSchema, SetProjectPro
 import { ErrorBodySchema, NameSchema } from '../../sdk/wire.ts';
 import type { AuthService } from '../auth.ts';
 import type { PolicyService } from '../policy.ts';
+import type { ProjectService } from '../projects.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema };
 const params = Type.Object({ name: NameSchema });
@@ -14,20 +15,23 @@ const params = Type.Object({ name: NameSchema });
 export interface PolicyRouteDeps {
   auth: AuthService;
   policy: PolicyService;
+  /** To check that the caller may see a project (non-members get its 404). */
+  projects: Pick<ProjectService, 'find'>;
 }
 
 /** Registers /users/{name}/quota, /projects/{name}/quota and /projects/{name}/provisioners. */
 export async function policyRoutes(api: FastifyInstance, deps: PolicyRouteDeps): Promise<void> {
-  const { auth, policy } = deps;
+  const { auth, policy, projects } = deps;
   for (const scope of ['user', 'project'] as const) {
     api.get<{ Params: { name: string } }>(
       `/${scope}s/:name/quota`,
-      { schema: { tags: ['policy'], summary: `Show a ${scope}'s quota and what its workspaces use${scope === 'user' ? ' (the user or an admin)' : ''}`, params, response: { 200: QuotaSchema, ...errors } } },
+      { schema: { tags: ['policy'], summary: `Show a ${scope}'s quota and what its workspaces use${scope === 'user' ? ' (the user or an admin)' : ' (its members and admins)'}`, params, response: { 200: QuotaSchema, ...errors } } },
       async (req) => {
         auth.requireUser(req.principal);
         if (scope === 'user' && req.principal.user.role !== 'admin' && req.principal.user.name !== req.params.name) {
           throw new ForbiddenError("Only an admin can see another user's quota.");
         }
+        if (scope === 'project') await projects.find(req.principal, req.params.name, 'read');
         return policy.getQuota(scope, req.params.name);
       },
     );
@@ -51,9 +55,10 @@ export async function policyRoutes(api: FastifyInstance, deps: PolicyRouteDeps):
 
   api.get<{ Params: { name: string } }>(
     '/projects/:name/provisioners',
-    { schema: { tags: ['policy'], summary: 'List the provisioners a project may use (empty: any)', params, response: { 200: ProjectProvisionersSchema, ...errors } } },
+    { schema: { tags: ['policy'], summary: 'List the provisioners a project may use (empty: any); its members and admins', params, response: { 200: ProjectProvisionersSchema, ...errors } } },
     async (req) => {
       auth.requireUser(req.principal);
+      await projects.find(req.principal, req.params.name, 'read');
       return policy.getProvisioners(req.params.name);
     },
   );
