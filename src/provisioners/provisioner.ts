@@ -195,7 +195,11 @@ export interface Provisioner {
    */
   provision(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus>;
 
-  /** Runs teardown commands, then ends the runtime; storage is kept. No-op when already stopped. */
+  /**
+   * Runs teardown commands, then ends the runtime; storage is kept. No-op when already stopped.
+   * Also quarantines orphans (resources without a workspace row, see server/orphans.ts), given a
+   * minimal context: id only, default spec, no teardown commands. It must never touch storage.
+   */
   stop(ws: WorkspaceContext, opts: OpOptions): Promise<void>;
 
   /** Removes runtime and storage (teardown first when the runtime is up). No-op when nothing is left. */

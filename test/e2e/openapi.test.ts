@@ -116,10 +116,12 @@ test('exec is documented as the berth.exec.v1 WebSocket upgrade the server perfo
   ws.close();
 });
 
-test('the event log is documented as a JSON array, or NDJSON when following, as the server sends it', async () => {
+test('the event log is documented as a JSON array (a page object with limit), or NDJSON when following, as the server sends it', async () => {
   const content = doc.paths['/api/v1/workspaces/{ref}/events']!.get!.responses['200']!.content!;
   assert.deepEqual(Object.keys(content).sort(), ['application/json', 'application/x-ndjson']);
-  assert.equal(content['application/json']!.schema!.type, 'array');
+  const shapes = (content['application/json']!.schema as { anyOf: { type: string; properties?: Record<string, unknown> }[] }).anyOf;
+  assert.deepEqual(shapes.map((s) => s.type), ['array', 'object']);
+  assert.deepEqual(Object.keys(shapes[1]!.properties!).sort(), ['dropped', 'events', 'next', 'prev', 'retention', 'truncated']);
   assert.equal(content['application/x-ndjson']!.schema!.type, 'object', 'one event per line');
 
   const c = server.client();
@@ -130,6 +132,8 @@ test('the event log is documented as a JSON array, or NDJSON when following, as 
   const list = await fetch(url, { headers });
   assert.match(list.headers.get('content-type') ?? '', /^application\/json\b/);
   assert.ok(Array.isArray(await list.json()));
+  const page = (await (await fetch(`${url}?limit=5`, { headers })).json()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(page).sort(), Object.keys(shapes[1]!.properties!).sort());
 
   const controller = new AbortController();
   const follow = await fetch(`${url}?follow=true`, { headers, signal: controller.signal });
