@@ -220,6 +220,20 @@ test('an unreachable runtime is never failed, recreated or deleted; it resumes a
   assert.equal(mem.runtimes.has(id), false);
 });
 
+test('a workspace whose provisioner is not available is shown unreachable, never failed', async () => {
+  const id = await newWorkspace();
+  await store.updateWorkspace(id, { provisioner: 'gone' });
+  for (let i = 0; i < 5; i++) {
+    rec.kick(id);
+    await rec.idle(id);
+  }
+  const row = (await store.getWorkspace(id))!;
+  assert.equal(row.phase, 'unreachable');
+  assert.equal(row.attempts, 0);
+  assert.match(row.message ?? '', /^The provisioner "gone" is not available in this control plane/);
+  await store.deleteWorkspace(id);
+});
+
 test('orphans (resources without a workspace row) are quarantined: stopped and recorded, never destroyed at start', async () => {
   mem.runtimes.set('ws_ffffffffffffffffffff', 'running');
   await rec.collectOrphans();

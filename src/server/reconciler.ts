@@ -5,7 +5,7 @@
  * one operation runs per workspace; failures are retried with exponential back-off.
  */
 import type { Logger } from 'pino';
-import { AbortedError, BerthError, ProvisionerError, errorMessage, isUnreachable } from '../core/errors.ts';
+import { AbortedError, BerthError, ProvisionerError, UnreachableError, errorMessage, isUnreachable } from '../core/errors.ts';
 import { formatOutage, nextAction, phaseAfter, phaseAfterOutage, phaseDuring, type Action, type Outage, type Phase } from '../core/workspace.ts';
 import type { Provisioner, RuntimeStatus } from '../provisioners/provisioner.ts';
 import type { ProvisionerRegistry } from '../provisioners/registry.ts';
@@ -132,8 +132,10 @@ export class Reconciler {
     try {
       provisioner = this.o.registry.get(row.provisioner);
     } catch (err) {
-      // The provisioner may come back (an engine that was down at start); retry with back-off.
-      await this.fail(row, new ProvisionerError(errorMessage(err), { retryable: true, cause: err }), 'lookup');
+      // Not built in this process (a built-in engine that did not answer at start, a stored instance
+      // that could not be built): its runtimes cannot be observed, which is an outage, not a failure.
+      const why = `The provisioner "${row.provisioner}" is not available in this control plane (its backend did not answer at start, or it could not be built; see berth provisioner list)`;
+      await this.unreachable(row, new UnreachableError(`${why}.`, { cause: err }));
       return;
     }
 
