@@ -121,7 +121,8 @@ export class SecretRedactors {
   private readonly values = new Map<string, Set<string>>();
   private readonly redactors = new Map<string, Redactor>();
   private readonly loading = new Map<string, Promise<Redactor>>();
-  private all = new Redactor([]);
+  /** Built on first use after a change: a start that loads many workspaces builds it once. */
+  private all: Redactor | undefined;
   private loader: SecretLoader | undefined;
 
   /** Sets how a workspace's secrets are read when none were learned yet (set once the store is open). */
@@ -129,7 +130,7 @@ export class SecretRedactors {
     this.loader = loader;
   }
 
-  /** Adds secret values of a workspace; old values stay known, so a rotated token remains redacted. */
+  /** Adds secret values of a workspace; old values stay known, so a value replaced by a spec change remains redacted. */
   learn(workspaceId: string, secrets: string[]): void {
     const set = this.values.get(workspaceId) ?? new Set<string>();
     const before = set.size;
@@ -137,14 +138,14 @@ export class SecretRedactors {
     this.values.set(workspaceId, set);
     if (set.size === before && this.redactors.has(workspaceId)) return;
     this.redactors.set(workspaceId, new Redactor(set));
-    this.all = new Redactor([...this.values.values()].flatMap((v) => [...v]));
+    this.all = undefined;
   }
 
   /** Drops a deleted workspace's values. */
   forget(workspaceId: string): void {
     this.values.delete(workspaceId);
     this.redactors.delete(workspaceId);
-    this.all = new Redactor([...this.values.values()].flatMap((v) => [...v]));
+    this.all = undefined;
   }
 
   /** The workspace's redactor, loading its secrets once if none were learned yet. */
@@ -176,6 +177,7 @@ export class SecretRedactors {
 
   /** `text` with every known secret of every workspace replaced: for log lines. */
   redactAll(text: string): string {
+    this.all ??= new Redactor([...this.values.values()].flatMap((v) => [...v]));
     return this.all.redact(text);
   }
 
