@@ -1,6 +1,6 @@
 /**
  * Every API surface under fire: each route of the server's OpenAPI document, the git smart-HTTP
- * endpoints and the WebSocket upgrades get at least 30 malformed or hostile requests (wrong JSON
+ * endpoints, the WebSocket upgrades and the probes (/healthz, /readyz, /metrics) get at least 30 malformed or hostile requests (wrong JSON
  * types, missing and extra fields, huge strings, NUL and control characters, path traversal,
  * confusables, `__proto__` keys, wrong content types, bad tokens, other users' ids, oversized
  * bodies, bad query parameters). None may answer 5xx or hang, and the store's tables, the mirror's
@@ -555,7 +555,13 @@ for (const database of ['sqlite', 'postgres'] as const) {
         counts.set(surface, requests.length);
         failures.push(...(await fire(requests)));
       }
-      for (const g of gitHostile()) {
+      // Outside the API document: probes and metrics, read by load balancers and scrapers without a Berth client.
+  for (const [i, template] of ['/healthz', '/readyz', '/metrics'].entries()) {
+    const requests = hostileFor({ method: 'GET', template, pathParams: [], queryParams: [], websocket: false }, 5000 + i);
+    counts.set(`GET ${template}`, requests.length);
+    failures.push(...(await fire(requests)));
+  }
+  for (const g of gitHostile()) {
         counts.set(g.surface, g.requests.length);
         failures.push(...(await fire(g.requests)));
       }
