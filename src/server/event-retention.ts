@@ -50,6 +50,8 @@ export class EventRetention {
         await new Promise((r) => setImmediate(r));
       }
     }
+    // Events of deleted workspaces: a line of output can land just after its workspace's row went.
+    while (!this.stopped && (await this.o.store.pruneEventsWithoutWorkspace(this.o.batch)) === this.o.batch) await new Promise((r) => setImmediate(r));
     if (total > 0) this.o.logger.info({ removed: total }, 'event retention pruned old events');
     return total;
   }

@@ -46,3 +46,23 @@ export async function pruneEventBatch(db: Kysely<Database> | Transaction<Databas
   };
   return db.isTransaction ? run(db) : db.transaction().execute(run);
 }
+
+/**
+ * Deletes up to `limit` events (and retention counters) of workspaces whose row is gone: output
+ * written while a workspace was being deleted can land after its row. Returns how many went.
+ */
+export async function pruneEventsWithoutWorkspace(db: Kysely<Database> | Transaction<Database>, limit: number): Promise<number> {
+  const victims = await db
+    .selectFrom('events')
+    .select('id')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'events.workspace_id'))))
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  if (victims.length > 0) await db.deleteFrom('events').where('id', 'in', victims.map((v) => Number(v.id))).execute();
+  await db
+    .deleteFrom('event_retention')
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'event_retention.workspace_id'))))
+    .execute();
+  return victims.length;
+}

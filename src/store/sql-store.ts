@@ -4,7 +4,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable, type MigrationProvider, type Transaction } from 'kysely';
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
-import { pruneEventBatch } from './event-prune.ts';
+import { pruneEventBatch, pruneEventsWithoutWorkspace } from './event-prune.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
 import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectRole, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { AgentPatch, EventRow, ProjectRow, QuarantineRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
@@ -327,6 +327,9 @@ export class SqlStore implements Store {
   }
   async pruneEvents(workspaceId: string, policy: { keep: number; olderThan: string; limit: number }, at: string) {
     return this.inOrder(workspaceId, () => pruneEventBatch(this.db, workspaceId, policy, at));
+  }
+  pruneEventsWithoutWorkspace(limit: number) {
+    return pruneEventsWithoutWorkspace(this.db, limit);
   }
   async eventsDropped(workspaceId: string) {
     const r = await this.db.selectFrom('event_retention').select(['dropped', 'last_dropped_id']).where('workspace_id', '=', workspaceId).executeTakeFirst();

@@ -130,6 +130,8 @@ export interface Store {
    * older than `olderThan` (never its newest phase event), and counts them; returns how many went.
    */
   pruneEvents(workspaceId: string, policy: { keep: number; olderThan: string; limit: number }, at: string): Promise<number>;
+  /** Removes up to `limit` events of workspaces whose row is gone (output that landed after a delete); returns how many. */
+  pruneEventsWithoutWorkspace(limit: number): Promise<number>;
   /** How many events retention removed from a workspace, and the newest removed id. */
   eventsDropped(workspaceId: string): Promise<{ dropped: number; lastDroppedId: number }>;
 

@@ -171,6 +171,9 @@ for (const dialect of dialects) {
       assert.equal(await store.pruneEvents(w.id, { keep: 100, olderThan: '2026-01-01T00:00:00.500Z', limit: 100 }, ts()), 0, 'the newest phase event is spared by age too');
       await store.deleteWorkspace(w.id);
       assert.deepEqual(await store.eventsDropped(w.id), { dropped: 0, lastDroppedId: 0 });
+      await store.appendEvents(w.id, [{ kind: 'output', message: 'landed after the delete', ts: ts() }]);
+      assert.ok((await store.pruneEventsWithoutWorkspace(100)) >= 1);
+      assert.deepEqual(await store.listEvents(w.id, 0, 10), []);
 
       const file = path.join(tempDir('berth-backup-'), 'copy.db');
       if (dialect.name === 'sqlite') {
