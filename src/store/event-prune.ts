@@ -55,14 +55,14 @@ export async function pruneEventsWithoutWorkspace(db: Kysely<Database> | Transac
   const victims = await db
     .selectFrom('events')
     .select('id')
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'events.workspace_id'))))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'events.workspace_id'))))
     .orderBy('id')
     .limit(limit)
     .execute();
   if (victims.length > 0) await db.deleteFrom('events').where('id', 'in', victims.map((v) => Number(v.id))).execute();
   await db
     .deleteFrom('event_retention')
-    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'event_retention.workspace_id'))))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('workspaces').select('workspaces.id').whereRef('workspaces.id', '=', 'event_retention.workspace_id'))))
     .execute();
   return victims.length;
 }
