@@ -23,6 +23,8 @@ import { createThrowawayDatabase, query, type ThrowawayDatabase } from '../store
 const SEED = Number(process.env.BERTH_HOSTILE_SEED ?? 20261130);
 const MIN_PER_SURFACE = 30;
 const TIMEOUT_MS = 15_000;
+/** BERTH_HOSTILE_TRACE=<regex> prints the requests whose "METHOD path [label]" matches, with their answers. */
+const TRACE = process.env.BERTH_HOSTILE_TRACE ? new RegExp(process.env.BERTH_HOSTILE_TRACE) : undefined;
 
 let server: TestServer;
 let repo: string;
@@ -149,6 +151,7 @@ async function fire(all: Hostile[]): Promise<string[]> {
       const h = batch[j]!;
       // An oversized upload may be cut off once the server has refused it; any other broken connection is a failure.
       const cutOff = a.status === -2 && h.body !== undefined && h.body.length > 1024 * 1024;
+      if (TRACE?.test(`${h.method} ${h.path} [${h.label}]`)) process.stdout.write(`${h.method} ${h.path.slice(0, 120)} [${h.label}] → ${a.status} ${a.body.slice(0, 200)}\n`);
       if (h.method !== 'GET' && a.status >= 200 && a.status < 300) accepted.push(`${h.method} ${h.path.slice(0, 120)} [${h.label}] ${String(h.body ?? '').slice(0, 120)} → ${a.status}`);
       if ((a.status >= 500 || a.status < 0) && !cutOff) failures.push(`${h.method} ${h.path.slice(0, 160)} [${h.label}] → ${a.status} ${a.body.slice(0, 300)}`);
     });
@@ -267,15 +270,19 @@ function fill(r: Route, caller: keyof typeof tokens, override: Record<string, st
   return r.template.replace(/\{(\w+)\}/g, (_m, p: string) => override[p] ?? encodeURIComponent(realParam(r.template, p, caller)));
 }
 
+/** Values of fields that name things which exist, so that a body valid but for one hostile field reaches the handler. */
+const REAL_VALUES: Record<string, string> = { project: 'demo', provisioner: 'shell', name: 'hostile-new', user: 'bob' };
+
 /** A plausible value of a schema (the first choice of a union or enum), to build bodies that are valid but for one field. */
-function sample(s: JsonSchema | undefined): unknown {
+function sample(s: JsonSchema | undefined, top = false, key = ''): unknown {
+  if (top && REAL_VALUES[key] && JSON.stringify(s ?? {}).includes('"string"')) return REAL_VALUES[key];
   if (!s) return 'x';
   if (s.enum) return s.enum[0];
-  if (s.anyOf) return sample(s.anyOf.find((a) => a.type !== 'null') ?? s.anyOf[0]);
+  if (s.anyOf) return sample(s.anyOf.find((a) => a.type !== 'null') ?? s.anyOf[0], top, key);
   const type = Array.isArray(s.type) ? s.type.find((t) => t !== 'null') : s.type;
   switch (type) {
     case 'object':
-      return Object.fromEntries((s.required ?? []).map((k) => [k, sample(s.properties?.[k])]));
+      return Object.fromEntries((s.required ?? []).map((k) => [k, sample(s.properties?.[k], top && key === '', k)]));
     case 'array':
       return [];
     case 'integer':
@@ -286,6 +293,28 @@ function sample(s: JsonSchema | undefined): unknown {
     default:
       return 'x';
   }
+}
+
+/**
+ * Copies of `value` (shaped by `s`) with one string somewhere inside, down to `depth` levels of
+ * objects and arrays, replaced by `bad`: a NUL in spec.env[0].value, spec.files[0].path, ….
+ */
+function withBadLeaf(s: JsonSchema | undefined, bad: string, depth = 3, top = true): { where: string; value: unknown }[] {
+  if (!s || depth < 0) return [];
+  const union = s.anyOf?.find((a) => a.type === 'object' || a.type === 'array');
+  if (union) return withBadLeaf(union, bad, depth, top);
+  if (s.type === 'object' && s.properties) {
+    const base = sample(s, top) as Record<string, unknown>;
+    return Object.entries(s.properties).flatMap(([k, p]) => {
+      const leafs = typesOf(p).has('string') && !p.enum ? [{ where: k, value: bad }] : withBadLeaf(p, bad, depth - 1, false).map((l) => ({ where: `${k}.${l.where}`, value: l.value }));
+      return leafs.map((l) => ({ where: l.where, value: { ...base, [k]: l.value } }));
+    });
+  }
+  if (s.type === 'array' && s.items) {
+    if (typesOf(s.items).has('string') && !s.items.enum) return [{ where: '0', value: [bad] }];
+    return withBadLeaf(s.items, bad, depth - 1, false).map((l) => ({ where: `0.${l.where}`, value: [l.value] }));
+  }
+  return [];
 }
 
 /** The JSON types `s` accepts at its top (through unions); empty when it says nothing. */
@@ -310,7 +339,7 @@ const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 /** At least MIN_PER_SURFACE hostile requests for one route. */
 function hostileFor(r: Route, routeIndex: number): Hostile[] {
   const out: Hostile[] = [];
-  const template = r.body ? (sample(r.body) as Record<string, unknown>) : undefined;
+  const template = r.body ? (sample(r.body, true) as Record<string, unknown>) : undefined;
   const validBody = r.body ? JSON.stringify(template) : undefined;
   const add = (label: string, p: { caller?: keyof typeof tokens; headers?: Record<string, string>; path?: string; body?: string | Buffer; contentType?: string | null }) => {
     const headers: Record<string, string> = { ...(p.headers ?? bearer(tokens[p.caller ?? 'admin'])) };
@@ -391,6 +420,8 @@ function hostileFor(r: Route, routeIndex: number): Hostile[] {
         for (const v of ['a\u0000b', 'x\u001b]0;owned\u0007', HUGE, '../../../../etc/passwd\u0000']) add(`${k}=${JSON.stringify(v).slice(0, 20)}`, { body: JSON.stringify({ ...base, [k]: v }) });
       }
     }
+    // A NUL anywhere inside: in a name, a path, an env value or a command it would reach a process or the database.
+    for (const { where, value } of withBadLeaf(r.body, 'nul\u0000here').filter((l) => l.where.includes('.'))) add(`NUL in ${where}`, { body: JSON.stringify(value) });
     for (const b of randomBodies(10, routeIndex + 2000)) add('random body', { body: b });
     add('a body without a content type', { body: validBody ?? '{}', contentType: null, path: refusedPath() });
   }
