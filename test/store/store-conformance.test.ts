@@ -150,6 +150,26 @@ for (const dialect of dialects) {
       await store.deleteUser(bob.id);
     });
 
+    test('quotas: absent, set, replaced with large byte counts and fractions of CPUs; project provisioners: set, replaced, cleared, gone with the project', async () => {
+      const u = await makeUser(store, 'q-user');
+      assert.equal(await store.getQuota('user', u.id), undefined);
+      const row = { scope: 'user' as const, subject_id: u.id, max_workspaces: 3, max_cpus: 1.5, max_memory: 8 * 1024 ** 3, max_storage: null, updated_at: ts() };
+      await store.setQuota(row);
+      await store.setQuota({ ...row, max_cpus: 0.25, max_storage: 50 * 1024 ** 4 });
+      assert.deepEqual(await store.getQuota('user', u.id), { ...row, max_cpus: 0.25, max_storage: 50 * 1024 ** 4 });
+      assert.equal(await store.getQuota('project', u.id), undefined);
+      const p = await store.createProject({ id: uid('prj'), name: 'limited', repo_url: '/srv/l.git', branch: null, owner_id: owner.id, credentials_enc: null, created_at: ts() });
+      await store.setProjectProvisioners(p.id, ['shell', 'docker']);
+      assert.deepEqual(await store.listProjectProvisioners(p.id), ['docker', 'shell']);
+      await store.setProjectProvisioners(p.id, ['kubernetes']);
+      assert.deepEqual(await store.listProjectProvisioners(p.id), ['kubernetes']);
+      await store.setProjectProvisioners(p.id, []);
+      assert.deepEqual(await store.listProjectProvisioners(p.id), []);
+      await store.setProjectProvisioners(p.id, ['docker']);
+      await store.deleteProject(p.id);
+      assert.deepEqual(await store.listProjectProvisioners(p.id), []);
+    });
+
     test('quarantine records keep their first sighting; event retention prunes in batches, spares the newest phase event and counts what went; backup works on SQLite only', async () => {
       await store.addQuarantine({ workspace_id: 'ws_q', provisioner: 'docker', first_seen: '2026-01-01T00:00:00.000Z', reason: 'r' });
       await store.addQuarantine({ workspace_id: 'ws_q', provisioner: 'docker', first_seen: '2026-02-01T00:00:00.000Z', reason: 'r' });
