@@ -17,6 +17,10 @@ test('invalid values fail at start-up naming the option', () => {
   assert.throws(() => loadConfig({ logLevel: 'loud' }, {}), /must be one of/);
   assert.throws(() => loadConfig({ databaseUrl: 'mysql://x' }, {}), /postgres/);
   assert.throws(() => loadConfig({ bogus: '1' }, {}), /Unknown server option/);
+  assert.throws(() => loadConfig({ eventRetentionCount: '0' }, {}), /--event-retention-count \(--event-retention-count\) must be a whole number/);
+  assert.throws(() => loadConfig({}, { BERTH_EVENT_RETENTION_COUNT: '1e4' }), /BERTH_EVENT_RETENTION_COUNT/);
+  const c = loadConfig({ eventRetentionCount: '500' }, { BERTH_ORPHAN_GRACE: '2d' });
+  assert.deepEqual([c.eventRetentionCount, c.eventRetentionAge, c.orphanGrace], [500, 30 * 86_400_000, 2 * 86_400_000]);
 });
 
 test('git gateway limits and the outbound allow-list are parsed at start-up', () => {

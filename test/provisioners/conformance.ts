@@ -270,7 +270,7 @@ export function provisionerConformance(backend: ConformanceBackend): void {
     await p.destroy(ws, op());
   });
 
-  test('secrets stay out of names, labels, files and progress; a forgotten workspace is listed and removed as an orphan', async () => {
+  test('secrets stay out of names, labels, files and progress; a forgotten workspace is listed, quarantined by a stop that keeps its files, and removed as an orphan', async () => {
     const secretEnv = `env-secret-${crypto.randomBytes(8).toString('hex')}`;
     const secretFile = `file-secret-${crypto.randomBytes(8).toString('hex')}`;
     const logins = p.capabilities.registryLogins && backend.privateImage;
@@ -299,9 +299,15 @@ export function provisionerConformance(backend: ConformanceBackend): void {
     assert.ok(!meta.all.includes(secretFile), 'file contents are not in the runtime metadata');
     if (logins) assert.ok(!meta.all.includes(logins.login.password), 'the registry password is nowhere on the runtime');
 
-    // The store forgets it (as after a lost database row): list() still finds it, and a destroy
-    // with no spec and no secrets, as the reconciler's orphan collection does, removes everything.
+    // The store forgets it (as after restoring an older database): list() still finds it; orphan
+    // collection first quarantines it with a stop given no spec and no secrets, which ends the
+    // runtime and keeps every file; only its removal (grace period or admin gc) destroys it.
     assert.ok((await p.list()).includes(ws.id));
+    await p.stop(minimalContext(ws.id), op());
+    const quarantined = await p.inspect(ws.id);
+    assert.notEqual(quarantined.state, 'running', 'a quarantined orphan does not run');
+    assert.equal(quarantined.storage, true, 'a quarantined orphan keeps its storage');
+    assert.ok((await p.list()).includes(ws.id), 'and is still listed');
     await p.destroy(minimalContext(ws.id), op());
     assert.ok(!(await p.list()).includes(ws.id));
     assert.deepEqual(names(await objectsOf(ws.id)), []);

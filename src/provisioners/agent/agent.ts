@@ -125,7 +125,8 @@ export class AgentProvisioner implements Provisioner {
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
-    const agentName = await this.agentOf(ws.id, false);
+    // An orphan in quarantine is pinned nowhere (its pin went with its row): the agent holding it is asked.
+    const agentName = (await this.agentOf(ws.id, false)) ?? (await this.holderOf(ws.id));
     if (!agentName) return;
     await (await this.client(agentName)).wait('PUT', `/v1/workspaces/${ws.id}`, { body: this.body(ws, 'stopped'), signal: opts.signal, progress: opts.progress });
   }
