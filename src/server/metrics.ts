@@ -44,7 +44,7 @@ function codeOf(err: unknown): string {
 /** Where the scrape-time gauges read from. */
 export interface MetricsSources {
   store: Pick<Store, 'listWorkspaces'>;
-  /** Live terminal (TTY) sessions. */
+  /** Terminal (TTY) sessions whose process runs. */
   terminals: () => number;
 }
 
@@ -74,7 +74,7 @@ export class Metrics implements ReconcileMetrics, ExecMetrics, GitMetrics {
     this.git = new Counter({ name: 'berth_git_requests_total', help: 'Git gateway requests, by service and HTTP status.', labelNames: ['service', 'status'], registers });
     new Gauge({
       name: 'berth_terminal_sessions',
-      help: 'Terminal (TTY) sessions held by the server, attached or not.',
+      help: 'Terminal (TTY) sessions whose process runs, attached or not.',
       registers,
       collect() {
         this.set(sources.terminals());

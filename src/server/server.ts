@@ -99,7 +99,7 @@ export class BerthServer {
     const bodyLimits = { 'receive-pack': config.gitPushLimit, 'upload-pack': config.gitFetchLimit };
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }), bodyLimits });
     const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway, caBundle });
-    const metrics: Metrics = new Metrics({ store, terminals: () => terminals.count() });
+    const metrics: Metrics = new Metrics({ store, terminals: () => terminals.running() });
     const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });

@@ -113,6 +113,13 @@ export class TerminalService {
     return this.sessions.size;
   }
 
+  /** Sessions whose process still runs; ended ones are kept a minute for a late re-attach (GET /metrics). */
+  running(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (!s.exit) n++;
+    return n;
+  }
+
   /** Starts a process for a connected client. */
   async start(ws: WebSocket, provisioner: Provisioner, ctx: WorkspaceContext, start: ExecStart & { cwd?: string }, early: EarlyMessages = { queue: [], handedOver: false }): Promise<void> {
     this.o.metrics?.execStarted(start.tty);
