@@ -60,6 +60,16 @@ test('a user workspace quota refuses one more, naming the limit, and admits agai
   await waitGone(server.client(), a.id);
 });
 
+test('creates at the same moment cannot both take the last share', async () => {
+  await setQuota('users', 'carol', { workspaces: 1 });
+  const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => carol.createWorkspace({ name: `race-${i}`, project: 'web', provisioner: 'shell' })));
+  const created = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  assert.equal(created.length, 1, 'exactly one is admitted');
+  for (const r of results) if (r.status === 'rejected') assert.match((r.reason as Error).message, /^User carol may have at most 1 workspace; 1 exists/);
+  await setQuota('users', 'carol', {});
+  await removeWorkspaces(server.client(), created[0]!.id);
+});
+
 test('a project workspace quota counts every user in the project', async () => {
   await setQuota('projects', 'api', { workspaces: 1 });
   const a = await server.client().createWorkspace({ name: 'api-1', project: 'api', provisioner: 'shell' });
