@@ -81,10 +81,14 @@ test('SIGTERM shuts down promptly even while a client follows the event log', as
   await server.restart();
 });
 
-test('a directory the store does not know is removed at start-up as an orphan', async () => {
+test('a directory the store does not know is quarantined at start-up, kept, and removed by admin gc', async () => {
   const shellRoot = path.join(server.dataDir, 'workspaces', 'shell');
   const orphan = path.join(shellRoot, 'ws_0123456789abcdef0123');
   fs.mkdirSync(path.join(orphan, 'work'), { recursive: true });
   await server.restart();
+  assert.equal(fs.existsSync(orphan), true, 'kept at start');
+  assert.deepEqual((await server.client().orphans()).map((o) => [o.workspaceId, o.provisioner]), [['ws_0123456789abcdef0123', 'shell']]);
+  const gc = await server.client().gc(false);
+  assert.deepEqual([gc.orphans.length, gc.failed], [1, []]);
   assert.equal(fs.existsSync(orphan), false);
 });
