@@ -5,13 +5,15 @@
  * internal host sent. An admin-allowed address works; an admin's own project is not restricted.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiError, type BerthClient } from '../../src/sdk/client.ts';
 import { tempDir, TestServer } from '../harness.ts';
-import { bareUpstream, gitWithToken, upstreamRoot, UPSTREAM_PASSWORD, UPSTREAM_USER } from '../git/fixtures.ts';
+import { bareUpstream, revParse, upstreamRoot, UPSTREAM_PASSWORD, UPSTREAM_USER } from '../git/fixtures.ts';
 import { startUpstream, type UpstreamServer } from '../git/upstream-server.ts';
 
 /** What the internal listeners send; no error text may contain it. */
@@ -51,6 +53,7 @@ async function counter(host: string): Promise<Counter> {
 let server: TestServer;
 let upstream: UpstreamServer;
 let root: string;
+let bare: string;
 let internal: Counter;
 let bob: BerthClient;
 let bobToken: string;
@@ -61,7 +64,7 @@ let redirectPort: number;
 
 before(async () => {
   root = upstreamRoot();
-  bareUpstream(root, 'app');
+  bare = bareUpstream(root, 'app');
   upstream = await startUpstream(root, UPSTREAM_USER, UPSTREAM_PASSWORD);
   internal = await counter('127.0.0.1');
   // The allowed address relays to the test's git server, so an allowed upstream really serves git.
@@ -89,6 +92,36 @@ after(async () => {
   await Promise.all([upstream?.close(), internal?.close(), ...closers.map((c) => c())]);
   fs.rmSync(root, { recursive: true, force: true });
 });
+
+/**
+ * git with `token` as the gateway password, run asynchronously: the upstream and relay live in this
+ * process, so a blocking spawnSync would leave them unable to answer the server's relay.
+ */
+async function gitAs(cwd: string, token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn('git', args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_TERMINAL_PROMPT: '0',
+      TEST_TOKEN: token,
+      GIT_CONFIG_COUNT: '2',
+      GIT_CONFIG_KEY_0: 'credential.helper',
+      GIT_CONFIG_VALUE_0: '',
+      GIT_CONFIG_KEY_1: 'credential.helper',
+      GIT_CONFIG_VALUE_1: '!f() { test "$1" = get && echo username=test && echo "password=$TEST_TOKEN"; }; f',
+      GIT_AUTHOR_NAME: 'Bob',
+      GIT_AUTHOR_EMAIL: 'bob@example.com',
+      GIT_COMMITTER_NAME: 'Bob',
+      GIT_COMMITTER_EMAIL: 'bob@example.com',
+    },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number>((resolve) => child.once('close', (c) => resolve(c ?? 1)));
+  return { code, stdout, stderr };
+}
 
 /** Fails unless `p` rejects with `status`, a message matching `re` and nothing an internal host sent. */
 async function refused(p: Promise<unknown>, status: number, re: RegExp): Promise<string> {
@@ -136,6 +169,17 @@ test('an allowed address works for bob; moving his project to a forbidden one is
   await bob.createProject({ name: 'bobs', repo, credentials: { username: UPSTREAM_USER, password: UPSTREAM_PASSWORD } });
   const synced = await bob.syncProject('bobs');
   assert.equal(synced.head, 'main');
+  // Clone and push through the gateway: the push relay reaches the allowed upstream too.
+  const dir = tempDir();
+  assert.equal((await gitAs(dir, bobToken, 'clone', '-q', `${server.url}/git/bobs.git`, 'c')).code, 0);
+  const work = path.join(dir, 'c');
+  fs.writeFileSync(path.join(work, 'bob.txt'), 'bob\n');
+  await gitAs(work, bobToken, 'add', 'bob.txt');
+  await gitAs(work, bobToken, 'commit', '-q', '-m', 'from bob');
+  const push = await gitAs(work, bobToken, 'push', '-q', 'origin', 'HEAD:main');
+  assert.equal(push.code, 0, push.stderr);
+  assert.equal(revParse(bare, 'refs/heads/main'), (await gitAs(work, bobToken, 'rev-parse', 'HEAD')).stdout.trim());
+  fs.rmSync(dir, { recursive: true, force: true });
   await refused(bob.updateProject('bobs', { repo: `http://127.0.0.1:${internal.port}/x` }), 403, /loopback address/);
   await refused(bob.updateProject('bobs', { repo: `http://localhost:${internal.port}/x` }), 403, /"localhost" resolves to/);
   assert.equal((await bob.getProject('bobs')).repo, repo);
@@ -157,10 +201,16 @@ test("a forbidden URL an admin set on bob's project is refused at fetch time, by
   await admin.updateProject('bobs2', { repo: `http://127.0.0.1:${internal.port}/internal-admin` });
   await refused(bob.syncProject('bobs2'), 403, /127\.0\.0\.1 is a loopback address/);
   const dir = tempDir();
-  const clone = gitWithToken(dir, bobToken, 'clone', '-q', `${server.url}/git/bobs2.git`, 'c');
+  const clone = await gitAs(dir, bobToken, 'clone', '-q', `${server.url}/git/bobs2.git`, 'c');
   assert.notEqual(clone.code, 0);
   assert.match(clone.stderr, /loopback address/);
   assert.ok(!clone.stderr.includes(CANARY), clone.stderr);
+  // A push is refused before the relay could connect.
+  const local = path.join(dir, 'local');
+  assert.equal((await gitAs(dir, bobToken, 'clone', '-q', bare, 'local')).code, 0);
+  const push = await gitAs(local, bobToken, 'push', `${server.url}/git/bobs2.git`, 'HEAD:refs/heads/probe');
+  assert.notEqual(push.code, 0);
+  assert.ok(!push.stderr.includes(CANARY), push.stderr);
   fs.rmSync(dir, { recursive: true, force: true });
   assert.equal(internal.connections, 0);
 });
