@@ -45,6 +45,12 @@ test('50,000 lines of setup output: logs end with running and the newest lines, 
   assert.match(lines.at(-1)!, /\bphase\s+running$/, 'the final event is running');
   assert.match(lines.at(-2)!, /\boutput\s+line 50000$/, 'the newest line of output comes just before');
   assert.match(tail.stderr, /older events not shown: berth ws logs flood --all/);
+  const five = await runCli(server, ['ws', 'logs', 'flood', '--tail', '5']);
+  assert.deepEqual(five.stdout.trimEnd().split('\n'), lines.slice(-5));
+  const recent = await runCli(server, ['ws', 'logs', 'flood', '--since', '10m', '--json']);
+  const since = recent.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { kind: string; message: string });
+  assert.ok(since.length > 200, `--since reads back past the default 200 (${since.length} events)`);
+  assert.deepEqual([since.at(-1)!.kind, since.at(-1)!.message], ['phase', 'running']);
 
   // Retention (keep 1,500) prunes in the background; readers are told how much went.
   const all = await eventually(
