@@ -117,7 +117,7 @@ test('names are judged by every address they resolve to, and git is pinned to th
   });
   assert.deepEqual((await guard.check('https://v6.example.com:8443/a.git'))!.config[1], ['http.curloptResolve', 'v6.example.com:8443:[2606:4700::1111]']);
   assert.deepEqual((await guard.check('git@git.example.com:team/app.git'))!.sshOptions, ['-o', 'HostName=93.184.216.34', '-o', 'HostKeyAlias=git.example.com']);
-  assert.deepEqual((await guard.check('ssh://git@git.example.com:2222/app.git'))!.sshOptions, ['-o', 'HostName=93.184.216.34', '-o', 'HostKeyAlias=git.example.com']);
+  assert.deepEqual((await guard.check('ssh://git@git.example.com:2222/app.git'))!.sshOptions, ['-o', 'HostName=93.184.216.34', '-o', 'HostKeyAlias=[git.example.com]:2222']);
   assert.deepEqual((await guard.check('git://git.example.com/app.git'))!.config, [['url.git://93.184.216.34:9418/.insteadOf', 'git://git.example.com/']]);
   await assert.rejects(guard.check('https://evil.example.com/x'), (err: Error) => err instanceof ForbiddenError && /"evil.example.com" resolves to 127.0.0.1, which is a loopback address/.test(err.message));
   await assert.rejects(guard.check('https://meta.example.com/x'), /resolves to fd00:ec2::254, which is a metadata address/);

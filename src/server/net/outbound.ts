@@ -246,7 +246,9 @@ function pin(scheme: string, host: string, port: number, ip: IpAddress | null, r
     if (bracketed) config.push(['http.curloptResolve', `${host}:${port}:${bracketed}`]);
     return { config, sshOptions: [] };
   }
-  if (scheme === 'ssh') return { config: [], sshOptions: addr ? ['-o', `HostName=${addr}`, '-o', `HostKeyAlias=${host}`] : [] };
+  // The alias keeps known_hosts keyed as ssh keys it without the pin (`[host]:port` off port 22), so pinned keys still match.
+  const alias = port === 22 ? host : `[${host}]:${port}`;
+  if (scheme === 'ssh') return { config: [], sshOptions: addr ? ['-o', `HostName=${addr}`, '-o', `HostKeyAlias=${alias}`] : [] };
   const prefix = /^git:\/\/[^/]*\//i.exec(repo)?.[0];
   return { config: bracketed && prefix ? [[`url.git://${bracketed}:${port}/.insteadOf`, prefix]] : [], sshOptions: [] };
 }
