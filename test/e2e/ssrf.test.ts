@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiError, type BerthClient } from '../../src/sdk/client.ts';
 import { tempDir, TestServer } from '../harness.ts';
-import { bareUpstream, revParse, upstreamRoot, UPSTREAM_PASSWORD, UPSTREAM_USER } from '../git/fixtures.ts';
+import { bareUpstream, revParse, tokenGitEnv, upstreamRoot, UPSTREAM_PASSWORD, UPSTREAM_USER } from '../git/fixtures.ts';
 import { startUpstream, type UpstreamServer } from '../git/upstream-server.ts';
 
 /** What the internal listeners send; no error text may contain it. */
@@ -98,23 +98,7 @@ after(async () => {
  * process, so a blocking spawnSync would leave them unable to answer the server's relay.
  */
 async function gitAs(cwd: string, token: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn('git', args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_TERMINAL_PROMPT: '0',
-      TEST_TOKEN: token,
-      GIT_CONFIG_COUNT: '2',
-      GIT_CONFIG_KEY_0: 'credential.helper',
-      GIT_CONFIG_VALUE_0: '',
-      GIT_CONFIG_KEY_1: 'credential.helper',
-      GIT_CONFIG_VALUE_1: '!f() { test "$1" = get && echo username=test && echo "password=$TEST_TOKEN"; }; f',
-      GIT_AUTHOR_NAME: 'Bob',
-      GIT_AUTHOR_EMAIL: 'bob@example.com',
-      GIT_COMMITTER_NAME: 'Bob',
-      GIT_COMMITTER_EMAIL: 'bob@example.com',
-    },
-  });
+  const child = spawn('git', args, { cwd, env: tokenGitEnv(token) });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -18,26 +18,27 @@ export function bareUpstream(root: string, name: string, files: Record<string, s
   return bare;
 }
 
+/** The environment for host-side git that sends `token` to the gateway through a credential helper reading it from the environment. */
+export function tokenGitEnv(token: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    GIT_TERMINAL_PROMPT: '0',
+    TEST_TOKEN: token,
+    GIT_CONFIG_COUNT: '2',
+    GIT_CONFIG_KEY_0: 'credential.helper',
+    GIT_CONFIG_VALUE_0: '',
+    GIT_CONFIG_KEY_1: 'credential.helper',
+    GIT_CONFIG_VALUE_1: '!f() { test "$1" = get && echo username=test && echo "password=$TEST_TOKEN"; }; f',
+    GIT_AUTHOR_NAME: 'Host',
+    GIT_AUTHOR_EMAIL: 'host@example.com',
+    GIT_COMMITTER_NAME: 'Host',
+    GIT_COMMITTER_EMAIL: 'host@example.com',
+  };
+}
+
 /** Runs git on the host against the gateway, sending `token` through a credential helper that reads it from the environment. */
 export function gitWithToken(cwd: string, token: string, ...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync('git', args, {
-    cwd,
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      GIT_TERMINAL_PROMPT: '0',
-      TEST_TOKEN: token,
-      GIT_CONFIG_COUNT: '2',
-      GIT_CONFIG_KEY_0: 'credential.helper',
-      GIT_CONFIG_VALUE_0: '',
-      GIT_CONFIG_KEY_1: 'credential.helper',
-      GIT_CONFIG_VALUE_1: '!f() { test "$1" = get && echo username=test && echo "password=$TEST_TOKEN"; }; f',
-      GIT_AUTHOR_NAME: 'Host',
-      GIT_AUTHOR_EMAIL: 'host@example.com',
-      GIT_COMMITTER_NAME: 'Host',
-      GIT_COMMITTER_EMAIL: 'host@example.com',
-    },
-  });
+  const r = spawnSync('git', args, { cwd, encoding: 'utf8', env: tokenGitEnv(token) });
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
 }
 
