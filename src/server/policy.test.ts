@@ -29,6 +29,7 @@ test('under a resource limit a workspace must state that resource', () => {
 test('a limit of zero refuses everything; a quota filled exactly still admits the last unit', () => {
   assert.match(quotaRefusal('User bob', { ...none, workspaces: 0 }, { ...used, workspaces: 0 }, {})!, /at most 0 workspaces; 0 exist/);
   assert.equal(quotaRefusal('User bob', { ...none, cpus: 4 }, used, { cpus: 1 }), undefined);
+  assert.equal(quotaRefusal('User bob', { ...none, cpus: 1 }, { ...used, cpus: 0 }, { cpus: 1.5 }), 'User bob may use at most 1 CPU across workspaces; 0 are in use and this workspace asks for 1.5.');
 });
 
 test('usage counts live workspaces only, summing what their specs ask', () => {

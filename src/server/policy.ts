@@ -5,7 +5,7 @@
 import { ForbiddenError, InputError, NotFoundError, QuotaExceededError } from '../core/errors.ts';
 import type { Spec } from '../core/spec.ts';
 import { formatSize, parseSize } from '../core/units.ts';
-import type { ProjectRow, QuotaRow, Store, UserRow } from '../store/store.ts';
+import type { ProjectRow, QuotaRow, Store, UserRow, WorkspaceRow } from '../store/store.ts';
 import type { ProjectProvisioners, Quota, QuotaInput } from '../sdk/policy.ts';
 
 /** Amounts a set of workspaces holds, or a limit on them (sizes in bytes). */
@@ -50,12 +50,13 @@ export function quotaRefusal(subject: string, limits: Limits, used: Amounts, ask
     const limit = limits[key];
     if (limit === null) continue;
     const r = RESOURCES[key];
+    const what = key === 'cpus' && limit === 1 ? 'CPU' : r.what;
     const asked = ask[key];
     if (asked === undefined) {
-      return `${subject} has a quota of ${r.show(limit)} ${r.what}, so each workspace must set ${r.field}; this one sets none.`;
+      return `${subject} has a quota of ${r.show(limit)} ${what}, so each workspace must set ${r.field}; this one sets none.`;
     }
     if (used[key] + asked > limit) {
-      return `${subject} may use at most ${r.show(limit)} ${r.what} across workspaces; ${r.show(used[key])} ${key === 'cpus' && used[key] !== 1 ? 'are' : 'is'} in use and this workspace asks for ${r.show(asked)}.`;
+      return `${subject} may use at most ${r.show(limit)} ${what} across workspaces; ${r.show(used[key])} ${key === 'cpus' && used[key] !== 1 ? 'are' : 'is'} in use and this workspace asks for ${r.show(asked)}.`;
     }
   }
   return undefined;
@@ -98,12 +99,33 @@ export class PolicyService {
 
   /** Checks `a` against the project's provisioners and both quotas, then runs `store` (the insert) before the next admission. */
   admit<T>(a: Admission, store: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
+    return this.serially(async () => {
       await this.check(a);
       return store();
     });
+  }
+
+  /** Runs `fn` after every admission called before it. */
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Checks a workspace's changed spec (PATCH) against its owner's and project's CPU, memory and
+   * storage limits, its own old share not counted, then runs `store` (the update). A change that
+   * leaves the resources as they were is never refused, whatever the quotas say now.
+   */
+  admitChange<T>(c: { row: WorkspaceRow; before: Spec; after: Spec }, store: () => Promise<T>): Promise<T> {
+    const ask = askOf(c.after);
+    if (JSON.stringify(askOf(c.before)) === JSON.stringify(ask)) return store();
+    return this.serially(async () => {
+      const [owner, project] = await Promise.all([this.store.getUser(c.row.owner_id), this.store.getProject(c.row.project_id)]);
+      // The workspace exists already: only its resources are checked, not the count.
+      await this.checkQuotas({ id: c.row.owner_id, name: owner?.name ?? c.row.owner_id }, { id: c.row.project_id, name: project?.name ?? c.row.project_id }, ask, c.row.id);
+      return store();
+    });
   }
 
   /** Throws ForbiddenError or QuotaExceededError with a sentence when `a` is not allowed. */
@@ -112,16 +134,21 @@ export class PolicyService {
     if (allowed.length > 0 && !allowed.includes(a.provisioner)) {
       throw new ForbiddenError(`Project ${a.project.name} may use only the provisioner${allowed.length === 1 ? '' : 's'} ${allowed.join(', ')}; choose one of them instead of "${a.provisioner}".`);
     }
-    const ask = askOf(a.spec);
+    await this.checkQuotas(a.user, a.project, askOf(a.spec));
+  }
+
+  /** Throws QuotaExceededError when `ask` does not fit the owner's or the project's quota; `changing` names a workspace that exists already (not counted, nor its share). */
+  private async checkQuotas(owner: { id: string; name: string }, project: { id: string; name: string }, ask: Ask, changing?: string): Promise<void> {
     const scopes = [
-      { scope: 'user' as const, id: a.user.id, subject: `User ${a.user.name}`, filter: { ownerId: a.user.id } },
-      { scope: 'project' as const, id: a.project.id, subject: `Project ${a.project.name}`, filter: { projectId: a.project.id } },
+      { scope: 'user' as const, id: owner.id, subject: `User ${owner.name}`, filter: { ownerId: owner.id } },
+      { scope: 'project' as const, id: project.id, subject: `Project ${project.name}`, filter: { projectId: project.id } },
     ];
     for (const s of scopes) {
       const row = await this.store.getQuota(s.scope, s.id);
       if (!row) continue;
-      const used = usageOf(await this.store.listWorkspaces(s.filter));
-      const refusal = quotaRefusal(s.subject, limitsOf(row), used, ask);
+      const used = usageOf((await this.store.listWorkspaces(s.filter)).filter((w) => w.id !== changing));
+      const limits = changing ? { ...limitsOf(row), workspaces: null } : limitsOf(row);
+      const refusal = quotaRefusal(s.subject, limits, used, ask);
       if (refusal) throw new QuotaExceededError(refusal, { details: { scope: s.scope, subject: s.subject.split(' ')[1], used } });
     }
   }

@@ -109,16 +109,19 @@ export async function updateWorkspace(o: WorkspaceServiceOptions, service: Works
   const changes = describeSpecChange(before, after);
   if (changes.length === 0) return service.toWire(row);
   const reprovision = row.desired === 'running';
-  const updated = await o.store.updateWorkspace(
-    row.id,
-    {
-      spec_json: o.codec.encode(after),
-      updated_at: new Date().toISOString(),
-      // A failed or running workspace is provisioned again, from a fresh count of attempts.
-      ...(reprovision ? { phase: 'pending' as const, attempts: 0, next_attempt_at: null, message: null } : {}),
-    },
-    { unlessDesired: 'deleted' },
-  );
+  const write = () =>
+    o.store.updateWorkspace(
+      row.id,
+      {
+        spec_json: o.codec.encode(after),
+        updated_at: new Date().toISOString(),
+        // A failed or running workspace is provisioned again, from a fresh count of attempts.
+        ...(reprovision ? { phase: 'pending' as const, attempts: 0, next_attempt_at: null, message: null } : {}),
+      },
+      { unlessDesired: 'deleted' },
+    );
+  // More CPUs or memory must fit the owner's and project's quotas, as at create.
+  const updated = await (o.policy ? o.policy.admitChange({ row, before, after }, write) : write());
   if (!updated) throw new ConflictError(`Workspace "${row.name}" is being deleted; its spec can no longer change.`);
   const how = reprovision ? 'provisioning again on the same storage' : 'applied at the next start';
   await o.events.secretsChanged(row.id);

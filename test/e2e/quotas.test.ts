@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import type { ProjectProvisioners, Quota } from '../../src/sdk/policy.ts';
 import type { CreateWorkspace } from '../../src/sdk/wire.ts';
-import { TestServer, makeRepo, rejectsWith, runCli, waitGone } from '../harness.ts';
+import { TestServer, makeRepo, rejectsWith, runCli, waitGone, waitPhase } from '../harness.ts';
 import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
 
 let server: TestServer;
@@ -113,6 +113,25 @@ test('CPU and memory quotas on docker: refused with used and asked amounts, admi
   await setQuota('users', 'carol', {});
   await removeWorkspaces(server.client(), b.id);
   await waitGone(server.client(), a.id);
+});
+
+test('changing a workspace to more CPUs or memory is held to the quota, its own old share not counted', async () => {
+  const image = testEnv().BERTH_TEST_IMAGE;
+  await setQuota('users', 'carol', { cpus: 1 });
+  const w = await carol.createWorkspace({ name: 'grow', project: 'web', provisioner: 'docker', spec: { image, resources: { cpus: 0.5 } } });
+  await carol.stopWorkspace(w.id);
+  await waitPhase(carol, w.id, 'stopped', 120_000);
+  const cpus = (x: { spec: unknown }) => (x.spec as { resources: { cpus?: number } }).resources.cpus;
+  // 0.5 → 1 fits (its own 0.5 is not counted twice); 1 → 1.5 does not.
+  assert.equal(cpus(await carol.updateWorkspace(w.id, { resources: { cpus: 1 } })), 1);
+  await rejectsWith(carol.updateWorkspace(w.id, { resources: { cpus: 1.5 } }), 403, /^User carol may use at most 1 CPU across workspaces; 0 are in use and this workspace asks for 1\.5\.$/);
+  await rejectsWith(carol.updateWorkspace(w.id, { resources: { cpus: null } }), 403, /must set spec\.resources\.cpus/);
+  assert.equal(cpus(await carol.getWorkspace(w.id)), 1, 'the refused changes stored nothing');
+  // A change that leaves the resources alone is not refused, even once the quota is lower.
+  await setQuota('users', 'carol', { cpus: 0.5 });
+  await carol.updateWorkspace(w.id, { env: [{ name: 'COLOUR', value: 'blue' }] });
+  await setQuota('users', 'carol', {});
+  await removeWorkspaces(server.client(), w.id);
 });
 
 test('a developer of a project is held to his own quota there', async () => {
