@@ -1,16 +1,18 @@
 /**
  * The fault-injection suite: a random sequence of lifecycle operations (create, write a file, stop,
- * start, delete, commit and push) on shell and docker workspaces, interleaved with faults (kill -9
- * of the control plane, the Docker engine unreachable and back, a container removed behind Berth's
- * back). After the sequence everything must converge; every file written must still be there and
- * every push upstream; nothing may be left without a workspace row. The seed is fixed unless
- * BERTH_FAULT_SEED is set (a number, or `random`), and printed with the results on one line, so a
- * failure can be replayed. BERTH_FAULT_OPS sets the length of the sequence.
+ * start, delete, commit and push) on shell, docker and agent workspaces, interleaved with faults
+ * (kill -9 of the control plane, the Docker engine unreachable and back, kill -9 of the agent
+ * daemon, a container removed behind Berth's back). After each fault everything must converge and
+ * every running workspace still hold its files; at the end every file written must still be there
+ * and every push upstream, and nothing may be left without a workspace row. The seed is fixed
+ * unless BERTH_FAULT_SEED is set (a number, or `random`), and printed with the results on one line,
+ * so a failure can be replayed. BERTH_FAULT_OPS sets the length; BERTH_FAULT_AGENT=0 leaves the agent out.
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { World } from './world.ts';
+import { WITH_AGENT } from './agent-host.ts';
+import { World, type Provisioner } from './world.ts';
 
 const FIXED_SEED = 20261130;
 const SEED = process.env.BERTH_FAULT_SEED === 'random' ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.BERTH_FAULT_SEED ?? FIXED_SEED);
@@ -20,19 +22,19 @@ const MAX_LIVE = 4;
 
 /** One step of a sequence; `n` picks the workspace among the live ones when it runs. */
 type Step =
-  | { kind: 'create'; provisioner: 'shell' | 'dk' }
+  | { kind: 'create'; provisioner: Provisioner }
   | { kind: 'write' | 'stop' | 'start' | 'delete' | 'push' | 'rm-f'; n: number }
-  | { kind: 'kill9' }
+  | { kind: 'kill9' | 'agent-kill' }
   | { kind: 'outage'; killDuring: boolean };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('create' as const), provisioner: fc.constantFrom('shell' as const, 'dk' as const) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('create' as const), provisioner: fc.constantFrom<Provisioner[]>(...(WITH_AGENT ? (['shell', 'dk', 'ag'] as const) : (['shell', 'dk'] as const))) }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('write' as const), n: fc.nat(99) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constantFrom('stop' as const, 'start' as const), n: fc.nat(99) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), n: fc.nat(99) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('push' as const), n: fc.nat(99) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('rm-f' as const), n: fc.nat(99) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('kill9' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: WITH_AGENT ? fc.constantFrom('kill9' as const, 'agent-kill' as const) : fc.constant('kill9' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('outage' as const), killDuring: fc.boolean() }) },
 );
 
@@ -66,6 +68,8 @@ async function apply(w: World, s: Step): Promise<void> {
       return w.removeContainer(target!);
     case 'kill9':
       return w.kill9();
+    case 'agent-kill':
+      return w.killAgent();
     case 'outage':
       return w.outage(s.killDuring);
   }
@@ -84,7 +88,7 @@ test('random lifecycle operations under faults lose no file, leave no orphan and
       w.tally.ops++;
       await apply(w, s);
       // After a fault, everything must settle again before the next step.
-      if (s.kind === 'kill9' || s.kind === 'outage' || s.kind === 'rm-f') {
+      if (s.kind === 'kill9' || s.kind === 'agent-kill' || s.kind === 'outage' || s.kind === 'rm-f') {
         log(`converged in ${await w.converge()} ms`);
         lost.push(...(await w.checkRunning()));
       }

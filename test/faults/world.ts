@@ -1,7 +1,7 @@
 /**
  * The world the fault suite acts on: a real control plane (killed with -9 and restarted on its data
- * directory), the local Docker engine behind a proxy that can be cut, a shell and a docker
- * provisioner, and a project whose upstream receives pushes. Keeps the model of what must be true
+ * directory), the local Docker engine behind a proxy that can be cut, an agent daemon that can be
+ * killed, a shell, a docker and an agent provisioner, and a project whose upstream receives pushes. Keeps the model of what must be true
  * (workspaces, their desired state, every file written and pushed) and checks it against reality.
  */
 import fs from 'node:fs';
@@ -10,19 +10,23 @@ import type { BerthClient } from '../../src/sdk/client.ts';
 import type { Workspace } from '../../src/sdk/wire.ts';
 import { containersWith, docker, inspect, installationOf, testEnv, volumesWith } from '../docker/env.ts';
 import { TestServer, eventually, git, makeRepo, runCli } from '../harness.ts';
+import { AgentHost, agentListenArgs, WITH_AGENT } from './agent-host.ts';
 import { EngineProxy, engineSocket } from './proxy.ts';
 
 /** What the model knows of one workspace. */
 export interface ModelWorkspace {
   name: string;
   id: string;
-  provisioner: 'shell' | 'dk';
+  provisioner: Provisioner;
   desired: 'running' | 'stopped' | 'deleted';
   /** Relative path in the checkout → content. */
   files: Map<string, string>;
   /** Files committed and pushed to the upstream branch `fault-<name>`. */
   pushed: Map<string, string>;
 }
+
+/** The provisioners of the suite: shell, docker behind the cuttable proxy, and an agent (unless BERTH_FAULT_AGENT=0). */
+export type Provisioner = 'shell' | 'dk' | 'ag';
 
 /** Counters printed in the summary line. */
 export interface Tally {
@@ -45,6 +49,7 @@ export class World {
   private counter = 0;
   /** When the last fault was done with (the engine back, the control plane killed, the container removed). */
   private faultAt = 0;
+  agent: AgentHost | undefined;
 
   private constructor(
     readonly server: TestServer,
@@ -58,7 +63,7 @@ export class World {
     const env = testEnv();
     const proxy = await EngineProxy.open(engineSocket(env.BERTH_TEST_DOCKER_HOST));
     // Small retry settings: an outage that counted as failures would fail workspaces within seconds.
-    const server = await TestServer.start({ args: ['--local-docker', 'off'], env: { BERTH_RECONCILE_ATTEMPTS: '3', BERTH_RECONCILE_BACKOFF: '200ms' } }).catch(async (err: unknown) => {
+    const server = await TestServer.start({ args: ['--local-docker', 'off', ...agentListenArgs()], env: { BERTH_RECONCILE_ATTEMPTS: '3', BERTH_RECONCILE_BACKOFF: '200ms' } }).catch(async (err: unknown) => {
       await proxy.close();
       throw err;
     });
@@ -68,6 +73,7 @@ export class World {
       await w.client.createProvisioner({ name: 'dk', type: 'docker', options: { dockerHost: proxy.dockerHost } });
       const r = await runCli(server, ['project', 'add', 'demo', '--repo', w.upstream]);
       if (r.code !== 0) throw new Error(`project add failed: ${r.stderr}`);
+      if (WITH_AGENT) w.agent = await AgentHost.enroll(server);
     } catch (err) {
       await w.close();
       throw err;
@@ -92,9 +98,10 @@ export class World {
 
   // ---- operations ------------------------------------------------------------------------
 
-  async create(provisioner: 'shell' | 'dk'): Promise<void> {
+  async create(provisioner: Provisioner): Promise<void> {
+    if (provisioner === 'ag' && !this.agent) provisioner = 'dk';
     const name = `f${++this.counter}`;
-    const spec = provisioner === 'dk' ? { image: testEnv().BERTH_TEST_IMAGE, user: 'dev' } : {};
+    const spec = provisioner === 'dk' ? { image: testEnv().BERTH_TEST_IMAGE, user: 'dev' } : provisioner === 'ag' ? { image: testEnv().BERTH_TEST_IMAGE } : {};
     const w = await this.client.createWorkspace({ name, project: 'demo', provisioner, spec });
     this.model.set(name, { name, id: w.id, provisioner, desired: 'running', files: new Map(), pushed: new Map() });
     this.log(`create ${name} on ${provisioner}`);
@@ -104,7 +111,7 @@ export class World {
     await this.ensureRunning(m);
     const file = `fault-${++this.counter}.txt`;
     const content = `${m.name} ${this.counter} ${Date.now()}`;
-    const r = await this.client.run(m.id, ['sh', '-c', `printf '%s' "$1" > "$2" && sync`, 'sh', content, file]);
+    const r = await this.runIn(m, ['sh', '-c', `printf '%s' "$1" > "$2" && sync`, 'sh', content, file]);
     if (r.code !== 0) throw new Error(`writing ${file} in ${m.name} failed (${r.code}): ${r.stderr}`);
     m.files.set(file, content);
     this.log(`write ${m.name}/${file}`);
@@ -113,7 +120,7 @@ export class World {
   async push(m: ModelWorkspace): Promise<void> {
     await this.ensureRunning(m);
     const script = 'git add -A . && git -c user.name=Fault -c user.email=fault@example.com commit -q --allow-empty -m "fault suite" && git push -q origin "HEAD:refs/heads/fault-$1"';
-    const r = await this.client.run(m.id, ['sh', '-c', script, 'sh', m.name]);
+    const r = await this.runIn(m, ['sh', '-c', script, 'sh', m.name]);
     if (r.code !== 0) throw new Error(`commit and push in ${m.name} failed (${r.code}): ${r.stderr}`);
     m.pushed = new Map(m.files);
     this.log(`push ${m.name} (${m.pushed.size} files)`);
@@ -168,6 +175,15 @@ export class World {
     this.log(`fault: engine unreachable${killDuring ? ', control plane killed meanwhile' : ''}, then back`);
   }
 
+  /** kill -9 of the agent daemon, started again on its root; its workspaces keep running. */
+  async killAgent(): Promise<void> {
+    if (!this.agent) return this.kill9();
+    this.tally.faults++;
+    await this.agent.restart();
+    this.faultAt = Date.now();
+    this.log('fault: kill -9 of the agent daemon, started again');
+  }
+
   /** `docker rm -f` of a docker workspace's container behind Berth's back. */
   async removeContainer(m: ModelWorkspace): Promise<void> {
     this.tally.faults++;
@@ -184,6 +200,24 @@ export class World {
   }
 
   // ---- convergence and checks ------------------------------------------------------------
+
+  /**
+   * Runs a command in a workspace that should be running. A stop followed at once by a start may
+   * still be stopping when it is first seen running (the stop is being cancelled): then it waits
+   * until it runs again.
+   */
+  private async runIn(m: ModelWorkspace, cmd: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.client.run(m.id, cmd);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'conflict' || attempt >= 5) throw err;
+        this.log(`${m.name}: ${(err as Error).message}; waiting until it runs`);
+        await new Promise((r) => setTimeout(r, 500));
+        await this.waitSettled(m, 120_000);
+      }
+    }
+  }
 
   private async ensureRunning(m: ModelWorkspace): Promise<void> {
     if (m.desired !== 'running') await this.setDesired(m, 'running');
@@ -279,6 +313,8 @@ export class World {
     for (const prov of fs.existsSync(root) ? fs.readdirSync(root) : []) {
       for (const d of fs.readdirSync(path.join(root, prov))) if (/^ws_[0-9a-f]+$/.test(d) && !ids.has(d)) out.push(`directory workspaces/${prov}/${d}`);
     }
+    const mine = new Set([...this.model.values()].map((m) => m.id));
+    for (const h of this.agent?.holdings() ?? []) if (mine.has(h.id) && !ids.has(h.id)) out.push(h.what);
     const quarantined = await this.client.orphans().catch(() => []);
     for (const q of quarantined) out.push(`quarantined ${JSON.stringify(q)}`);
     return out;
@@ -294,6 +330,7 @@ export class World {
   async close(): Promise<void> {
     await this.proxy.restore().catch(() => undefined);
     await this.server.stop();
+    await this.agent?.close(new Set([...this.model.values()].map((m) => m.id)));
     if (this.installation) for (const c of containersWith(`berth.installation=${this.installation}`)) docker(['rm', '-f', c], { allowFail: true });
     if (this.installation) for (const v of volumesWith(`berth.installation=${this.installation}`)) docker(['volume', 'rm', '-f', v], { allowFail: true });
     await this.proxy.close();
