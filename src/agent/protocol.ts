@@ -42,6 +42,8 @@ export interface WireWorkspace {
   spec: Spec;
   /** BERTH_* (workspace token and server URL included) plus the spec's env: secrets, kept in memory and a 0600 file only. */
   env: Record<string, string>;
+  /** A team's CA bundle (PEM) for the workspace's trust; optional, so older agents simply ignore it. */
+  caBundle?: string;
 }
 
 /** Body of `PUT /v1/workspaces/:id`. */
@@ -115,6 +117,7 @@ export function toWire(ws: WorkspaceContext): WireWorkspace {
     ...(ws.ref !== undefined ? { ref: ws.ref } : {}),
     spec: ws.spec,
     env: ws.env,
+    ...(ws.caBundle ? { caBundle: ws.caBundle } : {}),
   };
 }
 

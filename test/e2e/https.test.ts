@@ -1,19 +1,25 @@
 /**
  * E2E: a control plane serving HTTPS with a certificate from a team's own CA (--tls-cert/--tls-key)
- * and that CA given with --ca-bundle. Workspaces on shell and on the real Docker engine trust it:
- * git fetches and pushes through the gateway over HTTPS, TLS clients verify the server through the
- * bundle Berth installs (and, in a container, the system store), and the CLI works with BERTH_CA_BUNDLE.
+ * and that CA given with --ca-bundle. Workspaces on shell, on the real Docker engine, on the
+ * testenv's Kubernetes and on a remote agent host trust it: git fetches and pushes through the
+ * gateway over HTTPS, TLS clients verify the server through the bundle Berth installs (and, in a
+ * root-capable container, the system store), and the CLI works with BERTH_CA_BUNDLE.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { HOST_ALIAS } from '../../src/provisioners/docker/reach.ts';
 import { trustCaFile } from '../../src/sdk/trust.ts';
+import type { BerthClient } from '../../src/sdk/client.ts';
 import { issue, selfSigned } from '../agent/certs.ts';
+import { agentRoot, agentTestEnv, startAgent, type RunningAgent } from '../agent/fixtures.ts';
 import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
-import { git, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
+import { BERTH_BIN, git, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
+import { BRIDGE, K8sSuite } from '../kubernetes/env.ts';
 import { bareUpstream, revParse, wsCommit, wsRun } from '../git/fixtures.ts';
 
 const env = testEnv();
@@ -23,9 +29,13 @@ let server: TestServer;
 let bare: string;
 let installation = '';
 
-/** Every IPv4 address of this host: workspaces reach the server on loopback (shell) or on a bridge's address or its alias (Docker). */
+/**
+ * Every IPv4 address of this host: workspaces reach the server on loopback (shell), on a bridge's
+ * address or its alias (Docker), the pod bridge (Kubernetes) or the agent's veth. Those two are
+ * named: Node lists only interfaces that are up and running, and a bridge without pods is not.
+ */
 function hostAddresses(): string[] {
-  return [...new Set(['127.0.0.1', ...Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address))])];
+  return [...new Set(['127.0.0.1', BRIDGE, agentTestEnv().BERTH_TEST_AGENT_HOST_IP, ...Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address))])];
 }
 
 before(async () => {
@@ -34,8 +44,9 @@ before(async () => {
   fs.writeFileSync(files.ca, ca.cert);
   fs.writeFileSync(files.cert, leaf.cert);
   fs.writeFileSync(files.key, leaf.key, { mode: 0o600 });
-  // This test process talks to the server too: it trusts the team's CA as a user's client would.
+  // This test process and the CLI it runs talk to the server too: they trust the team's CA as a user's client would.
   trustCaFile(files.ca);
+  process.env.BERTH_CA_BUNDLE = files.ca;
   server = await TestServer.start({ args: ['--tls-cert', files.cert, '--tls-key', files.key, '--ca-bundle', files.ca] });
   installation = installationOf(server);
   bare = bareUpstream(dir, 'app', { 'README.md': '# over https\n' });
@@ -49,16 +60,31 @@ after(async () => {
 });
 
 /** git fetch, then a commit pushed through the gateway, over HTTPS from inside the workspace; the upstream gets it. */
-async function fetchAndPush(ws: string, file: string): Promise<void> {
-  const c = server.client();
+async function fetchAndPush(ws: string, file: string, c = server.client(), upstream = bare): Promise<void> {
   const origin = (await wsRun(c, ws, ['git', 'remote', 'get-url', 'origin'])).stdout.trim();
   assert.match(origin, /^https:\/\//, 'origin is the gateway over HTTPS');
   await wsRun(c, ws, ['git', 'fetch', 'origin']);
   await wsCommit(c, ws, file, `written in ${ws}`, `add ${file}`);
   const push = await wsRun(c, ws, ['git', 'push', 'origin', 'HEAD:main']);
   assert.match(push.stderr, /-> main/);
-  assert.equal(git(dir, '--git-dir', bare, 'log', '-1', '--format=%s', 'main').trim(), `add ${file}`);
-  assert.equal(revParse(bare, 'main'), (await wsRun(c, ws, ['git', 'rev-parse', 'HEAD'])).stdout.trim());
+  assert.equal(git(dir, '--git-dir', upstream, 'log', '-1', '--format=%s', 'main').trim(), `add ${file}`);
+  assert.equal(revParse(upstream, 'main'), (await wsRun(c, ws, ['git', 'rev-parse', 'HEAD'])).stdout.trim());
+}
+
+/** Whether `openssl s_client` inside the workspace verifies the server at BERTH_SERVER_URL against `caFile` (a shell expression). */
+async function verifiesServer(c: BerthClient, ws: string, caFile: string): Promise<void> {
+  const url = (await wsRun(c, ws, ['printenv', 'BERTH_SERVER_URL'])).stdout.trim();
+  assert.match(url, /^https:\/\//);
+  const { hostname, port } = new URL(url);
+  const check = /^[\d.]+$/.test(hostname) ? '-verify_ip' : '-verify_hostname';
+  const r = await wsRun(c, ws, ['sh', '-c', `openssl s_client -connect ${hostname}:${port} -verify_return_error ${check} ${hostname} -CAfile ${caFile} </dev/null 2>&1 | grep -E "Verify return code"`]);
+  assert.match(r.stdout, /Verify return code: 0 \(ok\)/);
+}
+
+/** The four TLS variables, all naming the bundle under the workspace's mount path. */
+async function trustVariables(c: BerthClient, ws: string): Promise<void> {
+  const vars = (await wsRun(c, ws, ['sh', '-c', 'echo "$GIT_SSL_CAINFO|$NODE_EXTRA_CA_CERTS|$SSL_CERT_FILE|$CURL_CA_BUNDLE"'])).stdout.trim().split('|');
+  assert.deepEqual(vars, Array(4).fill('/workspace/.berth/ca.crt'));
 }
 
 test('the server listens on HTTPS, refuses clients without the CA, and the CLI works with BERTH_CA_BUNDLE', async () => {
@@ -66,7 +92,7 @@ test('the server listens on HTTPS, refuses clients without the CA, and the CLI w
   const health = await fetch(`${server.url}/healthz`);
   assert.equal(health.status, 200);
   // A client that does not trust the team's CA is refused by TLS, not answered in clear.
-  const plain = await runCli(server, ['ws', 'list'], {});
+  const plain = await runCli(server, ['ws', 'list'], { env: { BERTH_CA_BUNDLE: '' } });
   assert.notEqual(plain.code, 0);
   assert.match(plain.stderr, /certificate/i);
   const cli = await runCli(server, ['ws', 'list'], { env: { BERTH_CA_BUNDLE: files.ca } });
@@ -96,22 +122,72 @@ test('docker: the CA is in the system store and the bundle; git fetch and push o
   const c = server.client();
   await c.createWorkspace({ name: 'dk1', project: 'app', provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE, user: 'dev' } });
   await waitPhase(c, 'dk1', 'running', 120_000);
-  const vars = (await wsRun(c, 'dk1', ['sh', '-c', 'echo "$GIT_SSL_CAINFO|$NODE_EXTRA_CA_CERTS|$SSL_CERT_FILE|$CURL_CA_BUNDLE|$(id -un)"'])).stdout.trim().split('|');
-  assert.deepEqual(vars, ['/workspace/.berth/ca.crt', '/workspace/.berth/ca.crt', '/workspace/.berth/ca.crt', '/workspace/.berth/ca.crt', 'dev']);
-  const url = (await wsRun(c, 'dk1', ['printenv', 'BERTH_SERVER_URL'])).stdout.trim();
-  assert.match(url, /^https:\/\//);
-  const { hostname, port } = new URL(url);
+  await trustVariables(c, 'dk1');
+  assert.equal((await wsRun(c, 'dk1', ['id', '-un'])).stdout.trim(), 'dev');
   // TLS verification through SSL_CERT_FILE (the bundle), then through the system store alone (the image has no curl).
-  const verify = (caFile: string) => `openssl s_client -connect ${hostname}:${port} -verify_return_error ${/^[\d.]+$/.test(hostname) ? '-verify_ip' : '-verify_hostname'} ${hostname} -CAfile ${caFile} </dev/null 2>&1 | grep -E "Verify return code"`;
-  assert.match((await wsRun(c, 'dk1', ['sh', '-c', verify('"$SSL_CERT_FILE"')])).stdout, /Verify return code: 0 \(ok\)/);
-  assert.match((await wsRun(c, 'dk1', ['sh', '-c', verify('/etc/ssl/certs/ca-certificates.crt')])).stdout, /Verify return code: 0 \(ok\)/);
+  await verifiesServer(c, 'dk1', '"$SSL_CERT_FILE"');
+  await verifiesServer(c, 'dk1', '/etc/ssl/certs/ca-certificates.crt');
   await fetchAndPush('dk1', 'from-docker.txt');
   // A new container (stop, start) gets the CA into its system store again.
   await c.stopWorkspace('dk1');
   await waitPhase(c, 'dk1', 'stopped', 60_000);
   await c.startWorkspace('dk1');
   await waitPhase(c, 'dk1', 'running', 120_000);
-  assert.match((await wsRun(c, 'dk1', ['sh', '-c', verify('/etc/ssl/certs/ca-certificates.crt')])).stdout, /Verify return code: 0 \(ok\)/);
+  await verifiesServer(c, 'dk1', '/etc/ssl/certs/ca-certificates.crt');
   await wsRun(c, 'dk1', ['git', 'fetch', 'origin']);
   await removeWorkspaces(c, 'dk1');
+});
+
+test('kubernetes: the checkout in the pod, git fetch and push over HTTPS through the bridge', async () => {
+  const suite = await K8sSuite.start({ args: ['--tls-cert', files.cert, '--tls-key', files.key, '--ca-bundle', files.ca] });
+  try {
+    assert.match(suite.podUrl, /^https:\/\//);
+    const upstream = bareUpstream(tempDir('berth-https-k8s-'), 'app', { 'README.md': '# pod over https\n' });
+    await suite.addProject('app', upstream, path.dirname(upstream));
+    await suite.addProvisioner('k8s');
+    const c = suite.server.client();
+    await c.createWorkspace({ name: 'kp', project: 'app', provisioner: 'k8s', spec: { image: env.BERTH_TEST_IMAGE } });
+    await waitPhase(c, 'kp', 'running', 180_000).catch((err: Error) => assert.fail(`${err.message}\n${suite.logs()}`));
+    await trustVariables(c, 'kp');
+    await verifiesServer(c, 'kp', '"$SSL_CERT_FILE"');
+    await fetchAndPush('kp', 'from-pod.txt', c, upstream);
+    await removeWorkspaces(c, 'kp');
+  } finally {
+    await suite.close();
+  }
+});
+
+test('agent: a workspace on a remote host trusts the server; git fetch and push over HTTPS', async () => {
+  const aenv = agentTestEnv();
+  const root = agentRoot();
+  const agentServer = await TestServer.start({
+    args: ['--listen', `${aenv.BERTH_TEST_AGENT_HOST_IP}:0`, '--local-docker', 'off', '--tls-cert', files.cert, '--tls-key', files.key, '--ca-bundle', files.ca],
+  });
+  let agent: RunningAgent | undefined;
+  try {
+    const c = agentServer.client();
+    const port = 40_000 + crypto.randomInt(20_000);
+    const add = await runCli(agentServer, ['agent', 'add', 'edge', '--url', `https://${aenv.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    const token = (JSON.parse(add.stdout) as { token: string }).token;
+    // Enrolment speaks HTTPS to the control plane: the CLI trusts the team's CA through BERTH_CA_BUNDLE.
+    const enroll = spawnSync('ip', ['netns', 'exec', aenv.BERTH_TEST_AGENT_NETNS, process.execPath, BERTH_BIN, 'agent', 'enroll', '--server', agentServer.url, '--token', token, '--root', root], { encoding: 'utf8' });
+    assert.equal(enroll.status, 0, enroll.stderr);
+    agent = await startAgent(aenv, root, { port });
+    const added = await runCli(agentServer, ['provisioner', 'add', 'remote', '--type', 'agent']);
+    assert.equal(added.code, 0, added.stderr);
+    const upstream = bareUpstream(tempDir('berth-https-agent-'), 'app', { 'README.md': '# agent over https\n' });
+    await c.createProject({ name: 'app', repo: upstream });
+    await c.createWorkspace({ name: 'ag', project: 'app', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE } });
+    await waitPhase(c, 'ag', 'running', 180_000);
+    await trustVariables(c, 'ag');
+    await verifiesServer(c, 'ag', '"$SSL_CERT_FILE"');
+    await verifiesServer(c, 'ag', '/etc/ssl/certs/ca-certificates.crt');
+    await fetchAndPush('ag', 'from-agent.txt', c, upstream);
+    await removeWorkspaces(c, 'ag');
+  } finally {
+    await agent?.stop();
+    await agentServer.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

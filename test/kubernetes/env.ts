@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
-import { TestServer, runCli } from '../harness.ts';
+import { TestServer, runCli, type TestServerOptions } from '../harness.ts';
 import { loadK8sTestEnv, type K8sTestEnv } from '../testenv/env.ts';
 
 /** The testenv's keys. */
@@ -19,7 +19,7 @@ export const env: K8sTestEnv = loadK8sTestEnv();
 /** The namespace the test environment made for workspaces. */
 export const NS = env.BERTH_TEST_K8S_NAMESPACE;
 /** The node's address on the pod bridge (docs/testenv.md): pods reach this host only there. */
-const BRIDGE = '10.218.0.1';
+export const BRIDGE = '10.218.0.1';
 /** The label key that marks one suite run's objects. */
 const RUN_LABEL = 'berth-test.run';
 
@@ -94,16 +94,16 @@ export class K8sSuite {
   private constructor(
     readonly server: TestServer,
     private readonly proxy: Forwarders,
-    /** `http://10.218.0.1:PORT`, forwarded to the server's loopback port (which a restart keeps). */
+    /** `http(s)://10.218.0.1:PORT`, forwarded to the server's loopback port (which a restart keeps). */
     readonly podUrl: string,
   ) {}
 
-  /** Starts a server and the bridge proxy in front of it. */
-  static async start(): Promise<K8sSuite> {
-    const server = await TestServer.start();
+  /** Starts a server (with `opts`, e.g. TLS) and the bridge proxy in front of it. */
+  static async start(opts: TestServerOptions = {}): Promise<K8sSuite> {
+    const server = await TestServer.start(opts);
     const proxy = new Forwarders();
     const port = await proxy.ensure(BRIDGE, 0, { host: '127.0.0.1', port: server.port });
-    return new K8sSuite(server, proxy, `http://${BRIDGE}:${port}`);
+    return new K8sSuite(server, proxy, `${new URL(server.url).protocol}//${BRIDGE}:${port}`);
   }
 
   /** Label selector of this run's objects. */

@@ -12,6 +12,7 @@ import type { Spec } from '../../core/spec.ts';
 import { isLocalOnly } from '../../core/urls.ts';
 import { rewriteGitEnv } from '../git-setup.ts';
 import { terminalNonce, tmuxScript } from '../tmux.ts';
+import { trustScripts } from '../trust.ts';
 import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { KubeClient, isNotFound } from './client.ts';
@@ -237,6 +238,17 @@ export class KubernetesProvisioner implements Provisioner {
     }
   }
 
+  /** Step: a team's CA into the workspace's trust (../trust.ts); exec runs as the pod's user, so the system store only gets it in a pod running as root. */
+  private async installTrust(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
+    if (!ws.caBundle) return;
+    const scripts = trustScripts(ws.caBundle, ws.spec.mountPath);
+    const run = (script: string) => runInPod(this.kube, names(ws.id).pod, MAIN, ['/bin/sh', '-c', script], { onLine: (l) => opts.progress(l, 'output'), signal: opts.signal });
+    await run(scripts.root);
+    const res = await run(scripts.user);
+    if (res.code !== 0) throw new ProvisionerError(`Writing the server's CA bundle into ${ws.spec.mountPath}/.berth failed (exit code ${res.code ?? res.signal}); see the workspace log.`, { retryable: false, code: 'setup_failed' });
+    opts.progress("Installed the server's CA bundle into the workspace's trust.", 'info');
+  }
+
   /** Step: follows the init container's output as progress and, in bundle mode, sends the bundle when it asks; fails with its last words. */
   private async runCheckout(ws: WorkspaceContext, bundle: boolean, opts: OpOptions): Promise<void> {
     const n = names(ws.id);
@@ -342,6 +354,8 @@ export class KubernetesProvisioner implements Provisioner {
       const byInit = Boolean(this.settings.initImage);
       if (byInit) await this.runCheckout(ws, source.kind === 'bundle', opts);
       await this.waitFor(ws.id, (p) => (podState(p, null).state === 'running' ? true : undefined), 'run', opts);
+      // Before the checkout: a clone from the gateway over HTTPS needs the team's CA.
+      await this.installTrust(ws, opts);
       if (!byInit) await this.checkoutByExec(ws, source, origin, gitEnv, opts);
       if (ws.spec.files.length) {
         const res = await runInPod(this.kube, n.pod, MAIN, ['/bin/sh', '-c', filesScript(ws, user.home)], { onLine: (l) => opts.progress(l, 'output'), signal: opts.signal });
