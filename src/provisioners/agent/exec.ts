@@ -97,7 +97,7 @@ export function remoteExec(start: AgentExecStart, o: RemoteExecOptions): Promise
         if (data[0] === CHANNEL_STDOUT) received += payload.length;
         const target = data[0] === CHANNEL_STDOUT ? stdout : data[0] === CHANNEL_STDERR ? stderr : null;
         // A reader that pauses (a detached terminal) pauses the socket, so the agent holds the process instead of our memory growing.
-        if (payload.length && target && !target.write(payload)) {
+        if (payload.length && target && !target.write(payload) && !ws.isPaused) {
           const socket = ws;
           socket.pause();
           target.once('drain', () => socket.resume());
@@ -127,6 +127,8 @@ export function remoteExec(start: AgentExecStart, o: RemoteExecOptions): Promise
       ws = o.open();
       let alive = Date.now();
       const beat = setInterval(() => {
+        // While we hold the socket (our reader is slow), its pongs wait unread: that is no sign of a dead link.
+        if (ws.isPaused) alive = Date.now();
         if (Date.now() - alive > DEAD_MS) {
           failure ??= o.describe(new Error(`no answer for ${DEAD_MS / 1000} seconds`));
           ws.terminate();
