@@ -59,7 +59,7 @@ export function describeValidation(context: string, issue: AjvIssue): string {
     case 'required':
       return `Missing required field "${String(issue.params.missingProperty)}"${field === 'body' ? '' : ` in ${field}`}.`;
     case 'pattern':
-      if (/^spec\.env\.\d+\.name$/.test(field)) return `${field} must be an environment variable name: letters, digits and '_', not starting with a digit.`;
+      if (/^(spec\.)?env\.\d+\.name$|^unsetEnv\.\d+$/.test(field)) return `${field} must be an environment variable name: letters, digits and '_', not starting with a digit.`;
       if (/(^|\.)name$|^params\.ref$|(^|\.)project$|(^|\.)provisioner$/.test(field)) {
         return `${field} is not a valid name: use 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit.`;
       }
