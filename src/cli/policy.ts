@@ -70,9 +70,11 @@ export function addPolicyCommands(program: Command): void {
       process.stdout.write(`${describeQuota(q)}\n`);
     });
   withSubject(quota.command('show'))
-    .description('Show the quota of a user (yourself, or anyone for an admin) or a project, with what its workspaces use.')
+    .description('Show the quota of a user (yourself, or anyone for an admin) or a project, with what its workspaces use; with neither flag, your own.')
     .action(async (opts: SubjectOpts) => {
-      const q = await client().request<Quota>('GET', quotaPath(opts));
+      const c = client();
+      const subject = opts.user === undefined && opts.project === undefined ? { ...opts, user: (await c.me()).user.name } : opts;
+      const q = await c.request<Quota>('GET', quotaPath(subject));
       if (opts.json) return json(q);
       process.stdout.write(`${describeQuota(q)}\n`);
     });

@@ -182,6 +182,8 @@ test('the CLI sets and shows quotas and allowed provisioners', async () => {
   assert.match(shown.stdout, /storage\s+50GiB/);
   const json = JSON.parse((await runCli(server, ['quota', 'show', '--user', 'bob', '--json'])).stdout) as Quota;
   assert.deepEqual(json.limits, { workspaces: 3, cpus: 4, memory: 8 * 1024 ** 3, storage: 50 * 1024 ** 3 });
+  const own = await runCli(server, ['quota', 'show'], { token: bobToken });
+  assert.match(own.stdout, /Quota of user bob/, own.stderr);
   const both = await runCli(server, ['quota', 'show', '--user', 'bob', '--project', 'web']);
   assert.notEqual(both.code, 0);
   assert.match(both.stderr, /exactly one of --user NAME or --project NAME/);
