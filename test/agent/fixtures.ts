@@ -4,7 +4,7 @@
  * engine, reached from here only over the veth pair. Until enrollment issues them, its keys come
  * from a CA this file makes; the control plane side gets an in-memory agent directory.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { builtinPlugins } from '../../src/provisioners/plugins.ts';
 import type { PluginContext, Provisioner } from '../../src/provisioners/provisioner.ts';
 import { ProvisionerRegistry } from '../../src/provisioners/registry.ts';
 import type { AgentDirectory, AgentRecord, AgentTlsMaterial } from '../../src/provisioners/agent/directory.ts';
-import { tempDir } from '../harness.ts';
+import { BERTH_BIN, runCli, tempDir, type TestServer } from '../harness.ts';
 import { loadTestEnv, testEnvPath, type TestEnv } from '../testenv/env.ts';
 import { issue, selfSigned, type Issued } from './certs.ts';
 
@@ -103,6 +103,26 @@ export async function startAgent(env: AgentTestEnv, root: string, o: { port?: nu
     await exited;
   };
   return { url, root, proc, output: () => out, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+}
+
+/**
+ * An agent as a team sets one up: `berth agent add edge` on `server`, `berth agent enroll` from
+ * inside the netns (the key is made there), `berth agent run`, and a provisioner `remote` of type agent.
+ */
+export async function enrollAgent(env: AgentTestEnv, server: TestServer, root: string): Promise<RunningAgent> {
+  const port = 40_000 + crypto.randomInt(20_000);
+  const add = await runCli(server, ['agent', 'add', 'edge', '--url', `https://${env.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--json']);
+  if (add.code !== 0) throw new Error(`berth agent add failed: ${add.stderr}`);
+  const token = (JSON.parse(add.stdout) as { token: string }).token;
+  const enroll = spawnSync('ip', ['netns', 'exec', env.BERTH_TEST_AGENT_NETNS, process.execPath, BERTH_BIN, 'agent', 'enroll', '--server', server.url, '--token', token, '--root', root], { encoding: 'utf8' });
+  if (enroll.status !== 0) throw new Error(`berth agent enroll failed: ${enroll.stderr}`);
+  const agent = await startAgent(env, root, { port });
+  const added = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'agent']);
+  if (added.code !== 0) {
+    await agent.stop();
+    throw new Error(`berth provisioner add remote failed: ${added.stderr}`);
+  }
+  return agent;
 }
 
 /** An agent directory in memory, as the control plane's registry answers: agents, pins, and the TLS to reach them. */

@@ -6,14 +6,12 @@
  * EOF ends `ws exec` and `ws shell < script`.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import { cpuOverWindow, detachedYes, reattachPrints } from '../detached-terminal.ts';
-import { BERTH_BIN, TestServer, makeRepo, runCli, waitPhase } from '../harness.ts';
-import { agentRoot, agentTestEnv, startAgent, type RunningAgent } from './fixtures.ts';
+import { TestServer, makeRepo, runCli, waitPhase } from '../harness.ts';
+import { agentRoot, agentTestEnv, enrollAgent, type RunningAgent } from './fixtures.ts';
 
 const env = agentTestEnv();
 const root = agentRoot();
@@ -24,15 +22,7 @@ let c: BerthClient;
 before(async () => {
   server = await TestServer.start({ args: ['--listen', `${env.BERTH_TEST_AGENT_HOST_IP}:0`, '--local-docker', 'off'] });
   c = server.client();
-  const port = 40_000 + crypto.randomInt(20_000);
-  const add = await runCli(server, ['agent', 'add', 'edge', '--url', `https://${env.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--json']);
-  assert.equal(add.code, 0, add.stderr);
-  const token = (JSON.parse(add.stdout) as { token: string }).token;
-  const enroll = spawnSync('ip', ['netns', 'exec', env.BERTH_TEST_AGENT_NETNS, process.execPath, BERTH_BIN, 'agent', 'enroll', '--server', server.url, '--token', token, '--root', root], { encoding: 'utf8' });
-  assert.equal(enroll.status, 0, enroll.stderr);
-  agent = await startAgent(env, root, { port });
-  const added = await runCli(server, ['provisioner', 'add', 'remote', '--type', 'agent']);
-  assert.equal(added.code, 0, added.stderr);
+  agent = await enrollAgent(env, server, root);
   await c.createProject({ name: 'app', repo: makeRepo() });
   await c.createWorkspace({ name: 'w1', project: 'app', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE } });
   await waitPhase(c, 'w1', 'running', 180_000);

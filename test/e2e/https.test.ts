@@ -6,8 +6,6 @@
  * root-capable container, the system store), and the CLI works with BERTH_CA_BUNDLE.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,9 +14,9 @@ import { HOST_ALIAS } from '../../src/provisioners/docker/reach.ts';
 import { trustCaFile } from '../../src/sdk/trust.ts';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import { issue, selfSigned } from '../agent/certs.ts';
-import { agentRoot, agentTestEnv, startAgent, type RunningAgent } from '../agent/fixtures.ts';
+import { agentRoot, agentTestEnv, enrollAgent, type RunningAgent } from '../agent/fixtures.ts';
 import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
-import { BERTH_BIN, git, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
+import { git, runCli, tempDir, TestServer, waitPhase } from '../harness.ts';
 import { BRIDGE, K8sSuite } from '../kubernetes/env.ts';
 import { bareUpstream, revParse, wsCommit, wsRun } from '../git/fixtures.ts';
 
@@ -166,16 +164,8 @@ test('agent: a workspace on a remote host trusts the server; git fetch and push 
   let agent: RunningAgent | undefined;
   try {
     const c = agentServer.client();
-    const port = 40_000 + crypto.randomInt(20_000);
-    const add = await runCli(agentServer, ['agent', 'add', 'edge', '--url', `https://${aenv.BERTH_TEST_AGENT_AGENT_IP}:${port}`, '--json']);
-    assert.equal(add.code, 0, add.stderr);
-    const token = (JSON.parse(add.stdout) as { token: string }).token;
     // Enrolment speaks HTTPS to the control plane: the CLI trusts the team's CA through BERTH_CA_BUNDLE.
-    const enroll = spawnSync('ip', ['netns', 'exec', aenv.BERTH_TEST_AGENT_NETNS, process.execPath, BERTH_BIN, 'agent', 'enroll', '--server', agentServer.url, '--token', token, '--root', root], { encoding: 'utf8' });
-    assert.equal(enroll.status, 0, enroll.stderr);
-    agent = await startAgent(aenv, root, { port });
-    const added = await runCli(agentServer, ['provisioner', 'add', 'remote', '--type', 'agent']);
-    assert.equal(added.code, 0, added.stderr);
+    agent = await enrollAgent(aenv, agentServer, root);
     const upstream = bareUpstream(tempDir('berth-https-agent-'), 'app', { 'README.md': '# agent over https\n' });
     await c.createProject({ name: 'app', repo: upstream });
     await c.createWorkspace({ name: 'ag', project: 'app', provisioner: 'remote', spec: { image: env.BERTH_TEST_IMAGE } });
