@@ -16,8 +16,8 @@ import type { SpecPatch, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
 import type { WorkspaceService, WorkspaceServiceOptions } from './workspaces.ts';
 
-/** Phases in which a spec may change: no operation of the reconciler is under way on a stale spec. */
-const SETTLED: Phase[] = ['pending', 'running', 'stopped', 'failed'];
+/** Phases in which a spec may change: no operation of the reconciler is under way on a stale spec (one that finished just then would mark the workspace running on it). */
+const SETTLED: Phase[] = ['running', 'stopped', 'failed'];
 
 /** The spec with `patch` applied, normalized; throws InputError with a sentence for a patch that cannot apply. */
 export function patchSpec(current: Spec, patch: SpecPatch): Spec {
@@ -126,7 +126,9 @@ export async function updateWorkspace(o: WorkspaceServiceOptions, service: Works
   const how = reprovision ? 'provisioning again on the same storage' : 'applied at the next start';
   await o.events.secretsChanged(row.id);
   await o.events.append(row.id, 'info', `Spec changed: ${changes.join(', ')}; ${how}.`);
-  if (reprovision && row.phase !== 'pending') await o.events.append(row.id, 'phase', 'pending');
-  if (reprovision) o.reconciler.kick(row.id, { preempt: true });
+  if (reprovision) {
+    await o.events.append(row.id, 'phase', 'pending');
+    o.reconciler.kick(row.id, { preempt: true });
+  }
   return service.toWire(updated);
 }
