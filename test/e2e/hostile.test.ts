@@ -154,6 +154,8 @@ async function fire(all: Hostile[]): Promise<string[]> {
       if (TRACE?.test(`${h.method} ${h.path} [${h.label}]`)) process.stdout.write(`${h.method} ${h.path.slice(0, 120)} [${h.label}] → ${a.status} ${a.body.slice(0, 200)}\n`);
       if (h.method !== 'GET' && a.status >= 200 && a.status < 300) accepted.push(`${h.method} ${h.path.slice(0, 120)} [${h.label}] ${String(h.body ?? '').slice(0, 120)} → ${a.status}`);
       if ((a.status >= 500 || a.status < 0) && !cutOff) failures.push(`${h.method} ${h.path.slice(0, 160)} [${h.label}] → ${a.status} ${a.body.slice(0, 300)}`);
+      // An answer is a sentence, never a stack trace.
+      else if (/\n\s+at \S+ \(|\\n\s+at \S+ \(/.test(a.body)) failures.push(`${h.method} ${h.path.slice(0, 160)} [${h.label}] → a stack trace: ${a.body.slice(0, 300)}`);
     });
   }
   return failures;
@@ -599,7 +601,7 @@ for (const database of ['sqlite', 'postgres'] as const) {
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
       process.stdout.write(`hostile suite: ${total} requests over ${counts.size} surfaces (seed ${SEED})\n`);
       const thin = [...counts].filter(([, n]) => n < MIN_PER_SURFACE).map(([s, n]) => `${s}: ${n}`);
-      assert.deepEqual({ thin, failures }, { thin: [], failures: [] }, `surfaces with fewer than ${MIN_PER_SURFACE} hostile requests; responses of 500 or more, hangs or broken connections`);
+      assert.deepEqual({ thin, failures }, { thin: [], failures: [] }, `surfaces with fewer than ${MIN_PER_SURFACE} hostile requests; responses of 500 or more, hangs, broken connections or stack traces`);
       assert.equal(await snapshot(), before, `no state changed; requests other than GET that were accepted:\n${accepted.join('\n')}`);
       assert.equal((await server.client().health()).status, 'ok');
       assert.equal(server.proc.exitCode, null, 'the server still runs');
