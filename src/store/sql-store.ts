@@ -191,6 +191,8 @@ export class SqlStore implements Store {
 
   async deleteProject(id: string) {
     await this.db.deleteFrom('project_members').where('project_id', '=', id).execute();
+    await this.db.deleteFrom('project_provisioners').where('project_id', '=', id).execute();
+    await this.db.deleteFrom('quotas').where('scope', '=', 'project').where('subject_id', '=', id).execute();
     await this.db.deleteFrom('projects').where('id', '=', id).execute();
   }
 
@@ -241,6 +243,7 @@ export class SqlStore implements Store {
       .execute();
     await this.db.deleteFrom('project_members').where('user_id', '=', id).execute();
     await this.db.deleteFrom('tokens').where('user_id', '=', id).execute();
+    await this.db.deleteFrom('quotas').where('scope', '=', 'user').where('subject_id', '=', id).execute();
     await this.db.deleteFrom('users').where('id', '=', id).execute();
   }
 

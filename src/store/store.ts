@@ -97,7 +97,7 @@ export interface Store {
   removeMember(projectId: string, userId: string): Promise<boolean>;
   /** Ids of the projects a user is a member of. */
   listMemberProjectIds(userId: string): Promise<string[]>;
-  /** Removes a user with their tokens and memberships; projects they created pass to another owner (the caller checks there is one). */
+  /** Removes a user with their tokens, memberships and quota; projects they created pass to another owner (the caller checks there is one). */
   deleteUser(id: string): Promise<void>;
 
   createProvisioner(row: Insertable<ProvisionersTable>): Promise<void>;

@@ -166,8 +166,12 @@ for (const dialect of dialects) {
       await store.setProjectProvisioners(p.id, []);
       assert.deepEqual(await store.listProjectProvisioners(p.id), []);
       await store.setProjectProvisioners(p.id, ['docker']);
+      await store.setQuota({ ...row, scope: 'project', subject_id: p.id });
       await store.deleteProject(p.id);
       assert.deepEqual(await store.listProjectProvisioners(p.id), []);
+      assert.equal(await store.getQuota('project', p.id), undefined);
+      await store.deleteUser(u.id);
+      assert.equal(await store.getQuota('user', u.id), undefined);
     });
 
     test('quarantine records keep their first sighting; event retention prunes in batches, spares the newest phase event and counts what went; backup works on SQLite only', async () => {
