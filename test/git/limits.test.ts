@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { tempDir, TestServer } from '../harness.ts';
 import { bareUpstream, gitWithToken, revParse, upstreamRoot } from './fixtures.ts';
@@ -73,6 +74,30 @@ test('raw oversized POSTs to both services get 413 naming their option; bodies w
   // Under the limit, the (nonsense) request reaches http-backend: not a 413.
   const within = await post(small, 'git-upload-pack', 1000, false);
   assert.notEqual(within.status, 413);
+  // git stops reading a nonsense push early; the rest of a large body is drained, so the answer still arrives.
+  for (const chunked of [false, true]) {
+    const push = await post(defaults, 'git-receive-pack', 40 * 1024 * 1024, chunked);
+    assert.notEqual(push.status, 413);
+    assert.ok(push.ms < 15_000, `answered in ${push.ms} ms`);
+  }
+});
+
+test("a small gzip body that inflates past the fetch limit is streamed to git, which answers at once in its own protocol (not an empty 200)", async () => {
+  const t0 = Date.now();
+  const res = await fetch(`${small.url}/git/app.git/git-upload-pack`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`x:${small.adminToken}`).toString('base64')}`,
+      'content-type': 'application/x-git-upload-pack-request',
+      'content-encoding': 'gzip',
+    },
+    body: zlib.gzipSync(Buffer.alloc(1024 * 1024, '0032want 0000000000000000000000000000000000000000\n')),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, text);
+  assert.match(text, /ERR upload-pack: not our ref/);
+  assert.ok(Date.now() - t0 < 15_000);
 });
 
 test('real git: a push over the limit fails with HTTP 413 and changes nothing upstream; a small push and a clone work', async () => {
