@@ -136,20 +136,24 @@ test('docker: the CA is in the system store and the bundle; git fetch and push o
   await removeWorkspaces(c, 'dk1');
 });
 
-test('kubernetes: the checkout in the pod, git fetch and push over HTTPS through the bridge', async () => {
+test('kubernetes: the checkout in the pod (by exec or init container), git fetch and push over HTTPS through the bridge', async () => {
   const suite = await K8sSuite.start({ args: ['--tls-cert', files.cert, '--tls-key', files.key, '--ca-bundle', files.ca] });
   try {
     assert.match(suite.podUrl, /^https:\/\//);
     const upstream = bareUpstream(tempDir('berth-https-k8s-'), 'app', { 'README.md': '# pod over https\n' });
     await suite.addProject('app', upstream, path.dirname(upstream));
     await suite.addProvisioner('k8s');
+    await suite.addProvisioner('k8s-init', ['--init-image', env.BERTH_TEST_IMAGE]);
     const c = suite.server.client();
-    await c.createWorkspace({ name: 'kp', project: 'app', provisioner: 'k8s', spec: { image: env.BERTH_TEST_IMAGE } });
-    await waitPhase(c, 'kp', 'running', 180_000).catch((err: Error) => assert.fail(`${err.message}\n${suite.logs()}`));
-    await trustVariables(c, 'kp');
-    await verifiesServer(c, 'kp', '"$SSL_CERT_FILE"');
-    await fetchAndPush('kp', 'from-pod.txt', c, upstream);
-    await removeWorkspaces(c, 'kp');
+    // The checkout by exec in the workspace container, and by an init container before it runs.
+    for (const [ws, provisioner] of [['kp', 'k8s'], ['ki', 'k8s-init']] as const) {
+      await c.createWorkspace({ name: ws, project: 'app', provisioner, spec: { image: env.BERTH_TEST_IMAGE } });
+      await waitPhase(c, ws, 'running', 180_000).catch((err: Error) => assert.fail(`${err.message}\n${suite.logs()}`));
+      await trustVariables(c, ws);
+      await verifiesServer(c, ws, '"$SSL_CERT_FILE"');
+      await fetchAndPush(ws, `from-${ws}.txt`, c, upstream);
+    }
+    await removeWorkspaces(c, 'kp', 'ki');
   } finally {
     await suite.close();
   }

@@ -8,6 +8,7 @@ import { ProvisionerError } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { checkoutConfigScript, shellQuote } from '../git-setup.ts';
 import type { WorkspaceContext } from '../provisioner.ts';
+import { trustEnv, trustScripts } from '../trust.ts';
 import type { ContainerUser } from '../image-users.ts';
 import { RUN_DIR } from './exec.ts';
 import type { Toleration } from './options.ts';
@@ -261,8 +262,13 @@ export function podFor(s: PodSettings, ws: WorkspaceContext, i: PodInput): V1Pod
           image: s.initImage ?? i.image,
           // A separate init image is not the one the registry login is for.
           imagePullPolicy: s.initImage ? s.imagePullPolicy : i.pullPolicy,
-          command: ['/bin/sh', '-c', initScript(ws, i.source, i.originUrl, i.gitEnv)],
-          env: [...Object.entries(checkoutEnv(i.source, i.gitEnv)).map(([name, value]) => ({ name, value })), ...(i.source.kind === 'url' ? [token] : [])],
+          // A team's CA first: the clone from the gateway may be over https (a CA certificate is no secret).
+          command: ['/bin/sh', '-c', `${ws.caBundle ? trustScripts(ws.caBundle, mp).user : ''}${initScript(ws, i.source, i.originUrl, i.gitEnv)}`],
+          env: [
+            ...Object.entries(checkoutEnv(i.source, i.gitEnv)).map(([name, value]) => ({ name, value })),
+            ...(i.source.kind === 'url' ? [token] : []),
+            ...(ws.caBundle ? [{ name: 'GIT_SSL_CAINFO', value: trustEnv(mp).GIT_SSL_CAINFO }] : []),
+          ],
           volumeMounts: mounts,
           securityContext: RESTRICTED,
           resources,
