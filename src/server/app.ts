@@ -63,7 +63,7 @@ const OPENAPI_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEA
 
 /**
  * Whether a route belongs in the OpenAPI document: the JSON API under /api/v1 only. Catch-alls,
- * /healthz and the git smart-HTTP endpoints under /git (spoken by git, not JSON) stay out.
+ * /healthz, /readyz, /metrics and the git smart-HTTP endpoints under /git (spoken by git, not JSON) stay out.
  */
 function documented(route: RouteOptions): boolean {
   const methods = [route.method].flat();
