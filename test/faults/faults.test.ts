@@ -9,6 +9,8 @@
  * so a failure can be replayed. BERTH_FAULT_OPS sets the length; BERTH_FAULT_AGENT=0 leaves the agent out.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { WITH_AGENT } from './agent-host.ts';
@@ -99,6 +101,11 @@ test('random lifecycle operations under faults lose no file, leave no orphan and
     await w.deleteAll();
     orphans.push(...(await w.orphans()).map((o) => `${o} (after deleting everything)`));
     w.tally.orphans = orphans.length;
+  } catch (err) {
+    const file = `${os.tmpdir()}/berth-faults-${SEED}.log`;
+    fs.writeFileSync(file, w.server.logs);
+    process.stderr.write(`the control plane's log: ${file}\n`);
+    throw err;
   } finally {
     const t = w.tally;
     process.stdout.write(

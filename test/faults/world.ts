@@ -225,7 +225,7 @@ export class World {
   }
 
   private async waitSettled(m: ModelWorkspace, timeoutMs: number): Promise<void> {
-    await eventually(
+    await this.explained(m, eventually(
       async () => {
         let w: Workspace;
         try {
@@ -240,7 +240,18 @@ export class World {
       `${m.name} to be ${m.desired}`,
       timeoutMs,
       200,
-    );
+    ));
+  }
+
+  /** A failed wait names the workspace's last events, so a replay is not needed to see why. */
+  private async explained<T>(m: ModelWorkspace, p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } catch (err) {
+      const events = await this.client.events(m.id).catch(() => []);
+      const last = events.slice(-10).map((e) => `    ${e.ts} ${e.kind}: ${e.message}`).join('\n');
+      throw new Error(`${(err as Error).message}\n  last events of ${m.name} (${m.id}):\n${last}`);
+    }
   }
 
   /** Waits until every workspace is what the model says; returns, and records, how long it took since the last fault. */
