@@ -405,7 +405,7 @@ export class SqlStore implements Store {
     return row && { ...row, max_workspaces: num(row.max_workspaces), max_cpus: num(row.max_cpus), max_memory: num(row.max_memory), max_storage: num(row.max_storage) };
   }
   async setQuota(row: QuotaRow) {
-    const { scope: _s, subject_id: _id, ...limits } = row;
+    const limits = { max_workspaces: row.max_workspaces, max_cpus: row.max_cpus, max_memory: row.max_memory, max_storage: row.max_storage, updated_at: row.updated_at };
     await this.db.insertInto('quotas').values(row).onConflict((oc) => oc.columns(['scope', 'subject_id']).doUpdateSet(limits)).execute();
   }
   async listProjectProvisioners(projectId: string) {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { BerthClient } from '../../src/sdk/client.ts';
 import { cpuOverWindow, detachedYes, reattachPrints } from '../detached-terminal.ts';
-import { TestServer, makeRepo, runCli, waitPhase } from '../harness.ts';
+import { TestServer, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
 import { agentRoot, agentTestEnv, enrollAgent, type RunningAgent } from './fixtures.ts';
 
 const env = agentTestEnv();
@@ -29,7 +29,8 @@ before(async () => {
 });
 
 after(async () => {
-  await c?.deleteWorkspace('w1').catch(() => undefined);
+  // The agent must see the delete through: a container left on its engine would keep `yes` running.
+  await c?.deleteWorkspace('w1').then(() => waitGone(c, 'w1', 120_000)).catch(() => undefined);
   await agent?.stop();
   await server?.stop();
   fs.rmSync(root, { recursive: true, force: true });
