@@ -49,7 +49,8 @@ export interface WireWorkspace {
 /** Body of `PUT /v1/workspaces/:id`. */
 export interface PutWorkspace {
   desired: 'running' | 'stopped';
-  workspace: WireWorkspace;
+  /** Required for `running`; a `stopped` without it stops what the agent holds (an orphan the control plane no longer knows). */
+  workspace?: WireWorkspace;
   /** Which control plane and provisioner instance put it (`<installation>/<name>`), so each lists only its own. */
   controller?: string;
 }

@@ -88,8 +88,9 @@ export async function buildAgentApp(deps: AgentAppDeps) {
 
   app.put<IdParams & { Body: PutWorkspace; Querystring: { wait?: string } }>('/v1/workspaces/:id', async (req, reply) => {
     const body = req.body as Partial<PutWorkspace> | undefined;
-    if (!body || (body.desired !== 'running' && body.desired !== 'stopped') || typeof body.workspace !== 'object' || body.workspace === null) {
-      throw new InputError('The body must be {"desired":"running"|"stopped","workspace":{…}}.');
+    const known = typeof body?.workspace === 'object' && body.workspace !== null;
+    if (!body || (body.desired !== 'running' && body.desired !== 'stopped') || (!known && body.workspace !== undefined) || (!known && body.desired === 'running')) {
+      throw new InputError('The body must be {"desired":"running"|"stopped","workspace":{…}}; only "stopped" may leave out the workspace.');
     }
     const rec = await deps.workspaces.put(checkWorkspaceId(req.params.id), body as PutWorkspace, req.query.wait === '1' && body.desired === 'running');
     if (req.query.wait !== '1') return reply.code(202).send({ generation: rec.generation });

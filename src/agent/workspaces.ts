@@ -74,13 +74,17 @@ export class AgentWorkspaces {
   }
 
   /** Records desired state; the generation moves only when something changed (or `force`), so a replay is harmless. */
-  async put(id: string, body: PutWorkspace, force = false): Promise<DesiredRecord> {
+  async put(id: string, put: PutWorkspace, force = false): Promise<DesiredRecord> {
     checkWorkspaceId(id);
-    if (body.workspace.id !== id) throw new ProvisionerError(`The body names workspace ${body.workspace.id}, the path ${id}.`, { retryable: false, code: 'invalid_spec' });
-    checkSegment(body.workspace.owner.id, 'user id');
-    checkSegment(body.workspace.project.name, 'project name');
-    await this.deps.provisioner.validate(body.workspace.spec);
     const old = this.deps.store.get(id);
+    // A stop without a workspace (an orphan in quarantine) keeps what the agent holds, or only ends the runtime.
+    const body = { ...put, workspace: put.workspace ?? old?.workspace ?? minimalWorkspace(id) };
+    if (put.workspace) {
+      if (body.workspace.id !== id) throw new ProvisionerError(`The body names workspace ${body.workspace.id}, the path ${id}.`, { retryable: false, code: 'invalid_spec' });
+      checkSegment(body.workspace.owner.id, 'user id');
+      checkSegment(body.workspace.project.name, 'project name');
+      await this.deps.provisioner.validate(body.workspace.spec);
+    }
     if (old?.desired === 'deleted') throw new ConflictError(`Workspace ${id} is being deleted on this agent; wait for the delete to finish before creating it again.`);
     // `force`: the control plane asks for a full pass now (its provision call), not only for the state.
     const same = !force && old && old.desired === body.desired && old.controller === body.controller && JSON.stringify(old.workspace) === JSON.stringify(body.workspace);

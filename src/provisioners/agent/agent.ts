@@ -128,7 +128,9 @@ export class AgentProvisioner implements Provisioner {
     // An orphan in quarantine is pinned nowhere (its pin went with its row): the agent holding it is asked.
     const agentName = (await this.agentOf(ws.id, false)) ?? (await this.holderOf(ws.id));
     if (!agentName) return;
-    await (await this.client(agentName)).wait('PUT', `/v1/workspaces/${ws.id}`, { body: this.body(ws, 'stopped'), signal: opts.signal, progress: opts.progress });
+    // A minimal context (an orphan in quarantine) names no owner: the agent stops what it holds, keeping its record.
+    const body = ws.owner.id ? this.body(ws, 'stopped') : { desired: 'stopped' as const, controller: `${this.ctx.installation}/${this.name}` };
+    await (await this.client(agentName)).wait('PUT', `/v1/workspaces/${ws.id}`, { body, signal: opts.signal, progress: opts.progress });
   }
 
   async destroy(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
