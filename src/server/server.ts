@@ -17,7 +17,7 @@ import { GitGateway } from './git/gateway.ts';
 import { GitMirrors } from './git/mirrors.ts';
 import { WorkspaceGit } from './git/ops.ts';
 import { WorkspaceContexts } from './contexts.ts';
-import { secureDataDir } from './data-dir.ts';
+import { notOursWarning, secureDataDir } from './data-dir.ts';
 import { createLogger } from './logger.ts';
 import { EventRetention } from './event-retention.ts';
 import { Orphans } from './orphans.ts';
@@ -67,7 +67,11 @@ export class BerthServer {
   static async create(config: ServerConfig, overrides: ServerOverrides = {}): Promise<BerthServer> {
     const secrets = new SecretRedactors();
     const logger = overrides.logger ?? createLogger(config.logLevel, process.stderr, (line) => secrets.redactAll(line));
-    secureDataDir(config.dataDir);
+    const warnOwner = (paths: string[]) => {
+      const warning = notOursWarning(paths);
+      if (warning) logger.warn({ paths }, warning);
+    };
+    warnOwner(secureDataDir(config.dataDir));
     // Read before anything is opened: an unreadable certificate fails start-up with a sentence.
     const https = loadTlsFiles(config, logger);
     const caBundle = loadCaBundle(config);
@@ -118,7 +122,7 @@ export class BerthServer {
     listening.resolve();
     const bootstrap = await auth.bootstrap(config.dataDir, url);
     // Again, now that the database, keys and credentials exist: new files got the umask's mode.
-    secureDataDir(config.dataDir);
+    warnOwner(secureDataDir(config.dataDir));
     // Log lines name no workspace, so every workspace's secrets are known before the reconciler logs.
     await secrets.preload((await store.listWorkspaces()).map((w) => w.id));
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
