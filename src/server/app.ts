@@ -127,6 +127,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply, payload) =>
     reply.statusCode >= 400 && typeof payload === 'string' ? redactErrorBody(deps, req.principal, (req.params as { ref?: string } | undefined)?.ref, payload) : payload,
   );
+  // A body refused for its size is read to its end (bounded) before the 413 goes out: closing on
+  // unread data resets the connection, and the client would see EPIPE instead of the answer.
+  app.addHook('onSend', async (req, reply, payload) => {
+    if (reply.statusCode === 413 && !req.raw.complete) await drainRequest(req.raw, 64 * 1024 * 1024, 10_000);
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     if (!['/healthz', '/readyz', '/metrics'].includes(req.url)) req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
@@ -176,4 +182,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const git = deps.git;
   if (git) await app.register(async (scope) => gitHttpRoutes(scope, { auth: deps.auth, gateway: git.gateway, ...(deps.health ? { metrics: deps.health.metrics } : {}) }), { prefix: '/git' });
   return app;
+}
+
+/** Reads and discards what is left of a request body, up to maxBytes or ms, whichever comes first. */
+function drainRequest(raw: NodeJS.ReadableStream & { complete: boolean }, maxBytes: number, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.removeListener('data', onData);
+      raw.removeListener('end', done);
+      raw.removeListener('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxBytes) done();
+    };
+    const timer = setTimeout(done, ms);
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('error', done);
+    raw.resume();
+  });
 }

@@ -155,3 +155,13 @@ test("exec into another user's workspace is refused before anything runs", async
   assert.match(result, /"code":"not_found"/);
   assert.equal(fs.existsSync(marker), false);
 });
+
+test('a body far over the limit gets its 413 while the client is still sending, never a reset connection', async () => {
+  const rawBody = JSON.stringify({ name: 'big', project: 'demo', spec: { files: [{ path: '/workspace/x', content: 'x'.repeat(16 * 1024 * 1024) }] } });
+  const statuses: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const r = await send({ name: 'huge body', method: 'POST', path: '/api/v1/workspaces', rawBody, status: 413, message: /larger/ });
+    statuses.push(r.status);
+  }
+  assert.deepEqual(statuses, Array(20).fill(413));
+});
