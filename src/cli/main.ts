@@ -18,6 +18,7 @@ import { addPolicyCommands } from './policy.ts';
 import { ProgressPrinter, describeWorkspace, json, table, workspaceMessage } from './output.ts';
 import { openShell, runExec } from './shell.ts';
 import { addWsUpdateCommand } from './ws-update.ts';
+import { addWsForkCommand } from './fork.ts';
 import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-options.ts';
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell), a Docker engine or Kubernetes.').showHelpAfterError();
@@ -498,6 +499,7 @@ ws.command('exec <name>')
 
 addGitCommand(ws);
 addWsUpdateCommand(ws);
+addWsForkCommand(ws);
 
 ws.command('shell <name>')
   .description('Open an interactive terminal in the workspace. Detaching (Ctrl-] then d) keeps it running.')

@@ -31,6 +31,7 @@ export function describeWorkspace(w: Workspace): string {
     `Phase:        ${w.phase}${w.desired !== w.phase ? ` (desired: ${w.desired})` : ''}`,
   ];
   if (w.message) lines.push(`Message:      ${workspaceMessage(w)}`);
+  if (w.forkedFrom) lines.push(`Forked from:  ${w.forkedFrom.name ?? `${w.forkedFrom.id} (deleted)`} on branch ${w.forkedFrom.branch}${w.forkedFrom.copied ? '' : ' (copying)'}`);
   for (const p of w.ports) lines.push(`Port:         ${p.port}/${p.protocol}${p.hostPort ? ` -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}` : ''}`);
   for (const [k, v] of Object.entries(w.details)) lines.push(`${`${k}: `.padEnd(14)}${String(v)}`);
   lines.push(`Created:      ${w.createdAt}`);

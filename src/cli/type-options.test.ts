@@ -8,7 +8,7 @@ import { describeOptions, flagOf, parseTypeOptions, unsetTypeOptions } from './t
 const t: ProvisionerType = {
   type: 'demo',
   summary: 'demo',
-  capabilities: { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true },
+  capabilities: { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: false },
   options: Type.Object({
     dockerHost: Type.Optional(Type.String({ description: 'where' })),
     tlsVerify: Type.Optional(Type.Boolean({ description: 'verify' })),

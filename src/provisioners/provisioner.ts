@@ -27,6 +27,8 @@ export interface Capabilities {
   registryLogins: boolean;
   /** Workspaces reach the control plane over a network, so BERTH_SERVER_URL must be an address they can reach (see `--server-url`). */
   needsServerUrl: boolean;
+  /** Implements `copyStorage`: a workspace can be forked (a new workspace starting from a copy of another's files). */
+  fork: boolean;
 }
 
 /** What the control plane hands every provisioner type. */
@@ -217,6 +219,15 @@ export interface Provisioner {
 
   /** Starts a process in a running workspace. */
   exec(ws: WorkspaceContext, opts: ExecOptions): Promise<ExecProcess>;
+
+  /**
+   * With `capabilities.fork`: creates the storage of `to` (which has none yet) as a copy of the
+   * storage of `from` as it is now, while `from` may keep running: its checkout with uncommitted and
+   * untracked files and everything else under the mount path, but none of its runtime state (process
+   * records, running markers). Copy-on-write where the storage allows it. Idempotent: a copy cut
+   * short is replaced by a whole one. `provision(to)` then adopts the copy instead of cloning.
+   */
+  copyStorage?(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void>;
 
   /** Ids of every workspace this provisioner holds resources for, so the reconciler can remove orphans. */
   list(signal?: AbortSignal): Promise<string[]>;

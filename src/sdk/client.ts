@@ -9,6 +9,7 @@ import type {
   CreateProject,
   CreateProvisioner,
   CreateWorkspace,
+  ForkWorkspace,
   ErrorBody,
   GitCommitResult,
   GitDiff,
@@ -215,6 +216,10 @@ export class BerthClient {
   /** Changes a workspace's spec; a running one is provisioned again on the same storage. */
   updateWorkspace(ref: string, patch: SpecPatch) {
     return this.request<Workspace>('PATCH', `/api/v1/workspaces/${encodeURIComponent(ref)}`, patch);
+  }
+  /** Forks a workspace: `count` new ones (NAME-1..NAME-N when more than 1) starting from a copy of its files, each on its own branch. */
+  forkWorkspace(ref: string, f: ForkWorkspace) {
+    return this.request<Workspace[]>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/fork`, f);
   }
   startWorkspace(ref: string) {
     return this.request<Workspace>('POST', `/api/v1/workspaces/${encodeURIComponent(ref)}/start`);

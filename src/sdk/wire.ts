@@ -150,6 +150,7 @@ export const CapabilitiesSchema = Type.Object({
   resources: Type.Boolean({ description: 'Honours spec.resources (CPU and memory limits).' }),
   registryLogins: Type.Boolean({ description: 'Honours spec.registryLogins.' }),
   needsServerUrl: Type.Boolean({ description: 'Workspaces reach the control plane over a network and need a URL they can reach.' }),
+  fork: Type.Boolean({ description: "Workspaces can be forked: a new workspace starts from a copy of another's files." }),
 });
 /** Capabilities, as TypeScript. */
 export type CapabilitiesInfo = Static<typeof CapabilitiesSchema>;
@@ -214,6 +215,14 @@ export const PortMappingSchema = Type.Object({
   hostPort: Type.Optional(Type.Integer()),
 });
 
+/** Where a forked workspace came from. */
+export const ForkLineageSchema = Type.Object({
+  id: Type.String({ description: 'The source workspace id' }),
+  name: Nullable(Type.String({ description: 'The source as owner/name; null once it is deleted' })),
+  branch: Type.String({ description: 'The branch the fork checked out' }),
+  copied: Type.Boolean({ description: 'Whether the files have been copied and the branch checked out' }),
+});
+
 /** JSON schema of workspace on the wire. */
 export const WorkspaceSchema = Type.Object({
   id: Type.String(),
@@ -229,12 +238,25 @@ export const WorkspaceSchema = Type.Object({
   ports: Type.Array(PortMappingSchema),
   details: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
   spec: Type.Unknown({ description: 'The normalized spec; secret values are null.' }),
+  forkedFrom: Type.Optional(ForkLineageSchema),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
 /** Workspace, as TypeScript. */
 export type Workspace = Static<typeof WorkspaceSchema>;
 export type { DesiredState, Phase } from '../core/workspace.ts';
+
+/** JSON schema of fork workspaces on the wire: the new workspace's name (with `count`, the prefix of NAME-1..NAME-N) and branch. */
+export const ForkWorkspaceSchema = Type.Object(
+  {
+    name: NameSchema,
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: 50, description: 'How many forks; more than 1 names them NAME-1..NAME-N' })),
+    branch: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: BRANCH_NAME_PATTERN, description: 'Branch the fork checks out, made from the source\'s HEAD (default fork/<name>; with count, suffixed -1..-N)' })),
+  },
+  { additionalProperties: false },
+);
+/** Fork workspaces, as TypeScript. */
+export type ForkWorkspace = Static<typeof ForkWorkspaceSchema>;
 
 /** JSON schema of create workspace on the wire. */
 export const CreateWorkspaceSchema = Type.Object(

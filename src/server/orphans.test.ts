@@ -13,7 +13,7 @@ import { Orphans } from './orphans.ts';
 class MemoryProvisioner implements Provisioner {
   readonly name = 'mem';
   readonly type = 'memory';
-  readonly capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
+  readonly capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: false };
   runtimes = new Map<string, 'running' | 'stopped'>();
   listFails = false;
   async validate(): Promise<void> {}

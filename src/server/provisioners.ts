@@ -16,7 +16,7 @@ import type { SecretBox } from './secrets.ts';
 
 const DEFAULT_KEY = 'default_provisioner';
 /** What a provisioner whose type is gone is shown to be able to do. */
-const NO_CAPABILITIES: Capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
+const NO_CAPABILITIES: Capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: false };
 /** How long a built-in instance that probes its backend may take to answer at start. */
 const PROBE_MS = 3000;
 

@@ -21,7 +21,7 @@ import { SpecCodec } from './workspaces.ts';
 class MemoryProvisioner implements Provisioner {
   readonly name = 'mem';
   readonly type = 'memory';
-  readonly capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
+  readonly capabilities = { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: false };
   runtimes = new Map<string, 'running' | 'stopped'>();
   failures = 0;
   permanent = false;

@@ -12,6 +12,7 @@ import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
+import { provisionWorkspace } from './fork.ts';
 import { NO_METRICS, type ReconcileMetrics } from './metrics.ts';
 import { Orphans } from './orphans.ts';
 
@@ -170,7 +171,8 @@ export class Reconciler {
         return this.o.contexts.minimal(id, row);
       });
       if (action === 'provision') {
-        const st = await provisioner.provision(ctx, { signal, progress });
+        // A fork gets its source's files first and its own branch after (fork.ts).
+        const st = await provisionWorkspace(this.o, row, provisioner, ctx, { signal, progress });
         await this.setPhase(row, phaseAfter(action), {
           attempts: 0,
           next_attempt_at: null,

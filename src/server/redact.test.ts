@@ -123,7 +123,7 @@ test('a failed provision that quotes secrets leaves them out of the workspace me
     const failing: Provisioner = {
       name: 'failing',
       type: 'failing',
-      capabilities: { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false },
+      capabilities: { runsOnHost: false, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: false },
       validate: async () => undefined,
       provision: async (_ws, opts) => {
         opts.progress(`output: ${quoted}`);

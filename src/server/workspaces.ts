@@ -4,9 +4,10 @@ import { assertName } from '../core/names.ts';
 import { normalizeSpec, redactSpec, type Spec } from '../core/spec.ts';
 import { validateSpecFor, type ProvisionerRegistry } from '../provisioners/registry.ts';
 import { newWorkspaceRow, type Store, type WorkspaceRow } from '../store/store.ts';
-import type { CreateWorkspace, SpecPatch, Workspace } from '../sdk/wire.ts';
+import type { CreateWorkspace, ForkWorkspace, SpecPatch, Workspace } from '../sdk/wire.ts';
 import type { Principal } from './auth.ts';
 import type { EventLog } from './events.ts';
+import { forkLineage, forkWorkspace } from './fork.ts';
 import type { PolicyService } from './policy.ts';
 import type { ProjectService } from './projects.ts';
 import { newId, type SecretBox } from './secrets.ts';
@@ -166,6 +167,11 @@ export class WorkspaceService {
     return updateWorkspace(this.o, this, p, ref, patch);
   }
 
+  /** Forks a workspace into `input.count` new ones starting from a copy of its files (fork.ts). */
+  async fork(p: Principal, ref: string, input: ForkWorkspace): Promise<Workspace[]> {
+    return forkWorkspace(this.o, this, p, ref, input);
+  }
+
   /** Whether the workspace row still exists. */
   async exists(id: string): Promise<boolean> {
     return (await this.o.store.getWorkspace(id)) !== undefined;
@@ -189,6 +195,7 @@ export class WorkspaceService {
       details: status.details ?? {},
       ...(row.phase === 'unreachable' && status.outage ? { unreachableSince: status.outage.since } : {}),
       spec: this.o.codec.redacted(row.spec_json),
+      ...(await forkLineage(this.o.store, row, async (s) => `${await nameOf(this.userNames, s.owner_id, async (id) => (await this.o.store.getUser(id))?.name)}/${s.name}`)),
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };

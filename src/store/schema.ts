@@ -73,6 +73,12 @@ export interface WorkspacesTable {
   status_json: string | null;
   attempts: number;
   next_attempt_at: string | null;
+  /** The workspace this one was forked from (its id; kept after the source is deleted). */
+  forked_from: string | null;
+  /** The branch a fork checks out in its copied checkout. */
+  fork_branch: string | null;
+  /** What is left of a fork's start: `copy` (files not copied yet), `branch` (branch not checked out yet), null once done. */
+  fork_stage: 'copy' | 'branch' | null;
   created_at: string;
   updated_at: string;
 }

@@ -32,7 +32,7 @@ export const AgentOptionsSchema = Type.Object(
 export type AgentOptions = Static<typeof AgentOptionsSchema>;
 
 /** Same as docker: the agent runs the docker runtime; workspaces reach the control plane over the network. */
-export const agentCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
+export const agentCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: false };
 
 /** Forwards the Provisioner contract to enrolled agents. */
 export class AgentProvisioner implements Provisioner {

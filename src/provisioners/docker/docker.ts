@@ -11,6 +11,7 @@ import { InputError, errorMessage, isUnreachable } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
+import { copyDockerStorage } from './copy.ts';
 import { DockerEngine, isLocalHost } from './engine.ts';
 import { Forwarders } from './forwarder.ts';
 import { DockerOptionsSchema, checkDockerOptions, type DockerOptions } from './options.ts';
@@ -37,7 +38,7 @@ export interface DockerProvisionerDeps {
 }
 
 /** What the docker type can do: images, users, limits and private registries; workspaces reach the control plane over a network. */
-export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
+export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: true };
 
 /** The URL workspaces get, and whether they can reach it (with why not). */
 type Reach = { url: string; reachable: true } | { url: string; reachable: false; why: string };
@@ -214,6 +215,11 @@ export class DockerProvisioner implements Provisioner {
     if (reach && !reach.reachable) opts.progress(unreachableSentence(this.engine.where, reach.url, reach.why, this.settings.network), 'info');
     const serverUrl = hostUrl && reach && reach.url !== hostUrl ? { serverUrl: { host: hostUrl, workspace: reach.url } } : {};
     return this.withReachability(await this.runtime.provision(ws, opts, serverUrl));
+  }
+
+  /** A fork's storage: a copy of the source's directory on this host, or of its volume through a helper container (copy.ts). */
+  async copyStorage(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void> {
+    return copyDockerStorage(this.runtime, from, to, opts);
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {

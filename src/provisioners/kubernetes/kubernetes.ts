@@ -24,7 +24,7 @@ import { UserResolver, decodeUser, encodeUser } from './users.ts';
 import { ClaimWatch, Observer, type Mirror } from './watch.ts';
 
 /** What the kubernetes type can do: images, users, limits and private registries; pods reach the control plane over the network. */
-export const kubernetesCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true };
+export const kubernetesCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: false };
 
 /** How long a pod may take to be scheduled, pull its image and clone. */
 const START_MS = 5 * 60_000;

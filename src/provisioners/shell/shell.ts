@@ -13,6 +13,7 @@ import { InputError, ProvisionerError, errorMessage, throwIfAborted } from '../.
 import { progressFilter } from '../../core/lines.ts';
 import { resolveInside } from '../../core/names.ts';
 import type { Spec } from '../../core/spec.ts';
+import { copyTree } from '../copy-tree.ts';
 import { checkoutConfigSteps, gitConfigEnv, gitConfigPairs } from '../git-setup.ts';
 import { removeTree } from '../remove-tree.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProgressSink, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
@@ -20,7 +21,7 @@ import { installTrustOnHost, trustEnv } from '../trust.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
 /** What the shell type can do: it runs on the control plane's host and honours no image, user or limits. */
-export const shellCapabilities: Capabilities = { runsOnHost: true, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false };
+export const shellCapabilities: Capabilities = { runsOnHost: true, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: true };
 
 /** Options of a shell provisioner instance. */
 export interface ShellProvisionerOptions {
@@ -165,6 +166,12 @@ export class ShellProvisioner implements Provisioner {
     };
     for (const p of ws.spec.userData) await link(p, path.join(this.sharedRoot, 'userdata', ws.owner.id));
     for (const p of ws.spec.caches) await link(p, path.join(this.sharedRoot, 'caches', ws.project.name));
+  }
+
+  /** A fork's directory: a copy (copy-on-write where the filesystem can) of the source's, without its process records and running marker. */
+  async copyStorage(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void> {
+    const target = this.dir(to.id);
+    await copyTree(this.dir(from.id), target, { ...opts, tmp: path.join(this.root, `.fork-${to.id}`), drop: ['.berth/pids', '.berth/runtime.json', '.berth/clone.tmp'] });
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {

@@ -3,7 +3,7 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
-import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type SpecPatch } from '../../sdk/wire.ts';
+import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, ForkWorkspaceSchema, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type ForkWorkspace, type SpecPatch } from '../../sdk/wire.ts';
 import { EventPageSchema } from '../../sdk/events.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
@@ -87,6 +87,21 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
       async (req, reply) => reply.status(202).send(await deps.workspaces.setDesired(req.principal, req.params.ref, desired)),
     );
   }
+
+  api.post<Ref & { Body: ForkWorkspace }>(
+    '/workspaces/:ref/fork',
+    {
+      schema: {
+        tags: ['workspaces'],
+        summary: "Fork a workspace: new workspaces starting from a copy of its files (uncommitted changes included), each on its own branch, with their own token, env and ports",
+        description: 'The source keeps running. The copy is taken when each fork starts provisioning (a crash-consistent copy of the files at that moment). All forks or none are created.',
+        params: RefParams,
+        body: ForkWorkspaceSchema,
+        response: { 201: Type.Array(WorkspaceSchema), ...errors },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await deps.workspaces.fork(req.principal, req.params.ref, req.body)),
+  );
 
   api.delete<Ref>(
     '/workspaces/:ref',
