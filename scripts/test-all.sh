@@ -22,7 +22,8 @@ source scripts/install-deps.sh
 
 echo "== type check and lint"
 npx tsc -p tsconfig.json
-npx eslint src test bench
+npx tsc -p web/tsconfig.json
+npx eslint src test bench web/src
 
 echo "== test environment"
 bash testenv/berth-testenv up

@@ -28,6 +28,8 @@ import type { TerminalService } from './terminals.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import type { TlsFiles } from './tls.ts';
 import type { WorkspaceService } from './workspaces.ts';
+import { webUi, type WebUiDeps } from './web/ui.ts';
+import { watchRoutes } from './web/watch.ts';
 
 /** Everything the routes need. */
 export interface AppDeps {
@@ -56,6 +58,8 @@ export interface AppDeps {
   https?: TlsFiles | undefined;
   /** /readyz and /metrics; absent = not served. */
   health?: HealthDeps;
+  /** The browser UI at `/` and its cookie sessions; absent = API only. */
+  web?: WebUiDeps;
 }
 
 /** The operations an OpenAPI 3.0 path item can hold; a route with any other method (QUERY, …) cannot be described. */
@@ -155,11 +159,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   if (deps.health) await healthRoutes(app, deps.auth, deps.health);
+  const sessions = deps.web ? await webUi(app, deps.auth, deps.web) : undefined;
 
   await app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
-        req.principal = await deps.auth.authenticate(req.headers.authorization);
+        req.principal = await (sessions ? sessions.authenticate(req) : deps.auth.authenticate(req.headers.authorization));
       });
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
       await authRoutes(api, deps);
@@ -167,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await memberRoutes(api, deps);
       await provisionerRoutes(api, deps);
       await workspaceRoutes(api, deps);
+      await watchRoutes(api, deps);
       if (deps.policy) await policyRoutes(api, { auth: deps.auth, policy: deps.policy, projects: deps.projects });
       if (deps.git) await gitRoutes(api, deps, deps.git);
       if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });

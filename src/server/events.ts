@@ -43,6 +43,7 @@ export class EventLog {
     const redactor = known instanceof Redactor ? known : await known;
     const rows = await this.store.appendEvents(workspaceId, [{ kind, message: redactor.redact(message).slice(0, 8192), ts: new Date().toISOString() }]);
     for (const row of rows) this.bus.emit(workspaceId, row);
+    this.bus.emit('*', workspaceId);
   }
 
   /** Queues a line of provisioning output: written in order within a moment, at most so many lines a second (the rest are counted). */
@@ -54,6 +55,7 @@ export class EventLog {
     const redacted = await Promise.all(events.map(async (e) => ({ ...e, message: (await this.redact(workspaceId, e.message)).slice(0, 8192) })));
     const rows = await this.store.appendEvents(workspaceId, redacted);
     for (const row of rows) this.bus.emit(workspaceId, row);
+    this.bus.emit('*', workspaceId);
     return rows;
   }
 
@@ -67,6 +69,13 @@ export class EventLog {
     this.writer.discard(workspaceId);
     this.secrets?.forget(workspaceId);
     this.bus.emit(`${workspaceId}:closed`);
+    this.bus.emit('*', workspaceId);
+  }
+
+  /** Subscribes to "something happened to this workspace" for every workspace (the workspace list stream); returns the unsubscribe function. */
+  subscribeAll(onChange: (workspaceId: string) => void): () => void {
+    this.bus.on('*', onChange);
+    return () => this.bus.off('*', onChange);
   }
 
   /** Subscribes to new events of one workspace; returns the unsubscribe function. */

@@ -1,0 +1,69 @@
+/** Users (admins): the list, and a new user with their first token. */
+import { useState, type FormEvent } from 'react';
+import type { User } from '../../../../src/sdk/wire.ts';
+import { get, post } from '../../api.ts';
+import { useAction, useLoad } from '../../layout/hooks.ts';
+import { Secret } from '../../layout/Secret.tsx';
+
+/** The page. */
+export function UsersPage() {
+  const users = useLoad(() => get<User[]>('/users'), []);
+  const [name, setName] = useState('');
+  const [role, setRole] = useState<'user' | 'admin'>('user');
+  const [made, setMade] = useState<{ user: User; token: string } | null>(null);
+  const action = useAction();
+  const create = (e: FormEvent) => {
+    e.preventDefault();
+    void action.run(async () => {
+      setMade(await post<{ user: User; token: string }>('/users', { name, role }));
+      setName('');
+      users.reload();
+    });
+  };
+  return (
+    <>
+      <h1>Users</h1>
+      <form className="row" onSubmit={create}>
+        <label>
+          User name
+          <input value={name} onChange={(e) => setName(e.target.value)} required />
+        </label>
+        <label>
+          Role
+          <select value={role} onChange={(e) => setRole(e.target.value as 'user' | 'admin')}>
+            <option value="user">user</option>
+            <option value="admin">admin</option>
+          </select>
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Create user
+        </button>
+      </form>
+      {action.error && (
+        <p role="alert" className="error">
+          {action.error}
+        </p>
+      )}
+      {made && <Secret label={`First token of ${made.user.name}`} value={made.token} />}
+      {users.error && <p className="error">{users.error}</p>}
+      <table aria-label="Users">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Role</th>
+            <th>Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {users.data?.map((u) => (
+            <tr key={u.id}>
+              <td>{u.name}</td>
+              <td>{u.role}</td>
+              <td>{new Date(u.createdAt).toLocaleString()}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
