@@ -137,6 +137,32 @@ export function provisionerConformance(backend: ConformanceBackend): void {
     assert.ok((await p.list()).includes(main.id), 'list() includes a provisioned workspace');
   });
 
+  test('with the fork capability, copyStorage gives a new workspace the files of a running one (uncommitted too); provision adopts them; the two diverge', async () => {
+    if (!p.capabilities.fork) {
+      assert.ok(!('copyStorage' in p), 'a provisioner without the fork capability has no copyStorage');
+      return;
+    }
+    assert.ok('copyStorage' in p, 'the fork capability comes with copyStorage');
+    const fork = context(main.project, { ...(main.spec.user ? { user: main.spec.user } : {}), ...(p.capabilities.resources ? { resources: { memory: MEMORY } } : {}) });
+    await p.copyStorage(main, fork, op());
+    // Again, as after a crash mid-copy: the copy is replaced by a whole one.
+    await p.copyStorage(main, fork, op());
+    assert.deepEqual(((s) => [s.state, s.storage])(await p.inspect(fork.id)), ['stopped', true], 'a copy is storage, not a runtime');
+    const o = op();
+    assert.equal((await p.provision(fork, o)).state, 'running', o.lines.join('\n'));
+    assert.ok(o.lines.some((l) => /already present/.test(l)), `the copied checkout is adopted, not cloned:\n${o.lines.join('\n')}`);
+    assert.equal((await run(p, fork, ['cat', 'notes.txt'])).stdout, 'kept\n');
+    assert.equal((await run(p, fork, ['git', 'status', '--porcelain'])).stdout, '?? notes.txt\n');
+    await run(p, fork, ['sh', '-c', 'echo fork > fork.txt']);
+    await run(p, main, ['sh', '-c', 'echo main > main.txt']);
+    assert.equal((await run(p, main, ['sh', '-c', 'ls fork.txt 2>&1 || true'])).stdout.includes('No such file'), true, 'the fork writes only its own copy');
+    assert.equal((await run(p, fork, ['sh', '-c', 'ls main.txt 2>&1 || true'])).stdout.includes('No such file'), true, 'the source writes only its own files');
+    assert.equal((await p.inspect(main.id)).state, 'running', 'the source kept running');
+    await run(p, main, ['rm', 'main.txt']);
+    await p.destroy(fork, op());
+    assert.deepEqual(names(await objectsOf(fork.id)), [], 'nothing of the fork is left');
+  });
+
   test('the capabilities it claims are honoured in the workspace', async () => {
     const caps = p.capabilities;
     if (caps.image) {
