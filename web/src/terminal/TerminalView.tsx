@@ -63,7 +63,6 @@ export function TerminalView(props: TerminalViewProps) {
     fit.fit();
     fitRef.current = fit;
     termRef.current = term;
-    let ended = false;
     const conn = new TerminalConnection({
       workspace: props.workspace,
       ...(props.session ? { session: props.session } : {}),
@@ -77,7 +76,6 @@ export function TerminalView(props: TerminalViewProps) {
             setStatus({ text: liveText(s), ended: false });
             return;
           }
-          ended = true;
           term.options.cursorBlink = false;
           void describeEnd(s, latest.current.checkWorkspace).then((text) => {
             setStatus({ text, ended: true });
@@ -88,9 +86,9 @@ export function TerminalView(props: TerminalViewProps) {
     });
     latest.current.onHangUp?.(() => conn.hangUp());
     const inputs = [term.onData((d) => conn.input(d)), term.onBinary((d) => conn.input(Uint8Array.from(d, (c) => c.charCodeAt(0)))), term.onResize(({ cols, rows }) => conn.resize(cols, rows))];
-    // Fit whenever the box changes (window resize, layout); a hidden tab has no size and is fitted when shown.
+    // Fit whenever the box changes (window resize, layout, the status line); a hidden tab has no size and is fitted when shown.
     const ro = new ResizeObserver(() => {
-      if (el.clientWidth > 0 && el.clientHeight > 0 && !ended) fit.fit();
+      if (el.clientWidth > 0 && el.clientHeight > 0) fit.fit();
     });
     ro.observe(el);
     return () => {
