@@ -15,6 +15,8 @@ import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
 import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
+import { addTaskCommands } from './task.ts';
+import { activityCell } from './activity.ts';
 import { ProgressPrinter, describeWorkspace, json, table, workspaceMessage } from './output.ts';
 import { openShell, runExec } from './shell.ts';
 import { addWsUpdateCommand } from './ws-update.ts';
@@ -436,8 +438,8 @@ ws.command('list')
     else
       process.stdout.write(
         `${table(
-          ['NAME', 'PROJECT', 'PROVISIONER', 'PHASE', 'OWNER', 'MESSAGE'],
-          list.map((w) => [w.name, w.project, w.provisioner, w.phase === w.desired ? w.phase : `${w.phase}->${w.desired}`, w.owner, workspaceMessage(w)]),
+          ['NAME', 'PROJECT', 'PROVISIONER', 'PHASE', 'OWNER', 'ACTIVITY', 'MESSAGE'],
+          list.map((w) => [w.name, w.project, w.provisioner, w.phase === w.desired ? w.phase : `${w.phase}->${w.desired}`, w.owner, activityCell(w), workspaceMessage(w)]),
         )}\n`,
       );
   });
@@ -509,6 +511,7 @@ ws.command('shell <name>')
   });
 
 addMemberCommands(program);
+addTaskCommands(program);
 
 // Last, so that it joins an `agent` command group registered above.
 addAgentCommands(program);

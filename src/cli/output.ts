@@ -1,6 +1,7 @@
 /** Output helpers: tables for people, JSON for scripts, and progress rendering for --wait. */
 import { formatOutage } from '../core/workspace.ts';
 import type { Workspace, WorkspaceEvent } from '../sdk/wire.ts';
+import { activityLines } from './activity.ts';
 
 /** Prints rows as an aligned table. */
 export function table(headers: string[], rows: string[][]): string {
@@ -34,6 +35,7 @@ export function describeWorkspace(w: Workspace): string {
   if (w.forkedFrom) lines.push(`Forked from:  ${w.forkedFrom.name ?? `${w.forkedFrom.id} (deleted)`} on branch ${w.forkedFrom.branch}${w.forkedFrom.copied ? '' : ' (copying)'}`);
   for (const p of w.ports) lines.push(`Port:         ${p.port}/${p.protocol}${p.hostPort ? ` -> ${p.hostIp ?? '0.0.0.0'}:${p.hostPort}` : ''}`);
   for (const [k, v] of Object.entries(w.details)) lines.push(`${`${k}: `.padEnd(14)}${String(v)}`);
+  lines.push(...activityLines(w));
   lines.push(`Created:      ${w.createdAt}`);
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { GcReport, Orphan } from './admin.ts';
 import type { EventPage } from './events.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
+import { TasksApi } from './tasks.ts';
 import type {
   CreateProject,
   CreateProvisioner,
@@ -73,6 +74,11 @@ export class BerthClient {
   readonly url: string;
   constructor(url: string, private readonly token?: string) {
     this.url = url.replace(/\/+$/, '');
+  }
+
+  /** Task fan-out: runTask, getTask, listTasks, taskLogs, deleteTask, followTask (src/sdk/tasks.ts). */
+  get tasks(): TasksApi {
+    return new TasksApi(this, this.token);
   }
 
   /** Sends a request and parses the JSON answer; throws ApiError on non-2xx. */

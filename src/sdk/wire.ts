@@ -223,6 +223,16 @@ export const ForkLineageSchema = Type.Object({
   copied: Type.Boolean({ description: 'Whether the files have been copied and the branch checked out' }),
 });
 
+/** What a workspace was last seen doing: its last command (secrets masked), its terminal's last output, a task run's step. */
+export const WorkspaceActivitySchema = Type.Object({
+  lastCommand: Nullable(Type.String()),
+  lastCommandAt: Nullable(Type.String()),
+  lastOutputAt: Nullable(Type.String()),
+  taskStep: Nullable(Type.String({ description: 'For a workspace of a task run: creating, forking, waiting, running, collecting, pushing, cleaning or done' })),
+});
+/** Workspace activity, as TypeScript. */
+export type WorkspaceActivity = Static<typeof WorkspaceActivitySchema>;
+
 /** JSON schema of workspace on the wire. */
 export const WorkspaceSchema = Type.Object({
   id: Type.String(),
@@ -238,6 +248,7 @@ export const WorkspaceSchema = Type.Object({
   ports: Type.Array(PortMappingSchema),
   details: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
   spec: Type.Unknown({ description: 'The normalized spec; secret values are null.' }),
+  activity: Type.Optional(WorkspaceActivitySchema),
   forkedFrom: Type.Optional(ForkLineageSchema),
   createdAt: Type.String(),
   updatedAt: Type.String(),

@@ -24,6 +24,9 @@ import { provisionerRoutes } from './routes/provisioners.ts';
 import { policyRoutes } from './routes/policy.ts';
 import type { PolicyService } from './policy.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
+import { taskRoutes } from './routes/tasks.ts';
+import type { TaskService } from './tasks/service.ts';
+import type { ActivityTracker } from './tasks/activity.ts';
 import type { TerminalService } from './terminals.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import type { TlsFiles } from './tls.ts';
@@ -58,6 +61,10 @@ export interface AppDeps {
   https?: TlsFiles | undefined;
   /** /readyz and /metrics; absent = not served. */
   health?: HealthDeps;
+  /** Task fan-out (/tasks); absent = not served. */
+  tasks?: TaskService;
+  /** What workspaces were last seen doing (their last command); absent = not recorded. */
+  activity?: ActivityTracker;
   /** The browser UI at `/` and its cookie sessions; absent = API only. */
   web?: WebUiDeps;
 }
@@ -177,6 +184,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       if (deps.git) await gitRoutes(api, deps, deps.git);
       if (deps.agents) await agentRoutes(api, { auth: deps.auth, agents: deps.agents });
       if (deps.admin) await adminRoutes(api, { auth: deps.auth, ...deps.admin });
+      if (deps.tasks) await taskRoutes(api, deps.tasks);
       api.all('/*', { schema: { hide: true } }, async (req) => {
         throw new NotFoundError(`No route ${req.method} ${req.url.split('?')[0]}.`);
       });

@@ -32,6 +32,9 @@ import { SecretBox } from './secrets.ts';
 import { TerminalService } from './terminals.ts';
 import { SpecCodec, WorkspaceService } from './workspaces.ts';
 import { PolicyService } from './policy.ts';
+import { ActivityTracker } from './tasks/activity.ts';
+import { TaskService } from './tasks/service.ts';
+import { TaskStore } from './tasks/store.ts';
 
 /** Berth's version, from package.json. */
 export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -109,9 +112,13 @@ export class BerthServer {
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const quotas = new PolicyService(store, () => registry.names());
     const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace });
-    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas });
-    const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics });
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, web: { box }, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
+    const taskStore = new TaskStore(store.kysely);
+    const activity = new ActivityTracker({ store: taskStore, redact: (id, text) => events.redact(id, text), logger: logger.child({ component: 'activity' }) });
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas, activity });
+    const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics, activity });
+    const tasks = new TaskService({ tasks: taskStore, store, projects, workspaces, registry, contexts, activity, logger: logger.child({ component: 'tasks' }), startTimeoutMs: 20 * 60_000, pollMs: 250 });
+    await tasks.recover();
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, tasks, activity, web: { box }, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

@@ -59,6 +59,8 @@ export interface TerminalServiceOptions {
   idleMs: number;
   /** Counts sessions started (GET /metrics). */
   metrics?: ExecMetrics;
+  /** Told of every chunk of output, for the workspace's "last output" (it throttles its own writes). */
+  activity?: { output(workspaceId: string): void };
 }
 
 function frame(channel: number, data: Buffer): Buffer {
@@ -146,6 +148,7 @@ export class TerminalService {
     if (s.tty) this.sessions.set(s.id, s);
     const pump = (channel: number) => (data: Buffer | string) => {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      this.o.activity?.output(s.workspaceId);
       if (s.tty) this.remember(s, buf);
       if (s.tty && s.clients.size === 0) this.spend(s, buf.length);
       let congested = false;

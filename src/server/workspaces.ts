@@ -67,6 +67,8 @@ export interface WorkspaceServiceOptions {
   reconciler: Kicker;
   /** Quotas and allowed provisioners, checked before a workspace is stored; absent = none. */
   policy?: PolicyService;
+  /** What each workspace was last seen doing (src/server/tasks/activity.ts); absent = not shown. */
+  activity?: { wire(workspaceId: string): Promise<Workspace['activity']> };
 }
 
 /** Workspace use cases; authorization is checked here, HTTP is not known here. */
@@ -180,6 +182,7 @@ export class WorkspaceService {
   async toWire(row: WorkspaceRow): Promise<Workspace> {
     const owner = await nameOf(this.userNames, row.owner_id, async (id) => (await this.o.store.getUser(id))?.name);
     const project = await nameOf(this.projectNames, row.project_id, async (id) => (await this.o.store.getProject(id))?.name);
+    const activity = await this.o.activity?.wire(row.id);
     const status = row.status_json ? (JSON.parse(row.status_json) as { ports?: Workspace['ports']; details?: Workspace['details']; outage?: { since: string } }) : {};
     return {
       id: row.id,
@@ -195,6 +198,7 @@ export class WorkspaceService {
       details: status.details ?? {},
       ...(row.phase === 'unreachable' && status.outage ? { unreachableSince: status.outage.since } : {}),
       spec: this.o.codec.redacted(row.spec_json),
+      ...(activity ? { activity } : {}),
       ...(await forkLineage(this.o.store, row, async (s) => `${await nameOf(this.userNames, s.owner_id, async (id) => (await this.o.store.getUser(id))?.name)}/${s.name}`)),
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -98,6 +98,11 @@ export class SqlStore implements Store {
     return new SqlStore(db, db, dialect, sqlite);
   }
 
+  /** The database itself, for services that own their tables (tasks: src/server/tasks/store.ts). */
+  get kysely(): Kysely<Database> {
+    return this.root;
+  }
+
   async transaction<T>(fn: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db !== this.root) return fn(this);
     return this.root.transaction().execute((trx) => fn(new SqlStore(trx, this.root, this.dialect, this.sqlite)));

@@ -3,6 +3,7 @@ import { type Kysely, type Migration } from 'kysely';
 import { agentsMigration } from './0002-agents.ts';
 import { eventsMigration } from './0005-events.ts';
 import { quarantineMigration } from './0006-quarantine.ts';
+import { tasksMigration } from './0007-tasks.ts';
 import { forksMigration } from './0008-forks.ts';
 import { membersMigration } from './0003-members.ts';
 import { policiesMigration } from './0004-policies.ts';
@@ -95,6 +96,7 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
     '0003_members': membersMigration,
     '0004_policies': policiesMigration,
     '0005_events': eventsMigration,
+    '0007_tasks': tasksMigration,
     '0008_forks': forksMigration,
   };
 }

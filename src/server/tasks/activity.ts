@@ -1,0 +1,123 @@
+/**
+ * What each workspace was last seen doing: its last command, its terminal's last output and, for a
+ * task run, the run's step. Kept in memory, where the exec route and the terminal service touch it
+ * on every command and every chunk of output; written to the database at most once per
+ * `flushMs` per workspace, so a terminal streaming a build costs no write per line.
+ */
+import type { Logger } from 'pino';
+import type { WorkspaceActivity } from '../../sdk/wire.ts';
+import type { TaskStore } from './store.ts';
+
+/** Masks a workspace's secrets in a text (EventLog.redact). */
+export type Redact = (workspaceId: string, text: string) => Promise<string>;
+
+/** Longest command line kept. */
+const MAX_COMMAND = 500;
+
+/** An argv as one line a person can read; arguments with spaces or quotes are quoted. */
+export function commandLine(argv: string[]): string {
+  if (argv.length === 0) return '(shell)';
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+interface Entry extends WorkspaceActivity {
+  /** A change not yet written. */
+  dirty: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/** Options of the activity tracker. */
+export interface ActivityOptions {
+  store: TaskStore;
+  redact: Redact;
+  logger: Logger;
+  /** Least time between two writes of one workspace's row. */
+  flushMs?: number;
+}
+
+/** In-memory activity per workspace, persisted lazily. */
+export class ActivityTracker {
+  private readonly entries = new Map<string, Entry>();
+  private readonly flushMs: number;
+
+  constructor(private readonly o: ActivityOptions) {
+    this.flushMs = o.flushMs ?? 5000;
+  }
+
+  /** Records a command started in the workspace (argv; secrets are masked before it is kept). */
+  async command(workspaceId: string, argv: string[]): Promise<void> {
+    const line = (await this.o.redact(workspaceId, commandLine(argv))).slice(0, MAX_COMMAND);
+    const e = await this.entry(workspaceId);
+    Object.assign(e, { lastCommand: line, lastCommandAt: new Date().toISOString() });
+    this.touch(workspaceId, e);
+  }
+
+  /** Records that a process of the workspace wrote output just now. Cheap: called for every chunk. */
+  output(workspaceId: string): void {
+    const e = this.entries.get(workspaceId);
+    if (!e) {
+      // The first output of a workspace not seen yet since start: read its row, then record.
+      void this.entry(workspaceId).then(() => this.output(workspaceId));
+      return;
+    }
+    e.lastOutputAt = new Date().toISOString();
+    this.touch(workspaceId, e);
+  }
+
+  /** Sets (or with null clears) the task step shown for the workspace; memory only, a restart interrupts runs anyway. */
+  step(workspaceId: string, step: string | null): void {
+    const e = this.entries.get(workspaceId) ?? this.blank();
+    e.taskStep = step;
+    this.entries.set(workspaceId, e);
+  }
+
+  /** The activity to show, or undefined when nothing is known. */
+  async wire(workspaceId: string): Promise<WorkspaceActivity | undefined> {
+    const e = await this.entry(workspaceId);
+    if (!e.lastCommand && !e.lastOutputAt && !e.taskStep) return undefined;
+    return { lastCommand: e.lastCommand, lastCommandAt: e.lastCommandAt, lastOutputAt: e.lastOutputAt, taskStep: e.taskStep };
+  }
+
+  /** Writes every pending change (server shutdown). */
+  async flushAll(): Promise<void> {
+    await Promise.all([...this.entries.keys()].map((id) => this.flush(id)));
+  }
+
+  private blank(): Entry {
+    return { lastCommand: null, lastCommandAt: null, lastOutputAt: null, taskStep: null, dirty: false };
+  }
+
+  private async entry(workspaceId: string): Promise<Entry> {
+    const known = this.entries.get(workspaceId);
+    if (known) return known;
+    const row = await this.o.store.getActivity(workspaceId).catch(() => undefined);
+    // Another call may have created it while the row was read.
+    const e = this.entries.get(workspaceId) ?? this.blank();
+    if (row) {
+      e.lastCommand ??= row.last_command;
+      e.lastCommandAt ??= row.last_command_at;
+      e.lastOutputAt ??= row.last_output_at;
+    }
+    this.entries.set(workspaceId, e);
+    return e;
+  }
+
+  private touch(workspaceId: string, e: Entry): void {
+    e.dirty = true;
+    if (e.timer) return;
+    e.timer = setTimeout(() => void this.flush(workspaceId), this.flushMs);
+    e.timer.unref();
+  }
+
+  private async flush(workspaceId: string): Promise<void> {
+    const e = this.entries.get(workspaceId);
+    if (!e) return;
+    clearTimeout(e.timer);
+    e.timer = undefined;
+    if (!e.dirty) return;
+    e.dirty = false;
+    await this.o.store
+      .putActivity({ workspace_id: workspaceId, last_command: e.lastCommand, last_command_at: e.lastCommandAt, last_output_at: e.lastOutputAt })
+      .catch((err: unknown) => this.o.logger.warn({ err, workspaceId }, 'could not record workspace activity'));
+  }
+}
