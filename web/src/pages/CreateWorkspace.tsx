@@ -81,7 +81,7 @@ export function CreateWorkspace() {
       {projects.data?.length === 0 && <p className="hint">There is no project yet; an admin adds one on the Projects page.</p>}
       <form className="stack" onSubmit={submit} aria-describedby="create-error">
         <label htmlFor="f-name">Name</label>
-        <input id="f-name" value={f.name} onChange={(e) => set('name', e.target.value)} required pattern="[a-z0-9][a-z0-9-]*" title="lower-case letters, digits and dashes" autoFocus />
+        <input id="f-name" value={f.name} onChange={(e) => set('name', e.target.value)} required pattern={String.raw`[a-z0-9][a-z0-9\-]*`} title="lower-case letters, digits and dashes" autoFocus />
         <label htmlFor="f-project">Project</label>
         <select id="f-project" value={project} onChange={(e) => set('project', e.target.value)} required>
           {projects.data?.map((p) => (

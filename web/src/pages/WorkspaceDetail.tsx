@@ -19,7 +19,9 @@ function useWorkspace(ref: string): { ws: Workspace | undefined; events: Workspa
   useEffect(() => {
     const ctl = new AbortController();
     const path = `/workspaces/${encodeURIComponent(ref)}`;
+    let pending: ReturnType<typeof setTimeout> | undefined;
     const refresh = () =>
+      !ctl.signal.aborted &&
       get<Workspace>(path).then(
         (w) => !ctl.signal.aborted && setWs(w),
         (err: unknown) => !ctl.signal.aborted && !(err instanceof ApiError && err.status === 404) && setError(errorText(err)),
@@ -30,7 +32,6 @@ function useWorkspace(ref: string): { ws: Workspace | undefined; events: Workspa
         setWs(w);
         const past = await get<WorkspaceEvent[]>(`/workspaces/${w.id}/events?tail=${BACKLOG}`);
         setEvents(past);
-        let pending: ReturnType<typeof setTimeout> | undefined;
         await stream<WorkspaceEvent>(
           `/workspaces/${w.id}/events?follow=true&after=${past.at(-1)?.id ?? 0}`,
           (e) => {
@@ -46,7 +47,10 @@ function useWorkspace(ref: string): { ws: Workspace | undefined; events: Workspa
         if (!ctl.signal.aborted) setError(errorText(err));
       }
     })();
-    return () => ctl.abort();
+    return () => {
+      ctl.abort();
+      clearTimeout(pending);
+    };
   }, [ref]);
   return { ws, events, error, ended };
 }
