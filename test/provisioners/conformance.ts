@@ -144,9 +144,9 @@ export function provisionerConformance(backend: ConformanceBackend): void {
     }
     assert.ok('copyStorage' in p, 'the fork capability comes with copyStorage');
     const fork = context(main.project, { ...(main.spec.user ? { user: main.spec.user } : {}), ...(p.capabilities.resources ? { resources: { memory: MEMORY } } : {}) });
-    await p.copyStorage(main, fork, op());
+    await p.copyStorage!(main, fork, op());
     // Again, as after a crash mid-copy: the copy is replaced by a whole one.
-    await p.copyStorage(main, fork, op());
+    await p.copyStorage!(main, fork, op());
     assert.deepEqual(((s) => [s.state, s.storage])(await p.inspect(fork.id)), ['stopped', true], 'a copy is storage, not a runtime');
     const o = op();
     assert.equal((await p.provision(fork, o)).state, 'running', o.lines.join('\n'));
