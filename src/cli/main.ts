@@ -13,6 +13,7 @@ import { addAdminCommands } from './admin.ts';
 import { showLogs, type LogsOptions } from './logs.ts';
 import { addAgentRunCommand } from './agent-run.ts';
 import { addGitCommand } from './git.ts';
+import { addMcpCommand } from './mcp.ts';
 import { addMemberCommands } from './members.ts';
 import { addPolicyCommands } from './policy.ts';
 import { addTaskCommands } from './task.ts';
@@ -511,6 +512,7 @@ ws.command('shell <name>')
   });
 
 addMemberCommands(program);
+addMcpCommand(program);
 addTaskCommands(program);
 
 // Last, so that it joins an `agent` command group registered above.

@@ -88,7 +88,7 @@ export class BerthClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: { status: number; text: string };
     try {
-      res = await send(new URL(`${this.url}${path}`), method, headers, body === undefined ? undefined : JSON.stringify(body));
+      res = await this.send(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
       throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
     }
@@ -105,6 +105,11 @@ export class BerthClient {
       throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
     }
     return json as T;
+  }
+
+  /** Carries one request to the server; a subclass may carry it another way (the server's own MCP endpoint answers in-process). */
+  protected send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; text: string }> {
+    return send(new URL(`${this.url}${path}`), method, headers, body);
   }
 
   me() {

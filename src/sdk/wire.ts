@@ -269,6 +269,9 @@ export const ForkWorkspaceSchema = Type.Object(
 /** Fork workspaces, as TypeScript. */
 export type ForkWorkspace = Static<typeof ForkWorkspaceSchema>;
 
+/** A workspace reference in a path (`{ref}`): its id, name, or owner/name. */
+export const WorkspaceRefSchema = Type.String({ minLength: 1, maxLength: 127, pattern: '^([a-z0-9-]{1,63}/)?[a-z0-9_-]{1,63}$', description: 'Workspace id, name, or owner/name' });
+
 /** JSON schema of create workspace on the wire. */
 export const CreateWorkspaceSchema = Type.Object(
   {

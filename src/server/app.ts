@@ -18,6 +18,7 @@ import { adminRoutes, type AdminRouteDeps } from './routes/admin.ts';
 import { agentEnrollRoute, agentRoutes } from './routes/agents.ts';
 import { authRoutes } from './routes/auth.ts';
 import { gitRoutes, type GitRouteDeps } from './routes/git.ts';
+import { mcpRoutes } from './routes/mcp.ts';
 import { memberRoutes } from './routes/members.ts';
 import { projectRoutes } from './routes/projects.ts';
 import { provisionerRoutes } from './routes/provisioners.ts';
@@ -61,6 +62,8 @@ export interface AppDeps {
   https?: TlsFiles | undefined;
   /** /readyz and /metrics; absent = not served. */
   health?: HealthDeps;
+  /** The URL clients reach the server at (--public-url): /mcp accepts it as a Host besides IP addresses and localhost. */
+  publicUrl?: () => string;
   /** Task fan-out (/tasks); absent = not served. */
   tasks?: TaskService;
   /** What workspaces were last seen doing (their last command); absent = not recorded. */
@@ -191,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  await mcpRoutes(app, deps, deps.publicUrl ?? (() => ''));
   const agents = deps.agents;
   if (agents) await app.register(async (scope) => agentEnrollRoute(scope, { agents }), { prefix: '/api/v1' });
   const git = deps.git;

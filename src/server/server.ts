@@ -118,7 +118,7 @@ export class BerthServer {
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics, activity });
     const tasks = new TaskService({ tasks: taskStore, store, projects, workspaces, registry, contexts, activity, logger: logger.child({ component: 'tasks' }), startTimeoutMs: 20 * 60_000, pollMs: 250 });
     await tasks.recover();
-    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, tasks, activity, web: { box }, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' } });
+    const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, tasks, activity, web: { box }, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' }, publicUrl: () => url });
 
     const sep = config.listen.lastIndexOf(':');
     const host = config.listen.slice(0, sep).replace(/^\[|\]$/g, '');

@@ -3,16 +3,14 @@ import type { SwaggerTransform } from '@fastify/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { ConflictError, InputError } from '../../core/errors.ts';
-import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, ForkWorkspaceSchema, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type ForkWorkspace, type SpecPatch } from '../../sdk/wire.ts';
+import { CreateWorkspaceSchema, ErrorBodySchema, EventSchema, EXEC_PROTOCOL, ForkWorkspaceSchema, SpecPatchSchema, WorkspaceSchema, type CreateWorkspace, type ForkWorkspace, type SpecPatch, WorkspaceRefSchema } from '../../sdk/wire.ts';
 import { EventPageSchema } from '../../sdk/events.ts';
 import type { EventRow } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { parseExecStart, TerminalService, type EarlyMessages } from '../terminals.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
-const RefParams = Type.Object({
-  ref: Type.String({ minLength: 1, maxLength: 127, pattern: '^([a-z0-9-]{1,63}/)?[a-z0-9_-]{1,63}$', description: 'Workspace id, name, or owner/name' }),
-});
+const RefParams = Type.Object({ ref: WorkspaceRefSchema });
 type Ref = { Params: { ref: string } };
 
 /**
