@@ -1,5 +1,5 @@
 /**
- * Runs every benchmark (or those named: shell, docker, git-clone, cli, delete, kubernetes, agent, terminal-echo), prints
+ * Runs every benchmark (or those named: shell, docker, git-clone, cli, delete, kubernetes, agent, terminal-echo, fork), prints
  * each against its baseline and appends the figures to bench/results/<suite>.jsonl.
  * `--quick` (or BENCH_QUICK=1) takes tiny sample counts, records nothing and fails only on errors;
  * otherwise a missed goal makes the exit code 1 too. `--json FILE` appends the runs to FILE instead.
@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<Result[]> }>> = {
   kubernetes: () => import('./kubernetes.ts'),
   agent: () => import('./agent.ts'),
   'terminal-echo': () => import('./terminal-echo.ts'),
+  fork: () => import('./fork.ts'),
 };
 
 const args = process.argv.slice(2);
