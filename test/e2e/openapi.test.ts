@@ -21,8 +21,8 @@ interface Doc {
 /** The operations of an OpenAPI 3.0 path item; its other fixed fields are not operations. */
 const OPERATIONS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 const PATH_ITEM_FIELDS = new Set(['summary', 'description', 'servers', 'parameters', '$ref']);
-/** Served but not part of the JSON API, by design: the health and readiness probes, the Prometheus scrape, the document itself, git's smart HTTP, MCP (docs/mcp.md). */
-const NOT_API = [/^GET \/(healthz|readyz|metrics)$/, /^GET \/api\/v1\/openapi\.json$/, /^(GET|POST) \/git\/:repo\//, /^(GET|POST|DELETE) \/mcp$/];
+/** Served but not part of the JSON API, by design: the health and readiness probes, the Prometheus scrape, the document itself, git's smart HTTP, the web UI at /, MCP (docs/mcp.md). */
+const NOT_API = [/^GET \/(healthz|readyz|metrics)$/, /^GET \/api\/v1\/openapi\.json$/, /^(GET|POST) \/git\/:repo\//, /^GET \/$/, /^(GET|POST|DELETE) \/mcp$/];
 
 let server: TestServer;
 let repo: string;
