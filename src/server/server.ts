@@ -116,7 +116,7 @@ export class BerthServer {
     const activity = new ActivityTracker({ store: taskStore, redact: (id, text) => events.redact(id, text), logger: logger.child({ component: 'activity' }) });
     const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas, activity });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics, activity });
-    const tasks = new TaskService({ tasks: taskStore, store, projects, workspaces, registry, contexts, activity, logger: logger.child({ component: 'tasks' }), startTimeoutMs: 20 * 60_000, pollMs: 250 });
+    const tasks = new TaskService({ tasks: taskStore, store, projects, workspaces, registry, contexts, activity, fork: async (p, source, name) => (await workspaces.fork(p, source, { name }))[0]!, logger: logger.child({ component: 'tasks' }), startTimeoutMs: 20 * 60_000, pollMs: 250 });
     await tasks.recover();
     const app = await buildApp({ logger, auth, projects, workspaces, registry, contexts, events, terminals, provisioners, agents, policy: quotas, admin: { orphans, store, scratchDir: config.dataDir }, bodyLimit: config.bodyLimit, version: VERSION, git: { gateway, ops: new WorkspaceGit() }, https, tasks, activity, web: { box }, health: { store, provisioners: () => registry.all(), metrics, metricsPublic: config.metricsPublic === 'on' }, publicUrl: () => url });
 

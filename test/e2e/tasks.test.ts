@@ -132,6 +132,22 @@ test('a command run over exec shows in the workspace as its last command, secret
   await waitGone(c, 'busy');
 });
 
+test('task run --from forks a live workspace for every run: each run sees its uncommitted file, the source is untouched', async () => {
+  const c = server.client();
+  await c.createWorkspace({ name: 'seed', project: 'demo', provisioner: 'shell' });
+  await waitPhase(c, 'seed', 'running');
+  assert.equal((await c.run('seed', ['sh', '-c', 'echo draft-from-seed > notes.txt'])).code, 0);
+  const r = await runCli(server, ['task', 'run', '--project', 'demo', '--from', 'seed', '--count', '3', '--', 'sh', '-c', 'cat notes.txt; echo $BERTH_TASK_INDEX >> notes.txt'], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+  const id = taskId(r.stderr);
+  const task = await c.tasks.getTask(id);
+  assert.deepEqual(task.runs.map((x) => x.lastLine), ['draft-from-seed', 'draft-from-seed', 'draft-from-seed']);
+  assert.equal(git(repo, 'show', `task/${id}/2:notes.txt`), 'draft-from-seed\n2\n');
+  assert.equal((await c.run('seed', ['cat', 'notes.txt'])).stdout, 'draft-from-seed\n');
+  await c.deleteWorkspace('seed');
+  await waitGone(c, 'seed');
+});
+
 test('a control-plane restart marks the runs it cut short as interrupted, with a sentence, and keeps their workspaces', async () => {
   const c = server.client();
   const t = await c.tasks.runTask({ project: 'demo', count: 1, provisioner: 'shell', cmd: ['sh', '-c', 'echo started; sleep 600'] });

@@ -75,7 +75,8 @@ export class TaskService {
     const project = await this.o.projects.find(p, input.project, 'createWorkspace');
     if (input.from !== undefined) {
       if (!this.o.fork) throw new InputError('This server cannot fork workspaces; run the task with --ref instead of --from.');
-      await this.o.workspaces.resolve(p, input.from);
+      const source = await this.o.workspaces.resolve(p, input.from);
+      if (source.project_id !== project.id) throw new InputError(`Workspace "${input.from}" is not of project ${project.name}; name its own project with --project.`);
     }
     if (input.provisioner !== undefined && !this.o.registry.has(input.provisioner)) {
       throw new InputError(`No provisioner named "${input.provisioner}". Available: ${this.o.registry.names().join(', ') || 'none'}. See: berth provisioner list`);
