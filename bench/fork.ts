@@ -61,7 +61,7 @@ async function shellFork(c: BerthClient): Promise<Result> {
     return await compareTimes({
       name: 'shell fork→running (5,000-file checkout)',
       runs: runs(15),
-      goal: { maxRatio: 3 },
+      goal: { maxRatio: 1.5 },
       berth: (i) => timedFork(c, src.id, `sh${label(i)}`),
       baseline: {
         name: 'cp -a --reflink=auto of the workspace directory',
@@ -124,7 +124,7 @@ async function dockerVolumeFork(c: BerthClient, image: string): Promise<Result> 
     return await compareTimes({
       name: 'docker (volume) fork→running (5,000-file checkout)',
       runs: runs(10),
-      goal: { maxRatio: 3 },
+      goal: { maxRatio: 1.5 },
       berth: (i) => timedFork(c, src.id, `dv${label(i)}`),
       baseline: {
         name: 'volume create + helper container cp -a + container start on the copy',
