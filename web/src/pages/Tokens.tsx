@@ -5,6 +5,7 @@ import { del, get, post } from '../api.ts';
 import { Confirm } from '../layout/Confirm.tsx';
 import { useAction, useLoad } from '../layout/hooks.ts';
 import { Secret } from '../layout/Secret.tsx';
+import { ErrorLine, Field, Table } from '../layout/ui.tsx';
 
 const when = (s: string | null) => (s ? new Date(s).toLocaleString() : '—');
 
@@ -34,55 +35,31 @@ export function TokensPage() {
     <>
       <h1>Tokens</h1>
       <form className="row" onSubmit={create}>
-        <label>
-          Token name
-          <input value={name} onChange={(e) => setName(e.target.value)} required />
-        </label>
-        <label>
-          Lifetime
-          <input value={ttl} onChange={(e) => setTtl(e.target.value)} placeholder="e.g. 30d (default: the server's)" />
-        </label>
+        <Field label="Token name" value={name} onChange={setName} required />
+        <Field label="Lifetime" value={ttl} onChange={setTtl} placeholder="e.g. 30d (default: the server's)" />
         <button type="submit" disabled={action.busy}>
           Create token
         </button>
       </form>
-      {action.error && (
-        <p role="alert" className="error">
-          {action.error}
-        </p>
-      )}
+      <ErrorLine error={action.error ?? tokens.error} />
       {made && <Secret label="New token" value={made} />}
-      {tokens.error && <p className="error">{tokens.error}</p>}
-      <table aria-label="Tokens">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Created</th>
-            <th>Expires</th>
-            <th>Revoked</th>
-            <th>
-              <span className="visually-hidden">Actions</span>
-            </th>
+      <Table label="Tokens" columns={['Name', 'Created', 'Expires', 'Revoked', '']}>
+        {tokens.data?.map((t) => (
+          <tr key={t.id}>
+            <td>{t.name}</td>
+            <td>{when(t.createdAt)}</td>
+            <td>{when(t.expiresAt)}</td>
+            <td>{when(t.revokedAt)}</td>
+            <td>
+              {!t.revokedAt && (
+                <button type="button" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
+                  Revoke
+                </button>
+              )}
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {tokens.data?.map((t) => (
-            <tr key={t.id}>
-              <td>{t.name}</td>
-              <td>{when(t.createdAt)}</td>
-              <td>{when(t.expiresAt)}</td>
-              <td>{when(t.revokedAt)}</td>
-              <td>
-                {!t.revokedAt && (
-                  <button type="button" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {revoking && <Confirm question={`Revoke token ${revoking.name}? Anything using it stops working (this session too, if you signed in with it).`} confirmLabel="Revoke" onAnswer={revoke} />}
     </>
   );

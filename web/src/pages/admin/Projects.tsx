@@ -5,6 +5,7 @@ import { del, get, post, put } from '../../api.ts';
 import { Confirm } from '../../layout/Confirm.tsx';
 import { useAction, useLoad } from '../../layout/hooks.ts';
 import { useSession } from '../../session.tsx';
+import { ErrorLine, Field, Table } from '../../layout/ui.tsx';
 
 const ROLES = ['viewer', 'developer', 'owner'] as const;
 type Role = (typeof ROLES)[number];
@@ -18,31 +19,21 @@ export function ProjectsPage() {
     <>
       <h1>Projects</h1>
       {session.user.role === 'admin' && <NewProject onCreated={projects.reload} />}
-      {projects.error && <p className="error">{projects.error}</p>}
-      <table aria-label="Projects">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Repository</th>
-            <th>Branch</th>
-            <th>Members</th>
+      <ErrorLine error={projects.error} />
+      <Table label="Projects" columns={['Name', 'Repository', 'Branch', 'Members']}>
+        {projects.data?.map((p) => (
+          <tr key={p.id} data-project={p.name}>
+            <td>{p.name}</td>
+            <td>{p.repo}</td>
+            <td>{p.branch ?? '(upstream default)'}</td>
+            <td>
+              <button type="button" aria-expanded={open === p.name} onClick={() => setOpen(open === p.name ? null : p.name)} aria-label={`Members of ${p.name}`}>
+                {open === p.name ? 'Hide' : 'Members'}
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {projects.data?.map((p) => (
-            <tr key={p.id} data-project={p.name}>
-              <td>{p.name}</td>
-              <td>{p.repo}</td>
-              <td>{p.branch ?? '(upstream default)'}</td>
-              <td>
-                <button type="button" aria-expanded={open === p.name} onClick={() => setOpen(open === p.name ? null : p.name)} aria-label={`Members of ${p.name}`}>
-                  {open === p.name ? 'Hide' : 'Members'}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {open && <Members project={open} />}
     </>
   );
@@ -65,26 +56,13 @@ function NewProject(props: { onCreated: () => void }) {
   };
   return (
     <form className="row card" onSubmit={submit} aria-label="New project">
-      <label>
-        Project name
-        <input value={name} onChange={(e) => setName(e.target.value)} required />
-      </label>
-      <label>
-        Repository URL
-        <input value={repo} onChange={(e) => setRepo(e.target.value)} required size={40} />
-      </label>
-      <label>
-        Branch
-        <input value={branch} onChange={(e) => setBranch(e.target.value)} placeholder="upstream default" />
-      </label>
+      <Field label="Project name" value={name} onChange={setName} required />
+      <Field label="Repository URL" value={repo} onChange={setRepo} required size={40} />
+      <Field label="Branch" value={branch} onChange={setBranch} placeholder="upstream default" />
       <button type="submit" disabled={action.busy}>
         Add project
       </button>
-      {action.error && (
-        <p role="alert" className="error">
-          {action.error}
-        </p>
-      )}
+      <ErrorLine error={action.error} />
     </form>
   );
 }
@@ -110,42 +88,28 @@ function Members(props: { project: string }) {
   return (
     <section className="card" aria-labelledby="h-members">
       <h2 id="h-members">Members of {props.project}</h2>
-      {members.error && <p className="error">{members.error}</p>}
-      <table aria-label={`Members of ${props.project}`}>
-        <thead>
-          <tr>
-            <th>User</th>
-            <th>Role</th>
-            <th>
-              <span className="visually-hidden">Actions</span>
-            </th>
+      <ErrorLine error={members.error} />
+      <Table label={`Members of ${props.project}`} columns={['User', 'Role', '']}>
+        {members.data?.map((m) => (
+          <tr key={m.user}>
+            <td>{m.user}</td>
+            <td>
+              <select aria-label={`Role of ${m.user}`} value={m.role} onChange={(e) => setMember(m.user, e.target.value as Role)}>
+                {ROLES.map((r) => (
+                  <option key={r}>{r}</option>
+                ))}
+              </select>
+            </td>
+            <td>
+              <button type="button" onClick={() => setRemoving(m.user)} aria-label={`Remove ${m.user}`}>
+                Remove
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {members.data?.map((m) => (
-            <tr key={m.user}>
-              <td>{m.user}</td>
-              <td>
-                <select aria-label={`Role of ${m.user}`} value={m.role} onChange={(e) => setMember(m.user, e.target.value as Role)}>
-                  {ROLES.map((r) => (
-                    <option key={r}>{r}</option>
-                  ))}
-                </select>
-              </td>
-              <td>
-                <button type="button" onClick={() => setRemoving(m.user)} aria-label={`Remove ${m.user}`}>
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       <form className="row" onSubmit={add}>
-        <label>
-          User to add
-          <input value={user} onChange={(e) => setUser(e.target.value)} required />
-        </label>
+        <Field label="User to add" value={user} onChange={setUser} required />
         <label>
           Role
           <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
@@ -158,11 +122,7 @@ function Members(props: { project: string }) {
           Add member
         </button>
       </form>
-      {action.error && (
-        <p role="alert" className="error">
-          {action.error}
-        </p>
-      )}
+      <ErrorLine error={action.error} />
       {removing && <Confirm question={`Remove ${removing} from ${props.project}?`} confirmLabel="Remove member" onAnswer={remove} />}
     </section>
   );

@@ -2,6 +2,7 @@
 import type { ProvisionerInfo } from '../../../../src/sdk/wire.ts';
 import { get } from '../../api.ts';
 import { useLoad } from '../../layout/hooks.ts';
+import { ErrorLine, Table } from '../../layout/ui.tsx';
 
 interface Readiness {
   status: string;
@@ -36,38 +37,27 @@ export function ProvisionersPage() {
           Check again
         </button>
       </div>
-      {(list.error ?? health.error) && <p className="error">{list.error ?? health.error}</p>}
-      <table aria-label="Provisioners">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Type</th>
-            <th>Health</th>
-            <th>Workspaces</th>
-            <th>Can do</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.data?.map((p) => {
-            const c = check(p.name);
-            const state = p.error ? `unavailable: ${p.error}` : !c ? (health.data ? 'not checked' : 'checking…') : c.ok ? 'healthy' : `unhealthy: ${c.message ?? ''}`;
-            return (
-              <tr key={p.name} data-provisioner={p.name}>
-                <td>
-                  {p.name}
-                  {p.default ? ' (default)' : ''}
-                </td>
-                <td>{p.type}</td>
-                <td className={p.error || (c && !c.ok) ? 'error' : c ? 'phase-running' : ''} data-health={c?.ok ?? ''}>
-                  {state}
-                </td>
-                <td>{p.workspaces}</td>
-                <td>{CAPS.filter(([k]) => p.capabilities[k]).map(([, l]) => l).join(', ') || '—'}</td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
+      <ErrorLine error={list.error ?? health.error} />
+      <Table label="Provisioners" columns={['Name', 'Type', 'Health', 'Workspaces', 'Can do']}>
+        {list.data?.map((p) => {
+          const c = check(p.name);
+          const state = p.error ? `unavailable: ${p.error}` : !c ? (health.data ? 'not checked' : 'checking…') : c.ok ? 'healthy' : `unhealthy: ${c.message ?? ''}`;
+          return (
+            <tr key={p.name} data-provisioner={p.name}>
+              <td>
+                {p.name}
+                {p.default ? ' (default)' : ''}
+              </td>
+              <td>{p.type}</td>
+              <td className={p.error || (c && !c.ok) ? 'error' : c ? 'phase-running' : ''} data-health={c?.ok ?? ''}>
+                {state}
+              </td>
+              <td>{p.workspaces}</td>
+              <td>{CAPS.filter(([k]) => p.capabilities[k]).map(([, l]) => l).join(', ') || '—'}</td>
+            </tr>
+          );
+        })}
+      </Table>
     </>
   );
 }

@@ -4,6 +4,7 @@ import type { User } from '../../../../src/sdk/wire.ts';
 import { get, post } from '../../api.ts';
 import { useAction, useLoad } from '../../layout/hooks.ts';
 import { Secret } from '../../layout/Secret.tsx';
+import { ErrorLine, Field, Table } from '../../layout/ui.tsx';
 
 /** The page. */
 export function UsersPage() {
@@ -24,10 +25,7 @@ export function UsersPage() {
     <>
       <h1>Users</h1>
       <form className="row" onSubmit={create}>
-        <label>
-          User name
-          <input value={name} onChange={(e) => setName(e.target.value)} required />
-        </label>
+        <Field label="User name" value={name} onChange={setName} required />
         <label>
           Role
           <select value={role} onChange={(e) => setRole(e.target.value as 'user' | 'admin')}>
@@ -39,31 +37,17 @@ export function UsersPage() {
           Create user
         </button>
       </form>
-      {action.error && (
-        <p role="alert" className="error">
-          {action.error}
-        </p>
-      )}
+      <ErrorLine error={action.error ?? users.error} />
       {made && <Secret label={`First token of ${made.user.name}`} value={made.token} />}
-      {users.error && <p className="error">{users.error}</p>}
-      <table aria-label="Users">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Role</th>
-            <th>Created</th>
+      <Table label="Users" columns={['Name', 'Role', 'Created']}>
+        {users.data?.map((u) => (
+          <tr key={u.id}>
+            <td>{u.name}</td>
+            <td>{u.role}</td>
+            <td>{new Date(u.createdAt).toLocaleString()}</td>
           </tr>
-        </thead>
-        <tbody>
-          {users.data?.map((u) => (
-            <tr key={u.id}>
-              <td>{u.name}</td>
-              <td>{u.role}</td>
-              <td>{new Date(u.createdAt).toLocaleString()}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
     </>
   );
 }
