@@ -48,7 +48,7 @@ export function summary(t: Task): string {
   const s = t.summary;
   const lines = [`Task ${t.id}: ${s.succeeded} succeeded, ${s.failed} failed${s.interrupted ? `, ${s.interrupted} interrupted` : ''}${s.pending ? `, ${s.pending} not finished` : ''} (of ${t.count}).`];
   for (const r of t.runs.filter((x) => x.phase !== 'succeeded' && x.phase !== 'queued' && x.phase !== 'running')) {
-    lines.push(`  run ${r.index} (${r.workspace}) ${r.phase}${r.exitCode !== null ? ` with exit code ${r.exitCode}` : ''}${r.message ? `: ${r.message}` : ''}`);
+    lines.push(`  run ${r.index} (${r.workspace}) ${r.phase}${r.exitCode !== null ? ` with exit code ${r.exitCode}` : ''}${r.message && !/^The command exited with code/.test(r.message) ? `: ${r.message}` : ''}`);
   }
   const pushed = t.runs.filter((r) => r.pushed && r.branch);
   if (pushed.length) lines.push(`Branches pushed: ${pushed.length}${pushed.length <= 3 ? ` (${pushed.map((r) => r.branch).join(', ')})` : ` (${pushed[0]!.branch} … ${pushed[pushed.length - 1]!.branch})`}.`);
