@@ -49,11 +49,12 @@ export function buildRequest(f: Record<string, string>): Create {
   };
 }
 
-const FIELDS: { id: string; label: string; hint?: string; textarea?: boolean }[] = [
+/** The spec fields of the form; `cap` names the provisioner capability a field needs. */
+const FIELDS: { id: string; label: string; hint?: string; textarea?: boolean; cap?: keyof ProvisionerInfo['capabilities'] }[] = [
   { id: 'ref', label: 'Branch or tag', hint: "empty: the project's branch" },
-  { id: 'image', label: 'Image', hint: 'container provisioners, e.g. debian:bookworm' },
-  { id: 'cpus', label: 'CPUs', hint: 'e.g. 2 or 0.5' },
-  { id: 'memory', label: 'Memory', hint: 'e.g. 2GiB' },
+  { id: 'image', label: 'Image', hint: 'e.g. debian:bookworm', cap: 'image' },
+  { id: 'cpus', label: 'CPUs', hint: 'e.g. 2 or 0.5', cap: 'resources' },
+  { id: 'memory', label: 'Memory', hint: 'e.g. 2GiB', cap: 'resources' },
   { id: 'ports', label: 'Ports', hint: 'e.g. 8080, 5353/udp' },
   { id: 'env', label: 'Environment', hint: 'one KEY=value a line', textarea: true },
   { id: 'setup', label: 'Setup script', hint: 'runs once, in the checkout', textarea: true },
@@ -67,6 +68,7 @@ export function CreateWorkspace() {
   const action = useAction();
   const set = (k: string, v: string) => setF((old) => ({ ...old, [k]: v }));
   const project = f.project || projects.data?.[0]?.name || '';
+  const chosen = provisioners.data?.find((p) => (f.provisioner ? p.name === f.provisioner : p.default));
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void action.run(async () => {
@@ -101,7 +103,7 @@ export function CreateWorkspace() {
           ))}
         </select>
         {FIELDS.map((x) => (
-          <FieldRow key={x.id} {...x} value={f[x.id] ?? ''} onChange={(v) => set(x.id, v)} />
+          <FieldRow key={x.id} {...x} unused={x.cap && chosen && !chosen.capabilities[x.cap] ? chosen.name : undefined} value={f[x.id] ?? ''} onChange={(v) => set(x.id, v)} />
         ))}
         <span />
         <div className="row">
@@ -117,11 +119,15 @@ export function CreateWorkspace() {
   );
 }
 
-function FieldRow(props: { id: string; label: string; hint?: string; textarea?: boolean; value: string; onChange: (v: string) => void }) {
+/** One spec field; `unused` names the chosen provisioner when it does not honour the field. */
+function FieldRow(props: { id: string; label: string; hint?: string; textarea?: boolean; unused?: string | undefined; value: string; onChange: (v: string) => void }) {
   const id = `f-${props.id}`;
   return (
     <>
-      <label htmlFor={id}>{props.label}</label>
+      <label htmlFor={id}>
+        {props.label}
+        {props.unused && <span className="hint"> (not used by {props.unused})</span>}
+      </label>
       {props.textarea ? (
         <textarea id={id} rows={3} value={props.value} onChange={(e) => props.onChange(e.target.value)} placeholder={props.hint} />
       ) : (
