@@ -1,0 +1,116 @@
+/**
+ * Browser terminals in headless chromium, on a shell workspace and again on a docker one: type a
+ * command and see its output, survive a network loss and a page reload with the scrollback replayed
+ * into the same shell, paste and copy with the terminal's keys, a second tab, and the "workspace
+ * stopped" message when the workspace stops. The browser reaches the control plane through a
+ * loopback proxy whose connections the test cuts to make the network loss.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { TestServer, eventually, makeRepo, waitPhase } from '../harness.ts';
+import { cleanupEngines, installationOf, testEnv } from '../docker/env.ts';
+import { BrowserPage, launchBrowser } from './browser.ts';
+import { cuttableProxy, terminalRows, typeLine, waitForScreen, type CuttableProxy } from './terminal-page.ts';
+
+let server: TestServer;
+let browser: Browser;
+let proxy: CuttableProxy;
+let repo: string;
+let installation: string | undefined;
+
+before(async () => {
+  server = await TestServer.start();
+  installation = installationOf(server);
+  repo = makeRepo({ 'README.md': '# terminals\n' });
+  await server.client().createProject({ name: 'demo', repo });
+  proxy = await cuttableProxy(server.port);
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await proxy?.close();
+  await server?.stop();
+  if (installation) cleanupEngines(installation);
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+/** How many times `text` stands in the shown terminal. */
+async function occurrences(b: BrowserPage, text: string): Promise<number> {
+  const shown = (await terminalRows(b.page).innerText()).replace(/\u00a0/g, ' ');
+  return shown.split(text).length - 1;
+}
+
+/** The terminal journey on workspace `ws`; screenshots named after `shot`. */
+async function terminalJourney(ws: string, shot: string): Promise<void> {
+  const b = await BrowserPage.open(browser, proxy.url);
+  const { page } = b;
+  await b.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+  await b.signIn(server.adminToken);
+  await page.goto(`/workspaces/${ws}/terminal`);
+  await page.getByRole('tab', { name: 'Terminal 1', selected: true }).waitFor();
+
+  // A command and its output; a shell variable marks this very shell.
+  await typeLine(page, 'X=kept-$((3*3)); echo term-$((6*7))');
+  await waitForScreen(page, 'term-42');
+  await b.screenshot(shot);
+
+  // A network loss: the connections drop, the terminal connects again by itself to the same shell,
+  // and what it already showed is not written twice.
+  const accepted = proxy.accepted();
+  proxy.cut();
+  await eventually(() => proxy.accepted() > accepted, 'the terminal to connect again');
+  await typeLine(page, 'echo "after-loss=$X"');
+  await waitForScreen(page, 'after-loss=kept-9');
+  assert.equal(await occurrences(b, 'term-42'), 1, 'the replay after the reconnect skips what the terminal already shows');
+
+  // A reload: the same tab re-attaches to the same shell and its scrollback is replayed.
+  await page.reload();
+  await page.getByRole('tab', { name: 'Terminal 1', selected: true }).waitFor();
+  await waitForScreen(page, 'term-42');
+  await typeLine(page, 'echo "after-reload=$X"');
+  await waitForScreen(page, 'after-reload=kept-9');
+
+  // Paste with Ctrl+Shift+V (the browser's paste event), copy a selection with Ctrl+Shift+C.
+  await page.evaluate(() => navigator.clipboard.writeText('echo pasted-$((5*5))'));
+  await page.keyboard.press('Control+Shift+V');
+  await page.keyboard.press('Enter');
+  await waitForScreen(page, 'pasted-25');
+  await page.evaluate(() => navigator.clipboard.writeText(''));
+  // A double click on the word selects it (xterm's screen layer takes the mouse, so click where the row is).
+  const row = (await terminalRows(page).locator('div').filter({ hasText: /^pasted-25\s*$/ }).last().boundingBox())!;
+  await page.mouse.dblclick(row.x + 4, row.y + row.height / 2);
+  await page.keyboard.press('Control+Shift+C');
+  await eventually(async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'pasted-25', 'the selection to be on the clipboard');
+
+  // A second tab is another shell; the first keeps its own.
+  await page.getByRole('button', { name: 'New terminal' }).click();
+  await page.getByRole('tab', { name: 'Terminal 2', selected: true }).waitFor();
+  await typeLine(page, 'echo "second=${X:-unset}-$((1+1))"');
+  await waitForScreen(page, 'second=unset-2');
+  await page.getByRole('tab', { name: 'Terminal 1' }).click();
+  await waitForScreen(page, 'after-reload=kept-9');
+  await page.getByRole('button', { name: 'Close Terminal 2' }).click();
+  assert.deepEqual(await page.getByRole('tab').allInnerTexts(), ['Terminal 1']);
+
+  // Stopping the workspace ends the terminal with a message that says so.
+  await server.client().stopWorkspace(ws);
+  await page.getByRole('status').filter({ hasText: /^The workspace stopped/ }).waitFor({ timeout: 60_000 });
+  await page.getByRole('tab', { name: 'Terminal 1 (ended)' }).waitFor();
+  await b.screenshot(`${shot}-stopped`);
+  b.assertClean();
+  await b.close();
+}
+
+test('shell workspace: a terminal in the browser runs commands, survives a network loss and a reload, copies and pastes, has tabs, and says when the workspace stops', async () => {
+  const w = await server.client().createWorkspace({ name: 'term-shell', project: 'demo', provisioner: 'shell' });
+  await waitPhase(server.client(), w.id, 'running');
+  await terminalJourney('term-shell', 'terminal');
+});
+
+test('docker workspace: the same terminal journey', async () => {
+  const w = await server.client().createWorkspace({ name: 'term-docker', project: 'demo', provisioner: 'docker', spec: { image: testEnv().BERTH_TEST_IMAGE } });
+  await waitPhase(server.client(), w.id, 'running', 120_000);
+  await terminalJourney('term-docker', 'terminal-docker');
+});
