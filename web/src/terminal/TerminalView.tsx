@@ -63,13 +63,20 @@ export function TerminalView(props: TerminalViewProps) {
     fit.fit();
     fitRef.current = fit;
     termRef.current = term;
+    /** Replays being parsed; while any is, the terminal's replies are dropped. */
+    let muted = 0;
     const conn = new TerminalConnection({
       workspace: props.workspace,
       ...(props.session ? { session: props.session } : {}),
       cols: term.cols,
       rows: term.rows,
       sink: {
-        output: (data) => term.write(data),
+        output: (data, replay) => {
+          if (!replay) return term.write(data);
+          // Replies xterm makes to queries in the replay go nowhere: they were answered when first asked.
+          muted++;
+          term.write(data, () => muted--);
+        },
         session: (id) => latest.current.onSession(id),
         state: (s) => {
           if (s.kind !== 'exited' && s.kind !== 'failed') {
@@ -85,7 +92,11 @@ export function TerminalView(props: TerminalViewProps) {
       },
     });
     latest.current.onHangUp?.(() => conn.hangUp());
-    const inputs = [term.onData((d) => conn.input(d)), term.onBinary((d) => conn.input(Uint8Array.from(d, (c) => c.charCodeAt(0)))), term.onResize(({ cols, rows }) => conn.resize(cols, rows))];
+    const inputs = [
+      term.onData((d) => muted === 0 && conn.input(d)),
+      term.onBinary((d) => muted === 0 && conn.input(Uint8Array.from(d, (c) => c.charCodeAt(0)))),
+      term.onResize(({ cols, rows }) => conn.resize(cols, rows)),
+    ];
     // Fit whenever the box changes (window resize, layout, the status line); a hidden tab has no size and is fitted when shown.
     const ro = new ResizeObserver(() => {
       if (el.clientWidth > 0 && el.clientHeight > 0) fit.fit();

@@ -17,8 +17,12 @@ export type TerminalState =
 
 /** What a connection tells its terminal. */
 export interface TerminalSink {
-  /** Output to write to the terminal, in order. */
-  output(data: Uint8Array): void;
+  /**
+   * Output to write to the terminal, in order. `replay` marks output the server kept from before this
+   * connection: the terminal queries in it (device attributes, cursor position) were answered back
+   * then, and answering them again would type the answers into the shell.
+   */
+  output(data: Uint8Array, replay: boolean): void;
   state(s: TerminalState): void;
   /** The session id, once the server names it (store it to re-attach after a reload). */
   session(id: string): void;
@@ -37,6 +41,8 @@ export interface TerminalConnectionOptions {
   origin?: string;
 }
 
+/** Input kept while (re)connecting; beyond it keys are dropped rather than replayed long after they were typed. */
+const MAX_PENDING = 64 * 1024;
 /** Delays between re-attach attempts, then the last one repeats: quick after a blip, patient during an outage. */
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
@@ -53,9 +59,16 @@ export class TerminalConnection {
   private seen = 0;
   /** Bytes of the next binary frame (the replay) that this terminal already shows. */
   private skipNext = 0;
+  /** The next binary frame is the server's replay. */
+  private replayNext = false;
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private done = false;
+  /** The server named the session on the current socket: input may flow. */
+  private attached = false;
+  /** Input typed while not attached, sent in order on attach. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
   private cols: number;
   private rows: number;
   private readonly encoder = new TextEncoder();
@@ -69,13 +82,18 @@ export class TerminalConnection {
     this.connect();
   }
 
-  /** Sends keyboard input (or a paste) to the session. */
+  /** Sends keyboard input (or a paste) to the session; typed while (re)connecting, it is sent once the session answers. */
   input(data: string | Uint8Array): void {
+    if (this.done) return;
     const bytes = typeof data === 'string' ? this.encoder.encode(data) : data;
     const frame = new Uint8Array(bytes.length + 1);
     frame[0] = CHANNEL_STDIN;
     frame.set(bytes, 1);
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
+    if (this.attached && this.ws?.readyState === WebSocket.OPEN) this.ws.send(frame);
+    else if (this.pendingBytes + frame.length <= MAX_PENDING) {
+      this.pending.push(frame);
+      this.pendingBytes += frame.length;
+    }
   }
 
   /** Tells the session the terminal's new size (also sent again after a re-attach). */
@@ -107,6 +125,7 @@ export class TerminalConnection {
     const ws = new WebSocket(execUrl(this.o.workspace, this.o.origin), EXEC_PROTOCOL);
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    this.attached = false;
     this.o.sink.state(this.attempt === 0 ? { kind: 'connecting' } : { kind: 'reconnecting', attempt: this.attempt });
     ws.onopen = () => {
       const start: ExecStart = this.sessionId ? { cmd: [], tty: true, session: this.sessionId } : { cmd: [], tty: true, cols: this.cols, rows: this.rows };
@@ -140,10 +159,12 @@ export class TerminalConnection {
         // The replay covers output [total - bytes, total); skip what this terminal already wrote.
         const from = msg.total! - (msg.bytes ?? 0);
         this.skipNext = Math.min(msg.bytes ?? 0, Math.max(0, this.seen - from));
+        this.replayNext = (msg.bytes ?? 0) > 0;
         this.seen = from;
       } else {
         this.seen = 0;
         this.skipNext = 0;
+        this.replayNext = false;
       }
       this.sessionId = msg.id;
       this.attempt = 0;
@@ -151,6 +172,9 @@ export class TerminalConnection {
       this.o.sink.state({ kind: 'open' });
       // The window may have changed size while the terminal was away.
       if (reattach) this.control({ type: 'resize', cols: this.cols, rows: this.rows });
+      this.attached = true;
+      for (const frame of this.pending.splice(0)) this.ws?.send(frame);
+      this.pendingBytes = 0;
     } else if (msg.type === 'exit') {
       this.finish({ kind: 'exited', code: typeof msg.code === 'number' ? msg.code : null, ...(msg.signal ? { signal: msg.signal } : {}) });
     } else if (msg.type === 'error') {
@@ -162,13 +186,15 @@ export class TerminalConnection {
     const channel = frame[0];
     if (channel !== CHANNEL_STDOUT && channel !== CHANNEL_STDERR) return;
     let data = frame.subarray(1);
+    const replay = this.replayNext;
+    this.replayNext = false;
     this.seen += data.length;
     if (this.skipNext > 0) {
       const n = Math.min(this.skipNext, data.length);
       data = data.subarray(n);
       this.skipNext -= n;
     }
-    if (data.length > 0) this.o.sink.output(data);
+    if (data.length > 0) this.o.sink.output(data, replay);
   }
 
   private finish(s: TerminalState): void {

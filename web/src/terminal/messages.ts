@@ -17,8 +17,11 @@ export type EndedState = Extract<TerminalState, { kind: 'exited' | 'failed' }>;
 export async function describeEnd(s: EndedState, check: WorkspaceCheck): Promise<string> {
   const w = await check().catch(() => undefined);
   if (w === 'gone') return 'The workspace was deleted; this terminal has ended.';
+  if (w && w.desired === 'deleted') return 'The workspace is being deleted; this terminal has ended.';
   if (w && (w.desired !== 'running' || w.phase !== 'running')) {
-    return `The workspace stopped (it is ${w.phase}); this terminal has ended. Start the workspace and open a new terminal.`;
+    // Stopping and stopped read the same to the user; a failure or lost runtime is named.
+    const how = w.phase === 'stopping' || w.phase === 'stopped' ? '' : ` (it is ${w.phase})`;
+    return `The workspace stopped${how}; this terminal has ended. Start the workspace and open a new terminal.`;
   }
   if (s.kind === 'exited') return s.signal ? `The session ended: its shell was killed by ${s.signal}.` : `The session ended with exit code ${s.code ?? 'unknown'}.`;
   if (s.code === 'not_found') return 'The session has ended; open a new terminal.';
