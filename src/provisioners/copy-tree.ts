@@ -20,6 +20,14 @@ export interface CopyTreeOptions extends OpOptions {
   drop?: string[];
 }
 
+/**
+ * The lines of a copy's error output that matter: a file that vanished while it was copied (cp's
+ * "No such file or directory", from GNU cp and BusyBox alike) is an acceptable loss, anything else is not.
+ */
+export function seriousCopyErrors(lines: string[]): string[] {
+  return lines.filter((l) => !/No such file or directory$/.test(l));
+}
+
 /** Copies the tree `from` to `to` (replacing what is there); resolves once `to` holds the whole copy. */
 export async function copyTree(from: string, to: string, o: CopyTreeOptions): Promise<void> {
   if (!fs.existsSync(from)) throw new ProvisionerError(`The source workspace's files (${from}) do not exist; it was never provisioned, or was deleted.`, { retryable: false });
@@ -27,7 +35,7 @@ export async function copyTree(from: string, to: string, o: CopyTreeOptions): Pr
   fs.mkdirSync(path.dirname(o.tmp), { recursive: true, mode: 0o700 });
   const { code, errors } = await runCp(['-a', '--reflink=auto', '--', from, o.tmp], o.signal);
   // cp goes on after an error and exits 1; only files that vanished mid-copy are acceptable losses.
-  const serious = errors.filter((l) => !/No such file or directory$/.test(l));
+  const serious = seriousCopyErrors(errors);
   if (code !== 0 && (serious.length > 0 || !fs.existsSync(o.tmp))) {
     await removeTree(o.tmp);
     throw new ProvisionerError(`Copying the source workspace's files failed (cp exit code ${code}): ${serious[0] ?? errors[0] ?? 'no message'}`, { retryable: true });

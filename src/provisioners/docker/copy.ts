@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { ProvisionerError } from '../../core/errors.ts';
-import { copyTree } from '../copy-tree.ts';
+import { copyTree, seriousCopyErrors } from '../copy-tree.ts';
 import type { OpOptions, WorkspaceContext } from '../provisioner.ts';
 import { containerName, type DockerRuntime } from './runtime.ts';
 import { LABELS, VolumeStorage } from './storage.ts';
@@ -53,7 +53,7 @@ export async function copyDockerStorage(rt: DockerRuntime, from: WorkspaceContex
     opts.signal,
   );
   const lines = res.output.split('\n').map((l) => l.replace(/\r$/, '').trim()).filter(Boolean);
-  const serious = lines.filter((l) => !/No such file or directory$/.test(l));
+  const serious = seriousCopyErrors(lines);
   if (res.code === null) throw new ProvisionerError(`Copying the files of "${from.name}" took longer than ${COPY_TIMEOUT_MS / 60_000} minutes and was given up.`);
   if (res.code !== 0 && (serious.length > 0 || lines.length === 0)) {
     throw new ProvisionerError(`Copying the files of "${from.name}" in a helper container from ${image} failed (exit code ${res.code}): ${serious[0] ?? 'no message'}`, { retryable: true });

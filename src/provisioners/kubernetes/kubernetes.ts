@@ -16,6 +16,7 @@ import { trustScripts } from '../trust.ts';
 import type { ContainerUser } from '../image-users.ts';
 import type { Capabilities, ExecOptions, ExecProcess, OpOptions, PluginContext, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import { KubeClient, isNotFound } from './client.ts';
+import { copyClaim } from './copy.ts';
 import { podExec, runInPod } from './exec.ts';
 import { BUNDLE_WAIT, INIT, LABELS, MAIN, NO_GIT, checkoutEnv, envSecretFor, filesScript, filesSecretFor, names, initScript, podFor, pullSecretFor, pvcFor, registryOf, type CloneSource, type PodSettings } from './objects.ts';
 import { KubernetesOptionsSchema, checkKubernetesOptions, parsePairs, parseTolerations, type KubernetesOptions } from './options.ts';
@@ -24,7 +25,7 @@ import { UserResolver, decodeUser, encodeUser } from './users.ts';
 import { ClaimWatch, Observer, type Mirror } from './watch.ts';
 
 /** What the kubernetes type can do: images, users, limits and private registries; pods reach the control plane over the network. */
-export const kubernetesCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: false };
+export const kubernetesCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: true };
 
 /** How long a pod may take to be scheduled, pull its image and clone. */
 const START_MS = 5 * 60_000;
@@ -369,6 +370,20 @@ export class KubernetesProvisioner implements Provisioner {
       if (opts.signal.aborted && !(err instanceof AbortedError)) throw new AbortedError();
       throw err;
     }
+  }
+
+  /** A fork's claim: created like any workspace's, then filled from the source's claim by a copy pod (copy.ts) running as the source's user. */
+  async copyStorage(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void> {
+    const n = names(from.id);
+    if (!(await this.readClaim(n.pvc))) throw new ProvisionerError(`Workspace "${from.name}" has no volume claim in ${this.kube.where} to copy; it was never provisioned there, or was deleted.`, { retryable: false });
+    const pod = await this.readPod(n.pod);
+    const image = pod?.metadata?.annotations?.['berth.image'] ?? from.spec.image ?? this.options.defaultImage;
+    if (!image) throw new ProvisionerError(`Workspace "${from.name}" has no image to copy its files with.`, { retryable: false, code: 'invalid_spec' });
+    const pullSecret = from.spec.registryLogins.length ? n.pull : undefined;
+    const user = decodeUser(pod?.metadata?.annotations?.['berth.user']) ?? (await this.resolveUser(from, image, this.settings.imagePullPolicy, opts));
+    await this.ensureClaim(to);
+    const node = pod?.spec?.nodeName;
+    await copyClaim(this.kube, this.settings, { from: n.pvc, to: names(to.id).pvc, image, pullPolicy: this.settings.imagePullPolicy, user, ...(node ? { node } : {}), ...(pullSecret ? { pullSecret } : {}) }, opts);
   }
 
   /** A first provision that failed for good leaves nothing behind; a later one loses only its pod. */
