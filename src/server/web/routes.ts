@@ -5,7 +5,7 @@ import { UnauthorizedError } from '../../core/errors.ts';
 import { SessionSchema, SignInSchema, type SessionInfo, type SignIn } from '../../sdk/web.ts';
 import { ErrorBodySchema } from '../../sdk/wire.ts';
 import { userToWire } from '../auth.ts';
-import { SESSION_COOKIE, SessionService, type Session } from './session.ts';
+import { SESSION_COOKIE, SessionService, assertSameOrigin, type Session } from './session.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema };
 const toWire = (s: Session): SessionInfo => ({ user: userToWire(s.principal.user), csrf: s.csrf, expiresAt: s.expiresAt.toISOString() });
@@ -28,6 +28,8 @@ export async function sessionRoutes(api: FastifyInstance, sessions: SessionServi
       },
     },
     async (req, reply) => {
+      // Another site must not sign the browser in as someone else (login CSRF).
+      assertSameOrigin(req);
       const { cookie, session } = await sessions.open(req.body.token.trim());
       SessionService.setCookie(req, reply, cookie, session.expiresAt);
       return reply.status(201).send(toWire(session));

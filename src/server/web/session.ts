@@ -107,11 +107,11 @@ function csrfMatches(header: string | string[] | undefined, expected: string): b
 }
 
 /**
- * A cookie-authenticated request that names an Origin must name this server: WebSockets are not
+ * A cookie request (or a sign-in) that names an Origin must name this server: WebSockets are not
  * covered by SameSite on every browser path, and a page of another origin on the same site could
  * otherwise open a terminal with the user's cookie.
  */
-function assertSameOrigin(req: FastifyRequest): void {
+export function assertSameOrigin(req: FastifyRequest): void {
   const origin = req.headers.origin;
   if (origin === undefined) return;
   let host: string;

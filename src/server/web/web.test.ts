@@ -20,6 +20,7 @@ import { createLogger } from '../logger.ts';
 import { ProjectService } from '../projects.ts';
 import { ProvisionerService } from '../provisioners.ts';
 import { SecretBox, newId } from '../secrets.ts';
+import { SessionService } from './session.ts';
 import { TerminalService } from '../terminals.ts';
 import { SpecCodec, WorkspaceService } from '../workspaces.ts';
 
@@ -85,6 +86,21 @@ test('signing in sets an HttpOnly, SameSite=Strict session cookie; a wrong token
   assert.equal(res.json().user.name, 'admin');
 });
 
+test('over HTTPS the session cookie is Secure', () => {
+  const set: { name: string; opts: Record<string, unknown> }[] = [];
+  const reply = { setCookie: (name: string, _value: string, opts: Record<string, unknown>) => set.push({ name, opts }) };
+  const at = (protocol: string) => ({ protocol }) as unknown as Parameters<typeof SessionService.setCookie>[0];
+  SessionService.setCookie(at('https'), reply as unknown as Parameters<typeof SessionService.setCookie>[1], 'v', new Date());
+  SessionService.setCookie(at('http'), reply as unknown as Parameters<typeof SessionService.setCookie>[1], 'v', new Date());
+  assert.deepEqual(
+    set.map((c) => [c.name, c.opts.secure, c.opts.httpOnly, c.opts.sameSite]),
+    [
+      ['berth_session', true, true, 'strict'],
+      ['berth_session', false, true, 'strict'],
+    ],
+  );
+});
+
 test('a cookie request that changes something needs the CSRF header; bearer clients do not', async () => {
   const { cookie, csrf } = await signIn();
   assert.equal((await app.inject({ url: '/api/v1/me', headers: { cookie } })).json().user.name, 'admin');
@@ -117,6 +133,8 @@ test('a cookie request from another origin is refused, also on a WebSocket upgra
       ws.once('error', reject);
     });
   assert.equal(await status('http://evil.example'), 403);
+  const foreignSignIn = await app.inject({ method: 'POST', url: '/api/v1/session', headers: { origin: 'http://evil.example' }, payload: { token: adminToken } });
+  assert.equal(foreignSignIn.statusCode, 403, 'another site cannot sign the browser in');
   assert.equal(await status(app.listeningOrigin), 101);
 });
 
