@@ -10,27 +10,15 @@ import { errorText } from '../layout/hooks.ts';
 import { Confirm } from '../layout/Confirm.tsx';
 import { WorkspaceTabs } from '../layout/WorkspaceTabs.tsx';
 import { DiffView } from './DiffView.tsx';
-import { describeFile, describeSync, gitApi, hasStaged, hasUnstaged, type GitFileDiff, type GitFileStatus } from './git.ts';
+import { FileRow } from './FileRow.tsx';
+import { describeSync, gitApi, hasStaged, type GitFileDiff, type GitFileStatus } from './git.ts';
+import { OutcomeText, type Outcome } from './Outcome.tsx';
 import './changes.css';
 
 /** Props of the changes page. */
 export interface ChangesPageProps {
   /** Workspace id, name or owner/name, from the URL. */
   workspace: string;
-}
-
-/** The outcome of an action, shown beside it. */
-type Outcome = { ok: boolean; text: string; output?: string } | null;
-
-/** An outcome's line: role=alert for failures so a screen reader says them at once. */
-function OutcomeText({ outcome, id }: { outcome: Outcome; id: string }) {
-  if (!outcome) return null;
-  return (
-    <div id={id} className={outcome.ok ? 'changes-ok' : 'changes-error'} role={outcome.ok ? 'status' : 'alert'}>
-      <span className="changes-outcome-text">{outcome.text}</span>
-      {outcome.output ? <pre className="changes-output">{outcome.output}</pre> : null}
-    </div>
-  );
 }
 
 /** The staged and unstaged patches of one path, where it has them. */
@@ -105,7 +93,7 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
       () => gitApi.commit(ws, message),
       (r) => {
         setMessage('');
-        setCommitOutcome({ ok: true, text: `Committed ${r.commit.slice(0, 7)}${r.branch ? ` on ${r.branch}` : ''}: ${r.summary}` });
+        setCommitOutcome({ ok: true, text: `Committed ${r.commit.slice(0, 7)}${r.branch ? ` on ${r.branch}` : ''}.`, output: r.summary });
       },
       (msg) => setCommitOutcome({ ok: false, text: msg }),
     );
@@ -154,32 +142,17 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
           </thead>
           <tbody>
             {status.files.map((f) => (
-              <tr key={f.path} className={f.path === selected ? 'selected' : undefined}>
-                <td>
-                  <button className="changes-file" aria-pressed={f.path === selected} onClick={() => setSelected(f.path === selected ? null : f.path)} title="Show the diff">
-                    {f.origPath ? `${f.origPath} → ${f.path}` : f.path}
-                  </button>
-                </td>
-                <td>{describeFile(f)}</td>
-                <td className="changes-file-actions">
-                  {hasUnstaged(f) ? (
-                    <button onClick={() => fileAction('stage', f)} disabled={busy !== null} aria-label={`Stage ${f.path}`}>
-                      Stage
-                    </button>
-                  ) : null}
-                  {hasStaged(f) ? (
-                    <button onClick={() => fileAction('unstage', f)} disabled={busy !== null} aria-label={`Unstage ${f.path}`}>
-                      Unstage
-                    </button>
-                  ) : null}
-                  {hasUnstaged(f) ? (
-                    <button onClick={() => setConfirming(f.path)} disabled={busy !== null} aria-label={`Discard changes to ${f.path}`}>
-                      Discard…
-                    </button>
-                  ) : null}
-                  {fileOutcome?.path === f.path ? <OutcomeText outcome={fileOutcome.outcome} id={`file-outcome-${f.path}`} /> : null}
-                </td>
-              </tr>
+              <FileRow
+                key={f.path}
+                file={f}
+                selected={f.path === selected}
+                busy={busy !== null}
+                outcome={fileOutcome?.path === f.path ? fileOutcome.outcome : null}
+                onSelect={() => setSelected(f.path === selected ? null : f.path)}
+                onStage={() => fileAction('stage', f)}
+                onUnstage={() => fileAction('unstage', f)}
+                onDiscard={() => setConfirming(f.path)}
+              />
             ))}
           </tbody>
         </table>
