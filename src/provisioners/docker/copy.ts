@@ -36,7 +36,7 @@ export async function copyDockerStorage(rt: DockerRuntime, from: WorkspaceContex
       User: '0',
       Entrypoint: ['/bin/sh', '-c', HELPER_SCRIPT],
       Cmd: [],
-      Labels: { [LABELS.installation]: rt.settings.installation, [LABELS.provisioner]: rt.settings.provisioner, [LABELS.kind]: 'helper', [LABELS.workspace]: to.id },
+      Labels: { [LABELS.installation]: rt.settings.installation, [LABELS.provisioner]: rt.settings.provisioner, [LABELS.kind]: 'copy', [LABELS.workspace]: to.id },
       HostConfig: {
         Mounts: [
           { Type: 'volume', Source: VolumeStorage.volumeName(from.id), Target: '/from', ReadOnly: true },

@@ -440,9 +440,10 @@ export class DockerRuntime {
   /** Ids of workspaces with a container or storage owned by this runtime. Also removes probe and helper containers a crash left behind. */
   async list(): Promise<string[]> {
     const stale = Date.now() / 1000 - 300;
-    for (const kind of ['probe', 'helper']) {
+    for (const kind of ['probe', 'helper', 'copy']) {
       for (const c of await this.engine.listContainers({ ...this.labels(), [LABELS.kind]: kind })) {
-        if (c.Created < stale) await this.engine.removeContainer(c.Id).catch(() => undefined);
+        // A fork's copy (copy.ts) may rightly take longer; only one that has ended is a leftover.
+        if (c.Created < stale && (kind !== 'copy' || c.State !== 'running')) await this.engine.removeContainer(c.Id).catch(() => undefined);
       }
     }
     const [containers, stored] = await Promise.all([this.engine.listContainers({ ...this.labels(), [LABELS.kind]: 'workspace' }), this.storage.list()]);

@@ -44,7 +44,7 @@ export interface ClaimCopy {
 /** The copy pod's manifest. */
 export function copyPodFor(s: PodSettings, name: string, c: ClaimCopy): V1Pod {
   return {
-    metadata: { name, labels: { ...labelsOf(s, undefined), [LABELS.kind]: 'probe' }, annotations: s.annotations },
+    metadata: { name, labels: { ...labelsOf(s, undefined), [LABELS.kind]: 'copy' }, annotations: s.annotations },
     spec: {
       restartPolicy: 'Never',
       automountServiceAccountToken: false,

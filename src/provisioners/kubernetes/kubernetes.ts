@@ -546,8 +546,11 @@ export class KubernetesProvisioner implements Provisioner {
     const stale = Date.now() - 5 * 60_000;
     for (const p of pods.items) {
       const created = p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : 0;
-      if (p.metadata?.labels?.[LABELS.kind] === 'probe' && created < stale) {
-        const name = p.metadata.name!;
+      const kind = p.metadata?.labels?.[LABELS.kind];
+      // A fork's copy pod (copy.ts) may rightly take longer; only one that has ended is a leftover.
+      const ended = p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
+      if ((kind === 'probe' || (kind === 'copy' && ended)) && created < stale) {
+        const name = p.metadata!.name!;
         await this.kube.remove(`probe pod ${name}`, () => this.kube.core.deleteNamespacedPod({ name, namespace: this.ns, gracePeriodSeconds: 0 })).catch(() => undefined);
       }
     }
