@@ -14,7 +14,8 @@ export const MCP_VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../pa
 const INSTRUCTIONS =
   'Berth runs persistent workspaces: git checkouts of a project on a provisioner (the server host, Docker or Kubernetes). ' +
   'create_workspace then wait_workspace gives a running workspace; exec, read_file and write_file work in its checkout; ' +
-  'git_status, git_diff, git_stage, git_commit and git_push record and publish the work. Workspaces are named by name, owner/name or id.';
+  'git_status, git_diff, git_stage, git_commit and git_push record and publish the work. fork_workspace copies a live workspace; ' +
+  'run_task runs one command in many workspaces at once and get_task follows it. Workspaces are named by name, owner/name or id.';
 
 /** The tools as tools/list shows them: plain JSON Schema (TypeBox's own symbols dropped). */
 const LISTED: Tool[] = TOOLS.map((t) => ({

@@ -8,7 +8,8 @@ import { Type, type Static, type TObject } from '@sinclair/typebox';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { InputError } from '../core/errors.ts';
 import type { BerthClient } from '../sdk/client.ts';
-import { CreateWorkspaceSchema, GitCommitSchema, GitPathsSchema, GitSyncOptionsSchema, WorkspaceRefSchema, type GitDiff, type Workspace } from '../sdk/wire.ts';
+import { RunTaskSchema, TaskIdSchema } from '../sdk/tasks.ts';
+import { CreateWorkspaceSchema, ForkWorkspaceSchema, GitCommitSchema, GitPathsSchema, GitSyncOptionsSchema, WorkspaceRefSchema, type GitDiff, type Workspace } from '../sdk/wire.ts';
 import { describeRun, runBounded } from './exec.ts';
 import { readFile, READ_LIMIT, writeFile } from './files.ts';
 
@@ -94,6 +95,18 @@ export const TOOLS: readonly ToolDef[] = [
     input: CreateWorkspaceSchema,
     annotations: changes,
     run: async (api, a) => json(await api.createWorkspace(a)),
+  }),
+  tool({
+    name: 'fork_workspace',
+    description:
+      "Fork a workspace: new workspaces (count of them, named NAME-1..NAME-N when more than one) starting from a copy of ref's files as they are now, " +
+      'uncommitted changes included, each on its own branch with its own token and ports; the source keeps running. wait_workspace waits for each.',
+    input: Type.Object({ ...ref, ...ForkWorkspaceSchema.properties }, strict),
+    annotations: changes,
+    run: async (api, a) => {
+      const { ref: source, ...fork } = a;
+      return json(await api.forkWorkspace(source, fork));
+    },
   }),
   tool({
     name: 'wait_workspace',
@@ -204,6 +217,36 @@ export const TOOLS: readonly ToolDef[] = [
     input: Type.Object({ ...ref, rebase: GitSyncOptionsSchema.properties.rebase }, strict),
     annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
     run: async (api, a) => json(await api.gitSync(a.ref, 'pull', a.rebase !== undefined ? { rebase: a.rebase } : {})),
+  }),
+  tool({
+    name: 'run_task',
+    description:
+      'Fan out a headless command: count new workspaces of a project (or forks of the workspace from), the command run in each with BERTH_TASK_ID and ' +
+      'BERTH_TASK_INDEX, through a bounded queue; each run\'s branch is pushed. Returns at once with the task id; get_task follows it.',
+    input: RunTaskSchema,
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+    run: async (api, a) => json(await api.tasks.runTask(a)),
+  }),
+  tool({
+    name: 'get_task',
+    description: 'Show a task and each run: workspace, phase, step, exit code, duration, git diff --stat, branch and last line.',
+    input: Type.Object({ id: TaskIdSchema }, strict),
+    annotations: readOnly,
+    run: async (api, a) => json(await api.tasks.getTask(a.id)),
+  }),
+  tool({
+    name: 'list_tasks',
+    description: 'List tasks (yours and those of projects you can read), newest first, with their state and a summary of their runs.',
+    input: Type.Object({}, strict),
+    annotations: readOnly,
+    run: async (api) => json(await api.tasks.listTasks()),
+  }),
+  tool({
+    name: 'get_task_logs',
+    description: "The kept output (the last 64 KiB) of each run of a task, or of one run by its index.",
+    input: Type.Object({ id: TaskIdSchema, index: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: 'A run index' })) }, strict),
+    annotations: readOnly,
+    run: async (api, a) => json(await api.tasks.taskLogs(a.id, a.index)),
   }),
   tool({
     name: 'start_workspace',

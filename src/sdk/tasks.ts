@@ -14,6 +14,9 @@ export const CleanupSchema = Type.Union([Type.Literal('keep-failed'), Type.Liter
 /** Cleanup policy, as TypeScript. */
 export type Cleanup = Static<typeof CleanupSchema>;
 
+/** A task id in a path (`{id}`). */
+export const TaskIdSchema = Type.String({ pattern: '^tk-[a-f0-9]{10}$', description: 'Task id (tk-…)' });
+
 /** JSON schema of a new task: N workspaces, one command in each. */
 export const RunTaskSchema = Type.Object(
   {

@@ -10,8 +10,9 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { ApiError } from '../../src/sdk/client.ts';
-import { CreateWorkspaceSchema, GitCommitSchema, GitPathsSchema, WorkspaceRefSchema } from '../../src/sdk/wire.ts';
-import { git, TestServer } from '../harness.ts';
+import { RunTaskSchema } from '../../src/sdk/tasks.ts';
+import { CreateWorkspaceSchema, ForkWorkspaceSchema, GitCommitSchema, GitPathsSchema, WorkspaceRefSchema } from '../../src/sdk/wire.ts';
+import { eventually, git, TestServer } from '../harness.ts';
 import { bareUpstream, revParse, upstreamRoot } from '../git/fixtures.ts';
 import { call, connectMcp, ok, text, type McpTransport } from './client.ts';
 
@@ -137,6 +138,33 @@ for (const via of ['stdio', 'http'] as const satisfies McpTransport[]) {
   });
 }
 
+test('fork a workspace and fan out a task', async () => {
+  const mcp = await connectMcp(server, 'http', server.adminToken);
+  try {
+    await ok(mcp, 'write_file', { ref: 'mcp-http', path: 'uncommitted.txt', content: 'not committed yet\n' });
+    const forked = await ok(mcp, 'fork_workspace', { ref: 'mcp-http', name: 'mcp-fork' });
+    assert.deepEqual((forked.structuredContent as { items: { name: string }[] }).items.map((w) => w.name), ['mcp-fork']);
+    await ok(mcp, 'wait_workspace', { ref: 'mcp-fork', timeoutSeconds: 120 });
+    assert.equal(text(await ok(mcp, 'read_file', { ref: 'mcp-fork', path: 'uncommitted.txt' })), 'not committed yet\n');
+
+    const started = await ok(mcp, 'run_task', { project: 'app', count: 2, cmd: ['sh', '-c', 'echo run $BERTH_TASK_INDEX'], cleanup: 'delete-all' });
+    const id = (started.structuredContent as { id: string }).id;
+    const done = await eventually(async () => {
+      const t = (await ok(mcp, 'get_task', { id })).structuredContent as { state: string; summary: { succeeded: number; failed: number } };
+      return t.state === 'done' ? t : undefined;
+    }, `task ${id} to finish`, 180_000, 500);
+    assert.deepEqual([done.summary.succeeded, done.summary.failed], [2, 0]);
+    const listed = (await ok(mcp, 'list_tasks', {})).structuredContent as { items: { id: string }[] };
+    assert.ok(listed.items.some((t) => t.id === id));
+    assert.match(text(await ok(mcp, 'get_task_logs', { id, index: 1 })), /run 1/);
+    const bad = await call(mcp, 'get_task', { id: 'tk-nope' });
+    assert.equal(bad.isError, true);
+    assert.equal(text(bad), 'id has an invalid format.');
+  } finally {
+    await mcp.close();
+  }
+});
+
 test('tools/list input schemas are the API schemas', async () => {
   const mcp = await connectMcp(server, 'http', server.adminToken);
   try {
@@ -145,7 +173,8 @@ test('tools/list input schemas are the API schemas', async () => {
     // The body the API validates a create with is the whole input of create_workspace.
     assert.deepEqual(tools.get('create_workspace'), plain(CreateWorkspaceSchema));
     // A body's fields beside the workspace's ref: the same schemas, field by field.
-    for (const [tool, schema] of [['git_commit', GitCommitSchema], ['git_stage', GitPathsSchema]] as const) {
+    assert.deepEqual(tools.get('run_task'), plain(RunTaskSchema));
+    for (const [tool, schema] of [['git_commit', GitCommitSchema], ['git_stage', GitPathsSchema], ['fork_workspace', ForkWorkspaceSchema]] as const) {
       const input = tools.get(tool)!;
       assert.deepEqual(Object.keys(input.properties).sort(), ['ref', ...Object.keys(schema.properties)].sort(), tool);
       for (const [k, v] of Object.entries(schema.properties)) assert.deepEqual(input.properties[k], plain(v), `${tool}.${k}`);
@@ -154,8 +183,8 @@ test('tools/list input schemas are the API schemas', async () => {
     const doc = await server.client().request<{ paths: Record<string, Record<string, { parameters?: { name: string; in: string; schema: unknown }[] }>> }>('GET', '/api/v1/openapi.json');
     const refParam = doc.paths['/api/v1/workspaces/{ref}']!.get!.parameters!.find((p) => p.name === 'ref' && p.in === 'path')!.schema;
     for (const [name, input] of tools) {
-      // create_workspace's ref is the git branch of its body, not a workspace.
-      if ('ref' in input.properties && name !== 'create_workspace') {
+      // In the bodies of create_workspace and run_task, ref is a git branch, not a workspace.
+      if ('ref' in input.properties && name !== 'create_workspace' && name !== 'run_task') {
         assert.deepEqual(input.properties.ref, plain(WorkspaceRefSchema), `${name}.ref`);
         // OpenAPI puts a parameter's description beside its schema.
         assert.deepEqual({ ...(input.properties.ref as object), description: undefined }, { ...(refParam as object), description: undefined }, `${name}.ref`);

@@ -1,12 +1,12 @@
 /** Routes for tasks: run a command in N workspaces, follow it, read its output, delete it. */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { RunTaskSchema, TaskEventSchema, TaskLogSchema, TaskSchema, type RunTask, type TaskEvent } from '../../sdk/tasks.ts';
+import { RunTaskSchema, TaskEventSchema, TaskIdSchema, TaskLogSchema, TaskSchema, type RunTask, type TaskEvent } from '../../sdk/tasks.ts';
 import { ErrorBodySchema } from '../../sdk/wire.ts';
 import type { TaskService } from '../tasks/service.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
-const IdParams = Type.Object({ id: Type.String({ pattern: '^tk-[a-f0-9]{10}$', description: 'Task id (tk-…)' }) });
+const IdParams = Type.Object({ id: TaskIdSchema });
 type Id = { Params: { id: string } };
 
 /** Registers /tasks routes. */
