@@ -14,7 +14,7 @@ export interface TerminalPageProps {
   workspace: string;
 }
 
-/** A tab's title, editable in place (double-click or F2; Enter keeps, Escape cancels). */
+/** A tab's title, editable in place (double-click; Enter keeps, Escape cancels). */
 function TabTitle(props: { title: string; onRename(title: string): void }) {
   const [editing, setEditing] = useState(false);
   if (!editing) return <span onDoubleClick={() => setEditing(true)}>{props.title}</span>;
@@ -73,7 +73,7 @@ export function TerminalPage({ workspace: ws }: TerminalPageProps) {
     setTabs(rest);
     if (active === key && rest.length) setActive(rest[Math.min(i, rest.length - 1)]!.key);
   };
-  // Arrow keys move between tabs, Delete closes one, F2 renames (the WAI-ARIA tabs pattern).
+  // Arrow keys move between tabs and Delete closes one (the WAI-ARIA tabs pattern).
   const onTabKey = (e: KeyboardEvent<HTMLElement>, i: number) => {
     const to = e.key === 'ArrowRight' ? (i + 1) % tabs.length : e.key === 'ArrowLeft' ? (i - 1 + tabs.length) % tabs.length : -1;
     if (to >= 0) {
