@@ -108,8 +108,29 @@ describe('shell', () => {
     await rejectsWith(c.forkWorkspace('src', { name: 'dup', count: 3 }), 409, /dup-2/);
     await rejectsWith(c.getWorkspace('dup-1'), 404, /dup-1/);
     await rejectsWith(c.getWorkspace('dup-3'), 404, /dup-3/);
+    // Forks count against quotas like creates: room for one more, two asked, neither created.
+    const inProject = (await c.listWorkspaces(true)).filter((w) => w.project === 'demo').length;
+    await c.request('PUT', '/api/v1/projects/demo/quota', { workspaces: inProject + 1 });
+    await rejectsWith(c.forkWorkspace('src', { name: 'q', count: 2 }), 403, /[Qq]uota|at most/);
+    await rejectsWith(c.getWorkspace('q-1'), 404, /q-1/);
+    await c.request('PUT', '/api/v1/projects/demo/quota', {});
     await waitPhase(c, taken[0]!.id, 'running');
     await removeWorkspaces(c, taken[0]!.id);
+  });
+
+  test('a control plane killed while a fork copies converges after its restart: the fork runs with the whole copy and no temporary copy is left', async () => {
+    // Enough files that the copy takes a moment.
+    await sh('src', 'mkdir -p big && cd big && seq -f f%g 1 20000 | xargs touch');
+    const [f] = await server.client().forkWorkspace('src', { name: 'crash' });
+    await eventually(async () => (await server.client().events(f!.id)).some((e) => /^Copying files from src/.test(e.message)), 'the copy to start', 30_000, 20);
+    await server.restart();
+    const c = server.client();
+    const w = await waitPhase(c, f!.id, 'running', 120_000);
+    assert.equal((await sh('crash', 'ls big | wc -l; git rev-parse --abbrev-ref HEAD')).replace(/ +/g, ''), '20000\nfork/crash\n');
+    const root = path.dirname(String(w.details.directory));
+    assert.deepEqual(fs.readdirSync(root).filter((d) => d.startsWith('.fork-')), [], 'no temporary copy is left');
+    await sh('src', 'rm -rf big');
+    await removeWorkspaces(c, w.id);
   });
 });
 
