@@ -86,7 +86,7 @@ export async function run(): Promise<Result[]> {
       name: `task run of ${N} workspaces (shell, ${CONCURRENCY} at a time)`,
       runs: rounds,
       warmup,
-      goal: { maxRatio: 6, also },
+      goal: { maxRatio: 1.5, also },
       berth: async () => {
         const ms = await timedTask(c, N, failures);
         also.met = failures.length === 0;

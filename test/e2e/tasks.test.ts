@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Task } from '../../src/sdk/tasks.ts';
-import { TestServer, eventually, git, makeRepo, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
+import { TestServer, eventually, git, makeRepo, rejectsWith, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
 import { cleanupEngines, installationOf, testEnv } from '../docker/env.ts';
 
 let server: TestServer;
@@ -146,6 +146,23 @@ test('task run --from forks a live workspace for every run: each run sees its un
   assert.equal((await c.run('seed', ['cat', 'notes.txt'])).stdout, 'draft-from-seed\n');
   await c.deleteWorkspace('seed');
   await waitGone(c, 'seed');
+});
+
+test('roles: a viewer of the project lists and shows a task but cannot run or delete one; a stranger does not see it', async () => {
+  const admin = server.client();
+  const viewer = server.client((await admin.createUser('vic')).token);
+  const stranger = server.client((await admin.createUser('stan')).token);
+  await admin.setMember('demo', 'vic', 'viewer');
+  const t = await admin.tasks.runTask({ project: 'demo', count: 1, provisioner: 'shell', cleanup: 'keep-all', cmd: ['true'] });
+  await rejectsWith(viewer.tasks.runTask({ project: 'demo', count: 1, cmd: ['true'] }), 403, /developer/);
+  assert.ok((await viewer.tasks.listTasks()).some((x) => x.id === t.id));
+  assert.equal((await viewer.tasks.getTask(t.id)).id, t.id);
+  await rejectsWith(viewer.tasks.deleteTask(t.id), 403, /Only the owner/);
+  assert.ok(!(await stranger.tasks.listTasks()).some((x) => x.id === t.id));
+  await rejectsWith(stranger.tasks.getTask(t.id), 404, /No task/);
+  await eventually(async () => (await admin.tasks.getTask(t.id)).state === 'done', 'the task to end', 120_000);
+  await admin.tasks.deleteTask(t.id);
+  await waitGone(admin, `${t.id}-0`);
 });
 
 test('a control-plane restart marks the runs it cut short as interrupted, with a sentence, and keeps their workspaces', async () => {

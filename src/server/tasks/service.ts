@@ -81,6 +81,10 @@ export class TaskService {
     if (input.provisioner !== undefined && !this.o.registry.has(input.provisioner)) {
       throw new InputError(`No provisioner named "${input.provisioner}". Available: ${this.o.registry.names().join(', ') || 'none'}. See: berth provisioner list`);
     }
+    const provisioner = input.provisioner ?? this.o.registry.defaultName();
+    if (!input.from && p.user.role !== 'admin' && this.o.registry.has(provisioner) && this.o.registry.get(provisioner).capabilities.runsOnHost) {
+      throw new ForbiddenError(`The "${provisioner}" provisioner runs workspaces as the server's own user, so only admins may use it; choose another with --provisioner (berth provisioner list).`);
+    }
     normalizeSpec(input.spec);
     if (input.ref) await this.o.projects.assertRef(project, input.ref);
     const id = `tk-${crypto.randomBytes(5).toString('hex')}`;
@@ -174,16 +178,24 @@ export class TaskService {
   async follow(p: Principal, id: string, send: (e: TaskEvent) => void, end: () => void): Promise<() => void> {
     const row = await this.find(p, id);
     const live = this.live.get(row.id);
-    send({ kind: 'task', task: await this.toWire(row, await this.runsOf(row)) });
     if (!live) {
+      send({ kind: 'task', task: await this.toWire(row, await this.runsOf(row)) });
       end();
       return () => undefined;
     }
+    // Subscribed before the first event is built, so the task's end cannot slip in between; what
+    // arrives meanwhile follows the first event.
+    const early: TaskEvent[] = [];
+    let started = false;
     const onEvent = (e: TaskEvent) => {
+      if (!started) return void early.push(e);
       send(e);
       if (e.kind === 'task') end();
     };
     live.bus.on('event', onEvent);
+    send({ kind: 'task', task: await this.toWire(live.row, live.runs) });
+    started = true;
+    early.splice(0).forEach(onEvent);
     return () => live.bus.off('event', onEvent);
   }
 
