@@ -29,6 +29,8 @@ export interface Capabilities {
   needsServerUrl: boolean;
   /** Implements `copyStorage`: a workspace can be forked (a new workspace starting from a copy of another's files). */
   fork: boolean;
+  /** Implements `adopt`: runtimes can be prepared ahead in a warm pool and handed to a new workspace (src/server/pool/). */
+  warmPool?: boolean;
 }
 
 /** What the control plane hands every provisioner type. */
@@ -228,6 +230,14 @@ export interface Provisioner {
    * short is replaced by a whole one. `provision(to)` then adopts the copy instead of cloning.
    */
   copyStorage?(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void>;
+
+  /**
+   * With `capabilities.warmPool`: finishes a runtime that `provision` prepared under `ws.id` for no
+   * user (no token, no files, no setup) for the workspace now holding that id, without recreating it:
+   * writes the config files, runs the setup commands, and leaves it as `provision` would. Processes
+   * started afterwards get `ws.env` (its token included) like in any other workspace.
+   */
+  adopt?(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus>;
 
   /** Ids of every workspace this provisioner holds resources for, so the reconciler can remove orphans. */
   list(signal?: AbortSignal): Promise<string[]>;

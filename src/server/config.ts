@@ -7,6 +7,7 @@ import path from 'node:path';
 import { InputError } from '../core/errors.ts';
 import { parseDuration, parseSize } from '../core/units.ts';
 import { parseCidrs } from './net/outbound.ts';
+import { parseWarmPool } from './pool/spec.ts';
 
 type Kind = 'string' | 'duration' | 'size' | 'hostport' | 'enum' | 'integer';
 
@@ -46,6 +47,7 @@ export const SERVER_OPTIONS: OptionDef[] = [
   { key: 'metricsPublic', env: 'BERTH_METRICS_PUBLIC', flag: '--metrics-public', kind: 'enum', default: 'off', choices: ['on', 'off'], help: 'on: /metrics is served without a token (for a Prometheus on a trusted network); off: it needs an admin token.' },
   { key: 'terminalIdle', env: 'BERTH_TERMINAL_IDLE', flag: '--terminal-idle', kind: 'duration', default: '30m', help: 'How long a detached terminal session is kept before it is ended.' },
   { key: 'orphanGrace', env: 'BERTH_ORPHAN_GRACE', flag: '--orphan-grace', kind: 'duration', default: '7d', help: 'How long resources of a workspace the database does not know (e.g. after restoring an older backup) stay stopped in quarantine before they are removed; "berth admin gc" removes them sooner.' },
+  { key: 'warmPool', env: 'BERTH_WARM_POOL', flag: '--warm-pool', kind: 'string', default: '', help: 'Runtimes kept ready for new workspaces, space-separated PROVISIONER:PROJECT[@REF]=SIZE[:IMAGE] (e.g. "docker:demo=2:alpine:3.20"); a create with that provisioner, project, ref and image (and no env, user data or registry logins) takes one instead of provisioning. Empty: off.' },
   { key: 'eventRetentionCount', env: 'BERTH_EVENT_RETENTION_COUNT', flag: '--event-retention-count', kind: 'integer', default: '10000', help: 'Newest events kept per workspace; older ones are pruned in the background.' },
   { key: 'eventRetentionAge', env: 'BERTH_EVENT_RETENTION_AGE', flag: '--event-retention-age', kind: 'duration', default: '30d', help: 'Events older than this are pruned in the background (the newest phase change of a workspace is always kept).' },
 ];
@@ -74,6 +76,8 @@ export interface ServerConfig {
   orphanGrace: number;
   eventRetentionCount: number;
   eventRetentionAge: number;
+  /** Raw --warm-pool list; checked here, parsed by pool/spec.ts. */
+  warmPool: string;
   tlsCert: string;
   tlsKey: string;
   caBundle: string;
@@ -136,6 +140,7 @@ export function loadConfig(flags: Record<string, string | undefined> = {}, env: 
   if (!cfg.tlsCert !== !cfg.tlsKey) throw new InputError('--tls-cert and --tls-key go together: give both to serve HTTPS, or neither for plain HTTP.');
   for (const k of ['tlsCert', 'tlsKey', 'caBundle'] as const) if (cfg[k]) cfg[k] = path.resolve(cfg[k]);
   parseCidrs(cfg.outboundAllow);
+  parseWarmPool(cfg.warmPool);
   if (cfg.reconcileInterval < 500) throw new InputError('--reconcile-interval must be at least 500ms.');
   return cfg;
 }

@@ -39,6 +39,11 @@ export class WorkspaceContexts {
     return this.build(row, Promise.resolve(t?.secret_enc ? this.o.box.decrypt(t.secret_enc) : undefined));
   }
 
+  /** The context of a warm-pool entry: a row that is not stored, owned by no user, and no token (src/server/pool/). */
+  forPool(row: WorkspaceRow): Promise<WorkspaceContext> {
+    return this.build(row, Promise.resolve(undefined));
+  }
+
   /**
    * A context that opens no secret: for resources without a workspace row (orphans), or a row
    * whose secrets cannot be opened (a changed secret key) so that it can still be stopped or deleted.

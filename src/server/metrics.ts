@@ -46,6 +46,8 @@ export interface MetricsSources {
   store: Pick<Store, 'listWorkspaces'>;
   /** Terminal (TTY) sessions whose process runs. */
   terminals: () => number;
+  /** What each warm pool holds (server/pool/); absent = no pools. */
+  pool?: () => { provisioner: string; project: string; size: number; ready: number }[];
 }
 
 /** The server's metrics and their registry. */
@@ -72,6 +74,16 @@ export class Metrics implements ReconcileMetrics, ExecMetrics, GitMetrics {
     });
     this.execs = new Counter({ name: 'berth_exec_sessions_total', help: 'Exec and terminal sessions started, by whether they have a TTY.', labelNames: ['tty'], registers });
     this.git = new Counter({ name: 'berth_git_requests_total', help: 'Git gateway requests, by service and HTTP status.', labelNames: ['service', 'status'], registers });
+    new Gauge({
+      name: 'berth_warm_pool_ready',
+      help: 'Runtimes ready in each warm pool (--warm-pool), by provisioner and project.',
+      labelNames: ['provisioner', 'project'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of sources.pool?.() ?? []) this.inc({ provisioner: p.provisioner, project: p.project }, p.ready);
+      },
+    });
     new Gauge({
       name: 'berth_terminal_sessions',
       help: 'Terminal (TTY) sessions whose process runs, attached or not.',

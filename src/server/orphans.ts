@@ -23,6 +23,8 @@ export interface OrphanOptions {
   /** How long a quarantined orphan is kept before it is removed (0 = only by `gc`). */
   graceMs?: number;
   now?: () => Date;
+  /** Ids held without a row on purpose (warm-pool entries, server/pool/): never orphans. */
+  reserved?: () => Set<string>;
 }
 
 /** A quarantined orphan as an admin sees it. */
@@ -57,7 +59,7 @@ export class Orphans {
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(o: OrphanOptions) {
-    this.o = { graceMs: 7 * 86_400_000, now: () => new Date(), ...o };
+    this.o = { graceMs: 7 * 86_400_000, now: () => new Date(), reserved: () => new Set(), ...o };
   }
 
   /**
@@ -65,7 +67,7 @@ export class Orphans {
    * records it; forgets records whose row is back or whose resources are gone. Never deletes.
    */
   async sweep(): Promise<void> {
-    const known = new Set((await this.o.store.listWorkspaces()).map((w) => w.id));
+    const known = new Set([...(await this.o.store.listWorkspaces()).map((w) => w.id), ...this.o.reserved()]);
     const quarantined = await this.o.store.listQuarantine();
     for (const q of quarantined.filter((r) => known.has(r.workspace_id))) {
       await this.o.store.deleteQuarantine(q.workspace_id, q.provisioner);
@@ -85,7 +87,7 @@ export class Orphans {
       }
       for (const id of ids.filter((i) => !known.has(i))) {
         // The API is already serving: a workspace created since `known` was read is not an orphan.
-        if (await this.o.store.getWorkspace(id)) continue;
+        if ((await this.o.store.getWorkspace(id)) || this.o.reserved().has(id)) continue;
         await this.quarantine(p, id, quarantined.some((q) => q.workspace_id === id && q.provisioner === p.name));
       }
     }

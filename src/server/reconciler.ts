@@ -12,7 +12,7 @@ import type { ProvisionerRegistry } from '../provisioners/registry.ts';
 import type { Store, WorkspaceRow } from '../store/store.ts';
 import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
-import { provisionWorkspace } from './fork.ts';
+import { NO_POOL, provisionOrAdopt, type PoolClaims } from './pool/adopt.ts';
 import { NO_METRICS, type ReconcileMetrics } from './metrics.ts';
 import { Orphans } from './orphans.ts';
 
@@ -33,6 +33,8 @@ export interface ReconcilerOptions {
   maxAttempts?: number;
   /** Counts operations, their latency and failures (GET /metrics). */
   metrics?: ReconcileMetrics;
+  /** The warm pool: runtimes claimed on create are adopted instead of provisioned (pool/). */
+  pool?: PoolClaims;
 }
 
 interface Slot {
@@ -49,7 +51,7 @@ export class Reconciler {
   private stopped = false;
 
   constructor(o: ReconcilerOptions) {
-    this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, metrics: NO_METRICS, ...o };
+    this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, metrics: NO_METRICS, pool: NO_POOL, ...o };
   }
 
   /** Quarantines orphans, reconciles everything once, then keeps re-checking every interval. */
@@ -116,7 +118,7 @@ export class Reconciler {
 
   /** Quarantines resources of workspaces the store does not know (stopped, never deleted here; see orphans.ts). */
   async collectOrphans(): Promise<void> {
-    await new Orphans(this.o).sweep();
+    await new Orphans({ ...this.o, reserved: () => this.o.pool.reserved() }).sweep();
   }
 
   private async setPhase(row: WorkspaceRow, phase: Phase, extra: Partial<WorkspaceRow> = {}): Promise<WorkspaceRow> {
@@ -171,8 +173,8 @@ export class Reconciler {
         return this.o.contexts.minimal(id, row);
       });
       if (action === 'provision') {
-        // A fork gets its source's files first and its own branch after (fork.ts).
-        const st = await provisionWorkspace(this.o, row, provisioner, ctx, { signal, progress });
+        // A fork gets its source's files first and its own branch after (fork.ts); a pool claim is adopted (pool/adopt.ts).
+        const st = await provisionOrAdopt(this.o, row, provisioner, ctx, { signal, progress });
         await this.setPhase(row, phaseAfter(action), {
           attempts: 0,
           next_attempt_at: null,

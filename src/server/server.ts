@@ -27,6 +27,8 @@ import { loadCaBundle, loadTlsFiles } from './tls.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
 import { Reconciler } from './reconciler.ts';
+import { WarmPool } from './pool/pool.ts';
+import { parseWarmPool } from './pool/spec.ts';
 import { SecretRedactors, storeLoader } from './redact.ts';
 import { SecretBox } from './secrets.ts';
 import { TerminalService } from './terminals.ts';
@@ -106,15 +108,16 @@ export class BerthServer {
     const bodyLimits = { 'receive-pack': config.gitPushLimit, 'upload-pack': config.gitFetchLimit };
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }), bodyLimits });
     const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway, caBundle });
-    const metrics: Metrics = new Metrics({ store, terminals: () => terminals.running() });
-    const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics });
+    const pool = new WarmPool({ store, registry, contexts, codec, logger: logger.child({ component: 'pool' }), dataDir: config.dataDir, pools: parseWarmPool(config.warmPool) });
+    const metrics: Metrics = new Metrics({ store, terminals: () => terminals.running(), pool: () => pool.status() });
+    const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics, pool });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });
     await provisioners.restore({ probeBuiltins: config.localDocker === 'auto' });
     const quotas = new PolicyService(store, () => registry.names());
-    const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace });
+    const orphans = new Orphans({ store, registry, contexts, logger: logger.child({ component: 'orphans' }), graceMs: config.orphanGrace, reserved: () => pool.reserved() });
     const taskStore = new TaskStore(store.kysely);
     const activity = new ActivityTracker({ store: taskStore, redact: (id, text) => events.redact(id, text), logger: logger.child({ component: 'activity' }) });
-    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas, activity });
+    const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler, policy: quotas, activity, pool });
     const terminals = new TerminalService({ logger, bufferBytes: config.terminalBuffer, idleMs: config.terminalIdle, metrics, activity });
     const tasks = new TaskService({ tasks: taskStore, store, projects, workspaces, registry, contexts, activity, fork: async (p, source, name) => (await workspaces.fork(p, source, { name }))[0]!, logger: logger.child({ component: 'tasks' }), startTimeoutMs: 20 * 60_000, pollMs: 250 });
     await tasks.recover();
@@ -134,14 +137,21 @@ export class BerthServer {
     await secrets.preload((await store.listWorkspaces()).map((w) => w.id));
     logger.info({ config: redactConfig(config), url, version: VERSION }, 'berth server started');
     await reconciler.start();
+    void pool.start().catch((err: unknown) => logger.error({ err }, 'warm pool could not start'));
     orphans.start();
     retention.start();
-    return new BerthServer(config, app, store, reconciler, registry, terminals, logger, orphans, retention, url, bootstrap);
+    const server = new BerthServer(config, app, store, reconciler, registry, terminals, logger, orphans, retention, url, bootstrap);
+    server.pool = pool;
+    return server;
   }
+
+  /** The warm pool (pool/pool.ts); set once at start. */
+  pool: WarmPool | undefined;
 
   /** Graceful: stops accepting requests, cancels reconciles (they resume on next start), closes connections. */
   async shutdown(): Promise<void> {
     this.terminals.closeAll();
+    await this.pool?.shutdown();
     await this.reconciler.shutdown();
     await this.orphans.shutdown();
     await this.retention.shutdown();

@@ -8,6 +8,7 @@ import type { CreateWorkspace, ForkWorkspace, SpecPatch, Workspace } from '../sd
 import type { Principal } from './auth.ts';
 import type { EventLog } from './events.ts';
 import { forkLineage, forkWorkspace } from './fork.ts';
+import type { WarmPool } from './pool/pool.ts';
 import type { PolicyService } from './policy.ts';
 import type { ProjectService } from './projects.ts';
 import { newId, type SecretBox } from './secrets.ts';
@@ -69,6 +70,8 @@ export interface WorkspaceServiceOptions {
   policy?: PolicyService;
   /** What each workspace was last seen doing (src/server/tasks/activity.ts); absent = not shown. */
   activity?: { wire(workspaceId: string): Promise<Workspace['activity']> };
+  /** The warm pool (pool/pool.ts): a matching create takes a prepared runtime's id; absent = none. */
+  pool?: Pick<WarmPool, 'take' | 'claimed' | 'release'>;
 }
 
 /** Workspace use cases; authorization is checked here, HTTP is not known here. */
@@ -105,11 +108,16 @@ export class WorkspaceService {
     const ref = input.ref ?? project.branch ?? null;
     // A ref the upstream does not have would fail every clone attempt; say so now, naming the branches there are.
     if (ref) await this.o.projects.assertRef(project, ref, { fromProject: input.ref === undefined });
+    const pooled = this.o.pool?.take(provisioner.name, project.id, ref, spec);
     const insert = () =>
       this.o.store.createWorkspace(
-        newWorkspaceRow({ id: newId('ws'), name: input.name, owner_id: p.user.id, project_id: project.id, ref, provisioner: provisioner.name, spec_json: this.o.codec.encode(spec) }),
+        newWorkspaceRow({ id: pooled ?? newId('ws'), name: input.name, owner_id: p.user.id, project_id: project.id, ref, provisioner: provisioner.name, spec_json: this.o.codec.encode(spec) }),
       );
-    const row = await (this.o.policy ? this.o.policy.admit({ user: p.user, project, provisioner: provisioner.name, spec }, insert) : insert());
+    const row = await (this.o.policy ? this.o.policy.admit({ user: p.user, project, provisioner: provisioner.name, spec }, insert) : insert()).catch((err: unknown) => {
+      if (pooled) this.o.pool?.release(pooled);
+      throw err;
+    });
+    if (pooled) this.o.pool?.claimed(pooled);
     await this.o.events.append(row.id, 'phase', 'pending');
     this.o.reconciler.kick(row.id);
     return this.toWire(row);

@@ -38,7 +38,7 @@ export interface DockerProvisionerDeps {
 }
 
 /** What the docker type can do: images, users, limits and private registries; workspaces reach the control plane over a network. */
-export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: true };
+export const dockerCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: true, warmPool: true };
 
 /** The URL workspaces get, and whether they can reach it (with why not). */
 type Reach = { url: string; reachable: true } | { url: string; reachable: false; why: string };
@@ -220,6 +220,11 @@ export class DockerProvisioner implements Provisioner {
   /** A fork's storage: a copy of the source's directory on this host, or of its volume through a helper container (copy.ts). */
   async copyStorage(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void> {
     return copyDockerStorage(this.runtime, from, to, opts);
+  }
+
+  /** A warm-pool container becomes the workspace's without being recreated (runtime.ts). */
+  async adopt(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
+    return this.withReachability(await this.runtime.adopt(await this.inWorkspace(ws), opts));
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {

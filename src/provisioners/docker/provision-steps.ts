@@ -321,7 +321,7 @@ function userDirsTo(target: string, home: string): string[] {
 }
 
 /** Config files as archive entries: owned by the workspace user under home and the mount path, by root elsewhere. */
-function fileEntries(ws: WorkspaceContext, u: ContainerUser): TarEntry[] {
+export function fileEntries(ws: WorkspaceContext, u: ContainerUser): TarEntry[] {
   const out: TarEntry[] = [];
   const seen = new Set<string>();
   for (const f of ws.spec.files) {

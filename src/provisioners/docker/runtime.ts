@@ -17,7 +17,8 @@ import { formatSize } from '../../core/units.ts';
 import { terminalNonce, tmuxScript } from '../tmux.ts';
 import type { ExecOptions, ExecProcess, OpOptions, PortMapping, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
 import type { DockerEngine } from './engine.ts';
-import { ProvisionSteps, type ProvisionRun } from './provision-steps.ts';
+import { ProvisionSteps, fileEntries, type ProvisionRun } from './provision-steps.ts';
+import { tarStream } from './tar.ts';
 import { LABELS, checkId, sharedKey, type SharedStore, type WorkspaceStorage } from './storage.ts';
 import { expandHome, resolveUser, type ContainerUser } from '../image-users.ts';
 
@@ -181,6 +182,22 @@ export class DockerRuntime {
       if (!opts.signal.aborted) await this.undoFailedProvision(run, err);
       throw err;
     }
+  }
+
+  /**
+   * A warm-pool container, prepared under this id with storage, checkout and trust, becomes the
+   * workspace's as it is: its config files go in and its setup runs, without a new container.
+   */
+  async adopt(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
+    const c = await this.engine.inspectContainer(containerName(ws.id));
+    if (!c?.State.Running) throw new ProvisionerError(`The prepared container of workspace "${ws.name}" is not running; it is provisioned again.`, { code: 'not_running' });
+    const u = await this.containerUser(c, ws.spec.user);
+    if (ws.spec.files.length) {
+      await this.engine.putArchive(c.Id, '/', tarStream(fileEntries(ws, u)), opts.signal);
+      opts.progress(`Wrote ${ws.spec.files.length} config file(s).`, 'info');
+    }
+    await this.runCommands(c.Id, ws, u, 'setup', opts);
+    return this.inspect(ws.id);
   }
 
   /** A workspace whose very first provision failed for good leaves nothing behind; a later one loses only the container. */

@@ -21,7 +21,7 @@ import { installTrustOnHost, trustEnv } from '../trust.ts';
 import { ProcessRecords, type ProcKind } from './procs.ts';
 
 /** What the shell type can do: it runs on the control plane's host and honours no image, user or limits. */
-export const shellCapabilities: Capabilities = { runsOnHost: true, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: true };
+export const shellCapabilities: Capabilities = { runsOnHost: true, image: false, user: false, resources: false, registryLogins: false, needsServerUrl: false, fork: true, warmPool: true };
 
 /** Options of a shell provisioner instance. */
 export interface ShellProvisionerOptions {
@@ -107,6 +107,11 @@ export class ShellProvisioner implements Provisioner {
     }
     fs.writeFileSync(p.marker, JSON.stringify({ state: 'running', since: new Date().toISOString() }));
     return this.inspect(ws.id);
+  }
+
+  /** A warm-pool directory already holds its checkout: provisioning it again writes files and runs setup, and clones nothing. */
+  adopt(ws: WorkspaceContext, opts: OpOptions): Promise<RuntimeStatus> {
+    return this.provision(ws, opts);
   }
 
   private async cloneIfAbsent(ws: WorkspaceContext, p: ReturnType<ShellProvisioner['paths']>, opts: OpOptions): Promise<void> {

@@ -1,0 +1,141 @@
+/**
+ * The warm pool through a real `berth server` on the shell provisioner and the real local Docker
+ * engine: a claimed workspace has a fresh token and none of another's files or events, a refill cut
+ * off by kill -9 leaves no orphans after a restart, a changed pool image drains the old entries, and
+ * a create that matches no pool is provisioned cold as before.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { cleanupEngines, containersWith, docker, installationOf, testEnv } from '../docker/env.ts';
+import { TestServer, eventually, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
+
+const env = testEnv();
+let server: TestServer;
+let repo: string;
+let installation: string;
+/** The server's arguments; changed in place before a restart to change the pool. */
+const args = ['--warm-pool', `shell:demo=1 docker:demo=1:${env.BERTH_TEST_IMAGE_BUSYBOX}`];
+
+before(async () => {
+  server = await TestServer.start({ args });
+  installation = installationOf(server);
+  repo = makeRepo({ 'README.md': '# pool demo\n' });
+  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+after(async () => {
+  await server?.stop();
+  if (installation) cleanupEngines(installation);
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+/** Runtimes ready in the pool of `provisioner`, as /metrics reports them. */
+async function ready(provisioner: string): Promise<number> {
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${server.adminToken}` } });
+  const m = new RegExp(`^berth_warm_pool_ready\\{provisioner="${provisioner}",project="demo"\\} (\\d+)$`, 'm').exec(await res.text());
+  return m ? Number(m[1]) : 0;
+}
+
+/** Runs a shell script in a workspace through the CLI; returns stdout, failing the test on a non-zero exit. */
+async function sh(ws: string, script: string): Promise<string> {
+  const r = await runCli(server, ['ws', 'exec', ws, '--', 'sh', '-c', script]);
+  assert.equal(r.code, 0, `in ${ws}: ${script}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Event messages of a workspace, oldest first. */
+async function events(ws: string): Promise<string[]> {
+  return (await server.client().events(ws)).map((e) => e.message);
+}
+
+/** Engine containers of this server prepared for the pool and not (yet) a workspace's. */
+function poolContainers(): { name: string; image: string }[] {
+  return containersWith(`berth.installation=${installation}`)
+    .map((name) => JSON.parse(docker(['inspect', name]))[0] as { Name: string; Config: { Image: string; Labels: Record<string, string> } })
+    .filter((c) => c.Config.Labels['berth.kind'] === 'workspace' && c.Config.Labels['berth.workspace-name'] === 'warm-pool')
+    .map((c) => ({ name: c.Name.slice(1), image: c.Config.Labels['berth.image'] ?? c.Config.Image }));
+}
+
+const cases = [
+  { provisioner: 'shell', spec: {} },
+  { provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } },
+];
+
+for (const { provisioner, spec } of cases) {
+  describe(provisioner, () => {
+    test('a claimed workspace has a fresh token and none of the files or events of the one before it', async () => {
+      const c = server.client();
+      await eventually(async () => (await ready(provisioner)) === 1, `the ${provisioner} pool to fill`, 120_000);
+      const a = await c.createWorkspace({ name: `${provisioner}-a`, project: 'demo', provisioner, spec });
+      await waitPhase(c, a.id, 'running');
+      assert.ok((await events(a.id)).some((m) => /warm pool/.test(m)), 'the workspace says it came from the pool');
+      assert.equal(await sh(a.id, 'cat README.md'), '# pool demo\n', 'the checkout is there');
+      assert.equal((await sh(a.id, 'echo $BERTH_WORKSPACE_ID')).trim(), a.id);
+      const tokenA = (await sh(a.id, 'echo $BERTH_WORKSPACE_TOKEN')).trim();
+      assert.match(tokenA, /^berth_w_/);
+      await sh(a.id, 'echo private-to-a > notes.txt');
+
+      await c.deleteWorkspace(a.id);
+      await waitGone(c, a.id);
+      await eventually(async () => (await ready(provisioner)) === 1, `the ${provisioner} pool to refill`, 120_000);
+
+      const b = await c.createWorkspace({ name: `${provisioner}-b`, project: 'demo', provisioner, spec });
+      assert.notEqual(b.id, a.id);
+      await waitPhase(c, b.id, 'running');
+      const evB = await events(b.id);
+      assert.ok(evB.some((m) => /warm pool/.test(m)), 'b came from the refilled pool');
+      assert.ok(!evB.some((m) => m.includes(a.id) || m.includes(`${provisioner}-a`)), 'no event of a');
+      assert.equal((await sh(b.id, 'ls -a')).split('\n').includes('notes.txt'), false, "a's file is absent");
+      const tokenB = (await sh(b.id, 'echo $BERTH_WORKSPACE_TOKEN')).trim();
+      assert.match(tokenB, /^berth_w_/);
+      assert.notEqual(tokenB, tokenA);
+      assert.equal((await sh(b.id, 'echo $BERTH_WORKSPACE_ID')).trim(), b.id);
+      await c.deleteWorkspace(b.id);
+      await waitGone(c, b.id);
+    });
+  });
+}
+
+describe('docker', () => {
+  test('a create matching no pool is provisioned cold while the pool is on', async () => {
+    const c = server.client();
+    const w = await c.createWorkspace({ name: 'cold', project: 'demo', provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE } });
+    await waitPhase(c, w.id, 'running', 120_000);
+    const ev = await events(w.id);
+    assert.ok(!ev.some((m) => /warm pool/.test(m)), 'not from the pool');
+    assert.ok(ev.some((m) => /Cloning demo/.test(m)), 'cloned');
+    assert.equal(await sh(w.id, 'cat README.md'), '# pool demo\n');
+    await c.deleteWorkspace(w.id);
+    await waitGone(c, w.id);
+  });
+
+  test('kill -9 during a refill leaves no orphans, and a changed pool image drains the old entries', async () => {
+    const c = server.client();
+    await eventually(async () => (await ready('docker')) === 1 && (await ready('shell')) === 1, 'both pools to fill', 120_000);
+    // Claiming starts a refill at once; the control plane dies while it runs.
+    const w = await c.createWorkspace({ name: 'claimer', project: 'demo', provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } });
+    await eventually(() => fs.readFileSync(path.join(server.dataDir, 'warm-pool.json'), 'utf8').includes('"creating"'), 'the refill to be recorded', 30_000, 10);
+    await server.kill9();
+    args[1] = `shell:demo=1 docker:demo=1:${env.BERTH_TEST_IMAGE}`;
+    await server.restart();
+    await waitPhase(c, w.id, 'running', 120_000);
+    await eventually(async () => (await ready('docker')) === 1 && (await ready('shell')) === 1, 'both pools to fill again', 180_000);
+
+    const pool = poolContainers();
+    assert.equal(pool.length, 1, `one pool container, got ${JSON.stringify(pool)}`);
+    assert.equal(pool[0]!.image, env.BERTH_TEST_IMAGE, 'the entry has the new image; the busybox ones were drained');
+    // Every container is a workspace's or the pool's: nothing was left by the refill cut short.
+    const rows = new Set((await c.listWorkspaces()).map((x) => `berth-${x.id}`));
+    const others = containersWith(`berth.installation=${installation}`).filter((n) => !rows.has(n) && n !== pool[0]!.name);
+    assert.deepEqual(others, []);
+    assert.deepEqual(await c.orphans(), [], 'nothing quarantined');
+    // Shell directories: the workspace-less one is the pool's only.
+    const shellRoot = path.join(server.dataDir, 'workspaces', 'shell');
+    if (fs.existsSync(shellRoot)) assert.equal(fs.readdirSync(shellRoot).filter((d) => d.startsWith('ws_')).length, 1);
+    await c.deleteWorkspace(w.id);
+    await waitGone(c, w.id);
+  });
+});
