@@ -122,6 +122,12 @@ function send(h: Hostile): Promise<Answer> {
   return new Promise((resolve) => {
     const u = new URL(server.url);
     const req = http.request({ host: u.hostname, port: u.port, method: h.method, path: h.path, headers: h.headers, timeout: TIMEOUT_MS, agent: false }, (res) => {
+      // A stream that started (the workspace list stream) is an answer: it does not end by itself.
+      if (res.statusCode === 200 && res.headers['content-type'] === 'application/x-ndjson') {
+        resolve({ status: 200, body: '' });
+        req.destroy();
+        return;
+      }
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, 400) }));
