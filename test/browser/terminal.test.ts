@@ -1,7 +1,7 @@
 /**
  * Browser terminals in headless chromium, on a shell workspace and again on a docker one: type a
  * command and see its output, survive a network loss and a page reload with the scrollback replayed
- * into the same shell, paste and copy with the terminal's keys, a second tab, and the "workspace
+ * into the same shell, paste and copy with the terminal's keys, resizing, a second tab, and the "workspace
  * stopped" message when the workspace stops. The browser reaches the control plane through a
  * loopback proxy whose connections the test cuts to make the network loss.
  */
@@ -84,6 +84,18 @@ async function terminalJourney(ws: string, shot: string): Promise<void> {
   await page.keyboard.press('Control+Shift+C');
   await eventually(async () => (await page.evaluate(() => navigator.clipboard.readText())) === 'pasted-25', 'the selection to be on the clipboard');
 
+  // A smaller window: the terminal fits itself and the shell learns its new size.
+  const size = async (mark: string) => {
+    await typeLine(page, `echo ${mark}=$(stty size | tr ' ' x)`);
+    await waitForScreen(page, new RegExp(`${mark}=\\d+x\\d+`));
+    const m = new RegExp(`${mark}=(\\d+)x(\\d+)`).exec((await terminalRows(page).innerText()).replace(/\u00a0/g, ' '))!;
+    return { rows: Number(m[1]), cols: Number(m[2]) };
+  };
+  const wide = await size('size1');
+  await page.setViewportSize({ width: 900, height: 600 });
+  const narrow = await size('size2');
+  assert.ok(narrow.cols < wide.cols && narrow.rows < wide.rows, `the shell sees ${narrow.cols}x${narrow.rows} after ${wide.cols}x${wide.rows}`);
+
   // A second tab is another shell; the first keeps its own.
   await page.getByRole('button', { name: 'New terminal' }).click();
   await page.getByRole('tab', { name: 'Terminal 2', selected: true }).waitFor();
@@ -103,7 +115,7 @@ async function terminalJourney(ws: string, shot: string): Promise<void> {
   await b.close();
 }
 
-test('shell workspace: a terminal in the browser runs commands, survives a network loss and a reload, copies and pastes, has tabs, and says when the workspace stops', async () => {
+test('shell workspace: a terminal in the browser runs commands, survives a network loss and a reload, copies and pastes, follows the window size, has tabs, and says when the workspace stops', async () => {
   const w = await server.client().createWorkspace({ name: 'term-shell', project: 'demo', provisioner: 'shell' });
   await waitPhase(server.client(), w.id, 'running');
   await terminalJourney('term-shell', 'terminal');
