@@ -6,6 +6,7 @@
  *
  *   PUT    /v1/workspaces/:id           desired state; `?wait=1` streams NDJSON progress then the result
  *   PUT    /v1/workspaces/:id/bundle    a `git bundle` of the checkout, for a first clone the agent cannot fetch
+ *   POST   /v1/workspaces/:id/copy      `{"from": id}`: a fork's files, copied from a workspace it holds (`?wait=1` as for PUT; src/agent/copy.ts)
  *   GET    /v1/workspaces/:id           observed status
  *   DELETE /v1/workspaces/:id           remove runtime and files; `?wait=1` as for PUT
  *   GET    /v1/workspaces               every workspace the agent holds

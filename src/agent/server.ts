@@ -16,6 +16,7 @@ import { errorHandler } from '../server/errors.ts';
 import { TerminalService, parseExecStart, type EarlyMessages } from '../server/terminals.ts';
 import type { DockerProvisioner } from '../provisioners/docker/docker.ts';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR, VERSION_HEADER, checkExecCwd, skewMessage, type AgentEvent, type AgentInfo, type PutWorkspace, type WaitLine } from './protocol.ts';
+import { copyStream } from './copy.ts';
 import { checkWorkspaceId, type AgentRoot } from './root.ts';
 import type { AgentWorkspaces } from './workspaces.ts';
 
@@ -102,6 +103,8 @@ export async function buildAgentApp(deps: AgentAppDeps) {
     if (req.query.wait !== '1') return reply.code(202).send({ generation: rec.generation });
     return waitStream(deps, req.params.id, rec.generation, reply.raw, () => void reply.hijack());
   });
+
+  app.post<IdParams>('/v1/workspaces/:id/copy', async (req, reply) => copyStream(deps.workspaces, deps.provisioner, req.params.id, req.body, reply.raw, () => void reply.hijack()));
 
   app.put<IdParams>('/v1/workspaces/:id/bundle', async (req, reply) => {
     const file = deps.workspaces.bundleFile(checkWorkspaceId(req.params.id));

@@ -32,7 +32,7 @@ export const AgentOptionsSchema = Type.Object(
 export type AgentOptions = Static<typeof AgentOptionsSchema>;
 
 /** Same as docker: the agent runs the docker runtime; workspaces reach the control plane over the network. */
-export const agentCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: false };
+export const agentCapabilities: Capabilities = { runsOnHost: false, image: true, user: true, resources: true, registryLogins: true, needsServerUrl: true, fork: true };
 
 /** Forwards the Provisioner contract to enrolled agents. */
 export class AgentProvisioner implements Provisioner {
@@ -122,6 +122,15 @@ export class AgentProvisioner implements Provisioner {
     if (!before.checkout && ws.project.bundle) await c.upload(`/v1/workspaces/${ws.id}/bundle`, await ws.project.bundle(opts.signal), opts.signal);
     const report = await c.wait('PUT', `/v1/workspaces/${ws.id}`, { body: this.body(ws, 'running'), signal: opts.signal, progress: opts.progress });
     return withAgent(report.status, agentName);
+  }
+
+  /** A fork lands on its source's agent (pinned there first), which copies the files on its host (src/agent/copy.ts). */
+  async copyStorage(from: WorkspaceContext, to: WorkspaceContext, opts: OpOptions): Promise<void> {
+    const agentName = await this.agentOf(from.id, false);
+    if (!agentName) throw new ProvisionerError(`Workspace "${from.name}" is on no agent, so its files cannot be copied; start it once and fork again.`, { retryable: false });
+    await this.directory.pin(to.id, agentName);
+    opts.progress(`Copying on agent "${agentName}".`, 'info');
+    await (await this.client(agentName)).wait('POST', `/v1/workspaces/${to.id}/copy`, { body: { from: from.id }, signal: opts.signal, progress: opts.progress });
   }
 
   async stop(ws: WorkspaceContext, opts: OpOptions): Promise<void> {
