@@ -60,13 +60,25 @@ export async function mcpRoutes(app: FastifyInstance, deps: AppDeps, publicUrl: 
       }
       const server = createMcpServer(new InProcessClient(app, req.headers.authorization!));
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      // The transport writes the answer itself; the request log line is written here, as Fastify's hook does not run.
       reply.hijack();
+      const started = performance.now();
       reply.raw.once('close', () => {
+        req.log.info({ method: req.method, url: '/mcp', status: reply.raw.statusCode, ms: Math.round(performance.now() - started) }, 'request');
         void transport.close();
         void server.close();
       });
-      await server.connect(transport);
-      await transport.handleRequest(req.raw, reply.raw, req.body);
+      try {
+        await server.connect(transport);
+        await transport.handleRequest(req.raw, reply.raw, req.body);
+      } catch (err) {
+        req.log.error({ err }, 'MCP request failed');
+        if (reply.raw.headersSent) reply.raw.end();
+        else {
+          const message = `Internal error (request ${req.id}); the server log has the details.`;
+          reply.raw.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message }, id: null }));
+        }
+      }
     },
   });
 }
