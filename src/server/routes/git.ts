@@ -14,6 +14,7 @@ import {
   type GitCommit,
   type GitPaths,
   type GitSyncOptions,
+  WorkspaceRefSchema,
 } from '../../sdk/wire.ts';
 import type { ProjectAction } from '../access.ts';
 import type { AppDeps } from '../app.ts';
@@ -21,9 +22,7 @@ import type { GitGateway } from '../git/gateway.ts';
 import type { GitTarget, WorkspaceGit } from '../git/ops.ts';
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 403: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 502: ErrorBodySchema };
-const RefParams = Type.Object({
-  ref: Type.String({ minLength: 1, maxLength: 127, pattern: '^([a-z0-9-]{1,63}/)?[a-z0-9_-]{1,63}$', description: 'Workspace id, name, or owner/name' }),
-});
+const RefParams = Type.Object({ ref: WorkspaceRefSchema });
 type Ref = { Params: { ref: string } };
 
 /** The git services the routes use. */
