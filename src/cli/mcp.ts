@@ -6,7 +6,7 @@ import { client } from './context.ts';
 export function addMcpCommand(program: Command): void {
   program
     .command('mcp')
-    .description('Serve the Berth MCP tools (workspaces, exec, files, git) on stdin/stdout for an AI agent, with your login or BERTH_URL and BERTH_TOKEN.')
+    .description('Serve the Berth MCP tools (workspaces, forks, exec, files, git, tasks) on stdin/stdout for an AI agent, acting with your login or BERTH_URL and BERTH_TOKEN.')
     .addHelpText('after', '\nExample (Claude Code):\n  claude mcp add berth -e BERTH_URL=https://berth.example.com -e BERTH_TOKEN=… -- berth mcp\n\nOver HTTP instead: POST to <server>/mcp with "Authorization: Bearer <token>". See docs/mcp.md.')
     .action(async () => {
       const api = client();
