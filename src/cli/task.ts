@@ -33,13 +33,18 @@ function state(r: TaskRun): string {
   return r.phase;
 }
 
+/** Why a run did not succeed, unless that only repeats its exit code (shown already). */
+function reason(r: TaskRun): string | null {
+  return r.phase !== 'succeeded' && r.message && !/^The command exited with code/.test(r.message) ? r.message : null;
+}
+
 function seconds(ms: number | null): string {
   return ms === null ? '' : `${(ms / 1000).toFixed(1)}s`;
 }
 
 /** The runs as a table: index, workspace, state, duration, last line. */
 export function runTable(runs: TaskRun[], width = 200): string {
-  const rows = runs.map((r) => [String(r.index), r.workspace, state(r), seconds(r.durationMs), (r.message && r.phase !== 'succeeded' ? r.message : (r.lastLine ?? '')).slice(0, Math.max(20, width - 70))]);
+  const rows = runs.map((r) => [String(r.index), r.workspace, state(r), seconds(r.durationMs), (reason(r) ?? r.lastLine ?? '').slice(0, Math.max(20, width - 70))]);
   return table(['#', 'WORKSPACE', 'STATE', 'TIME', 'LAST LINE'], rows);
 }
 
@@ -48,7 +53,7 @@ export function summary(t: Task): string {
   const s = t.summary;
   const lines = [`Task ${t.id}: ${s.succeeded} succeeded, ${s.failed} failed${s.interrupted ? `, ${s.interrupted} interrupted` : ''}${s.pending ? `, ${s.pending} not finished` : ''} (of ${t.count}).`];
   for (const r of t.runs.filter((x) => x.phase !== 'succeeded' && x.phase !== 'queued' && x.phase !== 'running')) {
-    lines.push(`  run ${r.index} (${r.workspace}) ${r.phase}${r.exitCode !== null ? ` with exit code ${r.exitCode}` : ''}${r.message && !/^The command exited with code/.test(r.message) ? `: ${r.message}` : ''}`);
+    lines.push(`  run ${r.index} (${r.workspace}) ${r.phase}${r.exitCode !== null ? ` with exit code ${r.exitCode}` : ''}${reason(r) ? `: ${reason(r)}` : ''}`);
   }
   const pushed = t.runs.filter((r) => r.pushed && r.branch);
   if (pushed.length) lines.push(`Branches pushed: ${pushed.length}${pushed.length <= 3 ? ` (${pushed.map((r) => r.branch).join(', ')})` : ` (${pushed[0]!.branch} … ${pushed[pushed.length - 1]!.branch})`}.`);
@@ -147,8 +152,8 @@ export function addTaskCommands(program: Command): void {
     .option('--concurrency <n>', 'Runs in flight at once; the rest wait in a queue (default 4)', wholeNumber)
     .option('--spec <file>', 'Spec of every workspace, as a JSON file (as for ws create)')
     .option('--image <image>', 'Container image of every workspace')
-    .option('--keep <what>', 'Workspaces to keep afterwards: failed (default), all or none', 'failed')
-    .option('--detach', 'Print the task id and return; follow it with berth task show')
+    .option('--keep <what>', 'Workspaces to keep afterwards: failed, all or none', 'failed')
+    .option('--detach', 'Print the task id and return; follow it with berth task show ID --follow')
     .option('--json', 'Print the finished task as JSON')
     .argument('<cmd...>', 'The command, after --')
     .action(async (cmd: string[], opts: { project: string; ref?: string; from?: string; count: number; provisioner?: string; concurrency?: number; spec?: string; image?: string; keep: string; detach?: boolean; json?: boolean }) => {
@@ -199,7 +204,7 @@ export function addTaskCommands(program: Command): void {
       if (opts.json) return json(t);
       const head = [`Task:     ${t.id} (${t.state})`, `Project:  ${t.project}${t.ref ? ` (${t.ref})` : ''}${t.from ? ` forked from ${t.from}` : ''}`, `Command:  ${t.cmd.join(' ')}`, `Runs:     ${t.count}, ${t.concurrency} at a time, cleanup ${t.cleanup}`];
       if (t.message) head.push(`Message:  ${t.message}`);
-      const rows = t.runs.map((r) => [String(r.index), r.workspace, state(r), r.exitCode === null ? '' : String(r.exitCode), seconds(r.durationMs), r.pushed ? (r.branch ?? '') : '', (r.diffStat ?? '').split('\n').pop()!.trim(), r.message ?? r.lastLine ?? '']);
+      const rows = t.runs.map((r) => [String(r.index), r.workspace, state(r), r.exitCode === null ? '' : String(r.exitCode), seconds(r.durationMs), r.pushed ? (r.branch ?? '') : '', (r.diffStat ?? '').split('\n').pop()!.trim(), reason(r) ?? r.lastLine ?? '']);
       process.stdout.write(`${head.join('\n')}\n\n${table(['#', 'WORKSPACE', 'STATE', 'EXIT', 'TIME', 'BRANCH', 'DIFF', 'LAST LINE'], rows)}\n`);
     });
 

@@ -68,6 +68,9 @@ for (const d of dialects) {
       await s.putActivity({ workspace_id: 'ws_1', last_command: 'ls', last_command_at: 'a', last_output_at: null });
       await s.putActivity({ workspace_id: 'ws_1', last_command: 'make', last_command_at: 'b', last_output_at: 'c' });
       assert.deepEqual(await s.getActivity('ws_1'), { workspace_id: 'ws_1', last_command: 'make', last_command_at: 'b', last_output_at: 'c' });
+      // ws_1 has no workspace row: its activity goes at the next start.
+      assert.equal(await s.pruneActivity(), 1);
+      assert.equal(await s.getActivity('ws_1'), undefined);
 
       await s.delete('tk-0000000001');
       assert.equal(await s.get('tk-0000000001'), undefined);

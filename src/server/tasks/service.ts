@@ -47,8 +47,9 @@ export class TaskService {
 
   constructor(private readonly o: TaskServiceOptions) {}
 
-  /** Marks the runs a previous process left unfinished as interrupted; never waits on a workspace. */
+  /** Marks the runs a previous process left unfinished as interrupted; never waits on a workspace. Forgets the activity of deleted workspaces. */
   async recover(): Promise<void> {
+    await this.o.tasks.pruneActivity();
     for (const task of await this.o.tasks.list({ state: 'running' }, 10_000)) {
       let interrupted = 0;
       for (const r of await this.o.tasks.runs(task.id)) {

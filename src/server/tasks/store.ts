@@ -139,6 +139,16 @@ export class TaskStore {
     return this.db.selectFrom('workspace_activity').selectAll().where('workspace_id', '=', workspaceId).executeTakeFirst();
   }
 
+  /** Removes the activity of workspaces that no longer exist; returns how many rows went. */
+  async pruneActivity(): Promise<number> {
+    const db = this.db as unknown as Kysely<TaskTables & { workspaces: { id: string } }>;
+    const r = await db
+      .deleteFrom('workspace_activity')
+      .where('workspace_id', 'not in', db.selectFrom('workspaces').select('id'))
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /** Inserts or replaces a workspace's activity row. */
   async putActivity(row: ActivityRow): Promise<void> {
     const rest: Partial<ActivityRow> = { ...row };
