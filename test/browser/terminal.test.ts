@@ -2,7 +2,8 @@
  * Browser terminals in headless chromium, on a shell workspace and again on a docker one: type a
  * command and see its output, survive a network loss and a page reload with the scrollback replayed
  * into the same shell, paste and copy with the terminal's keys, resizing, a second tab, and the "workspace
- * stopped" message when the workspace stops. The browser reaches the control plane through a
+ * stopped" message when the workspace stops. After a restart of the control plane the tab opens a
+ * new shell by itself, which on docker is the old shell again (tmux). The browser reaches the control plane through a
  * loopback proxy whose connections the test cuts to make the network loss.
  */
 import assert from 'node:assert/strict';
@@ -42,8 +43,8 @@ async function occurrences(b: BrowserPage, text: string): Promise<number> {
   return shown.split(text).length - 1;
 }
 
-/** The terminal journey on workspace `ws`; screenshots named after `shot`. */
-async function terminalJourney(ws: string, shot: string): Promise<void> {
+/** The terminal journey on workspace `ws`; screenshots named after `shot`; `outlivesRestart` when its shell runs in tmux. */
+async function terminalJourney(ws: string, shot: string, outlivesRestart: boolean): Promise<void> {
   const b = await BrowserPage.open(browser, proxy.url);
   const { page } = b;
   await b.context.grantPermissions(['clipboard-read', 'clipboard-write']);
@@ -106,6 +107,17 @@ async function terminalJourney(ws: string, shot: string): Promise<void> {
   await page.getByRole('button', { name: 'Close Terminal 2' }).click();
   assert.deepEqual(await page.getByRole('tab').allInnerTexts(), ['Terminal 1']);
 
+  // The control plane restarts (kill -9): its sessions are gone, so the tab opens a new shell by
+  // itself; on docker that shell takes over the tmux session the old one left, variables and all.
+  await server.restart();
+  await waitPhase(server.client(), ws, 'running');
+  await typeLine(page, 'echo "after-restart=${X:-a new shell}"');
+  await waitForScreen(page, outlivesRestart ? 'after-restart=kept-9' : 'after-restart=a new shell', 60_000);
+  // tmux redraws the whole screen over the tab's note; a bare shell leaves it in view.
+  if (!outlivesRestart) await waitForScreen(page, '[The previous session has ended; this is a new shell.]');
+  // Attempts made while the server was down fail, as they should; chromium logs each one.
+  for (let i = b.consoleErrors.length - 1; i >= 0; i--) if (/^WebSocket connection to '.*\/exec' failed/.test(b.consoleErrors[i]!)) b.consoleErrors.splice(i, 1);
+
   // Stopping the workspace ends the terminal with a message that says so.
   await server.client().stopWorkspace(ws);
   await page.getByRole('status').filter({ hasText: /^The workspace stopped/ }).waitFor({ timeout: 60_000 });
@@ -118,11 +130,11 @@ async function terminalJourney(ws: string, shot: string): Promise<void> {
 test('shell workspace: a terminal in the browser runs commands, survives a network loss and a reload, copies and pastes, follows the window size, has tabs, and says when the workspace stops', async () => {
   const w = await server.client().createWorkspace({ name: 'term-shell', project: 'demo', provisioner: 'shell' });
   await waitPhase(server.client(), w.id, 'running');
-  await terminalJourney('term-shell', 'terminal');
+  await terminalJourney('term-shell', 'terminal', false);
 });
 
 test('docker workspace: the same terminal journey', async () => {
   const w = await server.client().createWorkspace({ name: 'term-docker', project: 'demo', provisioner: 'docker', spec: { image: testEnv().BERTH_TEST_IMAGE } });
   await waitPhase(server.client(), w.id, 'running', 120_000);
-  await terminalJourney('term-docker', 'terminal-docker');
+  await terminalJourney('term-docker', 'terminal-docker', true);
 });

@@ -69,6 +69,10 @@ export class TerminalConnection {
   /** Input typed while not attached, sent in order on attach. */
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
+  /** The current socket re-attaches to a session (rather than starting one). */
+  private reattaching = false;
+  /** A lost session was already replaced by a new shell once. */
+  private renewed = false;
   private cols: number;
   private rows: number;
   private readonly encoder = new TextEncoder();
@@ -128,6 +132,7 @@ export class TerminalConnection {
     this.attached = false;
     this.o.sink.state(this.attempt === 0 ? { kind: 'connecting' } : { kind: 'reconnecting', attempt: this.attempt });
     ws.onopen = () => {
+      this.reattaching = this.sessionId !== undefined;
       const start: ExecStart = this.sessionId ? { cmd: [], tty: true, session: this.sessionId } : { cmd: [], tty: true, cols: this.cols, rows: this.rows };
       ws.send(JSON.stringify(start));
     };
@@ -178,6 +183,10 @@ export class TerminalConnection {
     } else if (msg.type === 'exit') {
       this.finish({ kind: 'exited', code: typeof msg.code === 'number' ? msg.code : null, ...(msg.signal ? { signal: msg.signal } : {}) });
     } else if (msg.type === 'error') {
+      if (msg.code === 'not_found' && this.reattaching && !this.renewed) {
+        this.renew();
+        return;
+      }
       this.finish({ kind: 'failed', code: String(msg.code ?? 'error'), message: msg.message ?? 'The terminal failed.' });
     }
   }
@@ -195,6 +204,19 @@ export class TerminalConnection {
       this.skipNext -= n;
     }
     if (data.length > 0) this.o.sink.output(data, replay);
+  }
+
+  /**
+   * The server no longer has the session (it restarted, or the session idled out): a new shell in
+   * this tab, once, rather than a dead tab. On docker and kubernetes the new shell takes over the
+   * tmux session the old one left, so the user is back in their shell.
+   */
+  private renew(): void {
+    this.renewed = true;
+    this.sessionId = undefined;
+    this.seen = 0;
+    this.o.sink.output(this.encoder.encode('\r\n\x1b[2m[The previous session has ended; this is a new shell.]\x1b[0m\r\n'), false);
+    this.connect();
   }
 
   private finish(s: TerminalState): void {
