@@ -195,9 +195,10 @@ test('tools/list input schemas are the API schemas', async () => {
   }
 });
 
-/** A POST of an MCP initialize to /mcp with these headers (node:http, which sends the Host given). */
-function postInit(headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  const init = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+const INIT = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+
+/** A POST to /mcp with these headers and body, an MCP initialize by default (node:http, which sends the Host given). */
+function postInit(headers: Record<string, string>, body = INIT): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${server.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers } }, (res) => {
       let body = '';
@@ -205,7 +206,7 @@ function postInit(headers: Record<string, string>): Promise<{ status: number; bo
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
-    req.end(init);
+    req.end(body);
   });
 }
 
@@ -220,4 +221,24 @@ test('/mcp refuses a missing token and a name that could be rebound to it, befor
   assert.equal(foreign.status, 403);
   assert.match(foreign.body, /Requests from the origin \\"https:\/\/evil.example.com\\" are refused/);
   for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) assert.equal((await postInit({ ...auth, host, origin: `http://${host}` })).status, 200, host);
+});
+
+test('/mcp answers hostile bodies with a client error and no stack trace', async () => {
+  const auth = { authorization: `Bearer ${server.adminToken}` };
+  const call = (params: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params });
+  for (const [what, headers, body] of [
+    ['not JSON', auth, '{"jsonrpc":'],
+    ['not JSON-RPC', auth, '{"hello":"world"}'],
+    ['an empty batch', auth, '[]'],
+    ['a text body', { ...auth, 'content-type': 'text/plain' }, 'hello'],
+    ['arguments that are a string', auth, call({ name: 'get_workspace', arguments: 'w1' })],
+    ['a call without a name', auth, call({ arguments: {} })],
+    ['a ref with NUL', auth, call({ name: 'get_workspace', arguments: { ref: 'a\u0000b' } })],
+    ['a huge write', auth, call({ name: 'write_file', arguments: { ref: 'mcp-http', path: 'big', content: 'x'.repeat(2 * 1024 * 1024) } })],
+  ] as const) {
+    const r = await postInit(headers, body);
+    assert.ok(r.status >= 200 && r.status < 500, `${what}: ${r.status} ${r.body}`);
+    assert.doesNotMatch(r.body, /\n\s+at |node_modules|\.ts:\d+/, what);
+    if (r.status === 200) assert.match(r.body, /"error"|"isError":true/, what);
+  }
 });
