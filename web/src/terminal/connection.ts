@@ -71,8 +71,6 @@ export class TerminalConnection {
   private pendingBytes = 0;
   /** The current socket re-attaches to a session (rather than starting one). */
   private reattaching = false;
-  /** A lost session was already replaced by a new shell once. */
-  private renewed = false;
   private cols: number;
   private rows: number;
   private readonly encoder = new TextEncoder();
@@ -183,7 +181,7 @@ export class TerminalConnection {
     } else if (msg.type === 'exit') {
       this.finish({ kind: 'exited', code: typeof msg.code === 'number' ? msg.code : null, ...(msg.signal ? { signal: msg.signal } : {}) });
     } else if (msg.type === 'error') {
-      if (msg.code === 'not_found' && this.reattaching && !this.renewed) {
+      if (msg.code === 'not_found' && this.reattaching) {
         this.renew();
         return;
       }
@@ -208,11 +206,11 @@ export class TerminalConnection {
 
   /**
    * The server no longer has the session (it restarted, or the session idled out): a new shell in
-   * this tab, once, rather than a dead tab. On docker and kubernetes the new shell takes over the
-   * tmux session the old one left, so the user is back in their shell.
+   * this tab rather than a dead tab. On docker and kubernetes the new shell takes over the tmux
+   * session the old one left, so the user is back in their shell. A new shell is a start, not a
+   * re-attach, so a refusal of it ends the tab instead of coming back here.
    */
   private renew(): void {
-    this.renewed = true;
     this.sessionId = undefined;
     this.seen = 0;
     this.o.sink.output(this.encoder.encode('\r\n\x1b[2m[The previous session has ended; this is a new shell.]\x1b[0m\r\n'), false);
