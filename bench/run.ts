@@ -1,5 +1,5 @@
 /**
- * Runs every benchmark (or those named: shell, docker, git-clone, cli, delete, kubernetes, agent, terminal-echo, fork, task, ttfc), prints
+ * Runs every benchmark (or those named: shell, docker, git-clone, cli, delete, kubernetes, agent, terminal-echo, fork, task, ttfc, burst), prints
  * each against its baseline and appends the figures to bench/results/<suite>.jsonl.
  * `--quick` (or BENCH_QUICK=1) takes tiny sample counts, records nothing and fails only on errors;
  * otherwise a missed goal makes the exit code 1 too. `--json FILE` appends the runs to FILE instead.
@@ -21,6 +21,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<Result[]> }>> = {
   fork: () => import('./fork.ts'),
   task: () => import('./task.ts'),
   ttfc: () => import('./ttfc.ts'),
+  burst: () => import('./burst.ts'),
 };
 
 const args = process.argv.slice(2);
