@@ -33,7 +33,11 @@ export async function copyTree(from: string, to: string, o: CopyTreeOptions): Pr
   if (!fs.existsSync(from)) throw new ProvisionerError(`The source workspace's files (${from}) do not exist; it was never provisioned, or was deleted.`, { retryable: false });
   await removeTree(o.tmp);
   fs.mkdirSync(path.dirname(o.tmp), { recursive: true, mode: 0o700 });
-  const { code, errors } = await runCp(['-a', '--reflink=auto', '--', from, o.tmp], o.signal);
+  // Cancelled (the fork deleted meanwhile), nothing of the copy may stay behind: the fork's own storage is all a delete removes.
+  const { code, errors } = await runCp(['-a', '--reflink=auto', '--', from, o.tmp], o.signal).catch(async (err: unknown) => {
+    await removeTree(o.tmp);
+    throw err;
+  });
   // cp goes on after an error and exits 1; only files that vanished mid-copy are acceptable losses.
   const serious = seriousCopyErrors(errors);
   if (code !== 0 && (serious.length > 0 || !fs.existsSync(o.tmp))) {
