@@ -71,11 +71,13 @@ test('changes page: a file changed in the terminal, its diff, an empty commit re
   await page.getByRole('dialog').getByRole('button', { name: 'Discard' }).click();
   await files.getByRole('row').filter({ hasText: 'scratch.txt' }).waitFor({ state: 'detached' });
 
-  // Stage, unstage and stage again; the staged diff is shown.
+  // Stage one file, unstage all, stage all; the staged diff is shown.
   await page.getByRole('button', { name: 'Stage README.md' }).click();
   await files.getByRole('row').filter({ hasText: 'README.md' }).filter({ hasText: 'modified (staged)' }).waitFor();
-  await page.getByRole('button', { name: 'Unstage README.md' }).click();
-  await page.getByRole('button', { name: 'Stage README.md' }).click();
+  await page.getByRole('button', { name: 'Unstage all', exact: true }).click();
+  await files.getByRole('row').filter({ hasText: 'README.md' }).filter({ hasText: /^README\.md\s*modified\s*Stage/ }).waitFor();
+  await page.getByRole('button', { name: 'Unstage README.md' }).waitFor({ state: 'detached' });
+  await page.getByRole('button', { name: 'Stage all', exact: true }).click();
   await page.getByLabel('Staged diff of README.md').locator('.diff-add').filter({ hasText: '+changed in the browser' }).waitFor();
   await b.screenshot('changes-staged');
 

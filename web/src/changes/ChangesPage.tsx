@@ -11,7 +11,7 @@ import { Confirm } from '../layout/Confirm.tsx';
 import { WorkspaceTabs } from '../layout/WorkspaceTabs.tsx';
 import { DiffView } from './DiffView.tsx';
 import { FileRow } from './FileRow.tsx';
-import { describeSync, gitApi, hasStaged, type GitFileDiff, type GitFileStatus } from './git.ts';
+import { describeSync, gitApi, hasStaged, hasUnstaged, type GitFileDiff, type GitFileStatus } from './git.ts';
 import { OutcomeText, type Outcome } from './Outcome.tsx';
 import './changes.css';
 
@@ -38,6 +38,7 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
   const [fileOutcome, setFileOutcome] = useState<{ path: string; outcome: Outcome } | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [syncOutcome, setSyncOutcome] = useState<Outcome>(null);
+  const [allOutcome, setAllOutcome] = useState<Outcome>(null);
   const [commitOutcome, setCommitOutcome] = useState<Outcome>(null);
   const [message, setMessage] = useState('');
 
@@ -53,6 +54,12 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
   }, [ws]);
 
   useEffect(() => void refresh(), [refresh]);
+  // Back from the terminal (another window or tab): the checkout may have changed meanwhile.
+  useEffect(() => {
+    const again = () => void refresh();
+    window.addEventListener('focus', again);
+    return () => window.removeEventListener('focus', again);
+  }, [refresh]);
 
   /** Runs one action at a time; a new status from the answer replaces the shown one, and the diff is read again. */
   const act = async <T,>(name: string, fn: () => Promise<T>, done: (r: T) => void, failed: (msg: string) => void) => {
@@ -77,6 +84,14 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
       (msg) => setFileOutcome({ path: f.path, outcome: { ok: false, text: msg } }),
     );
   };
+
+  const allAction = (verb: 'stageAll' | 'unstageAll') =>
+    void act(
+      verb,
+      () => gitApi[verb](ws),
+      () => setAllOutcome(null),
+      (msg) => setAllOutcome({ ok: false, text: msg }),
+    );
 
   const sync = (verb: 'pull' | 'push') =>
     void act(
@@ -131,6 +146,17 @@ export function ChangesPage({ workspace: ws }: ChangesPageProps) {
         <OutcomeText outcome={syncOutcome} id="sync-outcome" />
       </div>
       {status && status.files.length === 0 ? <p className="changes-clean">No changes: the work tree matches the last commit.</p> : null}
+      {status && status.files.length > 0 ? (
+        <div className="changes-actions">
+          <button onClick={() => allAction('stageAll')} disabled={busy !== null || !status.files.some(hasUnstaged)} aria-describedby="all-outcome">
+            Stage all
+          </button>
+          <button onClick={() => allAction('unstageAll')} disabled={busy !== null || stagedCount === 0} aria-describedby="all-outcome">
+            Unstage all
+          </button>
+          <OutcomeText outcome={allOutcome} id="all-outcome" />
+        </div>
+      ) : null}
       {status && status.files.length > 0 ? (
         <table className="changes-files" aria-label="Changed files">
           <thead>
