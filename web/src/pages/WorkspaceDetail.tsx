@@ -1,5 +1,5 @@
 /** A workspace: phase timeline, the live event log, ports, where its storage lives, and start / stop / delete. */
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Workspace, WorkspaceEvent } from '../../../src/sdk/wire.ts';
 import { ApiError, del, get, post, stream } from '../api.ts';
 import { Confirm } from '../layout/Confirm.tsx';
@@ -10,18 +10,24 @@ import { navigate } from '../router.tsx';
 const BACKLOG = 500;
 const MAX_LINES = 5000;
 
-/** Follows the workspace's events: the newest BACKLOG, then each new one; the workspace is read again after each phase or note. */
-function useWorkspace(ref: string): { ws: Workspace | undefined; events: WorkspaceEvent[]; error: string | null; ended: boolean } {
+/**
+ * Follows the workspace's events: the newest BACKLOG, then each new one; the workspace is read
+ * again after each phase or note, until `leaving` is called (a delete was asked for: the workspace
+ * may be gone before the read, which would only earn a 404).
+ */
+function useWorkspace(ref: string): { ws: Workspace | undefined; events: WorkspaceEvent[]; error: string | null; ended: boolean; leaving: () => void } {
   const [ws, setWs] = useState<Workspace | undefined>();
   const [events, setEvents] = useState<WorkspaceEvent[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [ended, setEnded] = useState(false);
+  const left = useRef(false);
   useEffect(() => {
     const ctl = new AbortController();
     const path = `/workspaces/${encodeURIComponent(ref)}`;
     let pending: ReturnType<typeof setTimeout> | undefined;
     const refresh = () =>
       !ctl.signal.aborted &&
+      !left.current &&
       get<Workspace>(path).then(
         (w) => !ctl.signal.aborted && setWs(w),
         (err: unknown) => !ctl.signal.aborted && !(err instanceof ApiError && err.status === 404) && setError(errorText(err)),
@@ -52,12 +58,13 @@ function useWorkspace(ref: string): { ws: Workspace | undefined; events: Workspa
       clearTimeout(pending);
     };
   }, [ref]);
-  return { ws, events, error, ended };
+  const leaving = useCallback(() => void (left.current = true), []);
+  return { ws, events, error, ended, leaving };
 }
 
 /** The page. */
 export function WorkspaceDetail(props: { wsRef: string }) {
-  const { ws, events, error, ended } = useWorkspace(props.wsRef);
+  const { ws, events, error, ended, leaving } = useWorkspace(props.wsRef);
   const [asking, setAsking] = useState<'stop' | 'delete' | null>(null);
   const action = useAction();
   const logRef = useRef<HTMLDivElement>(null);
@@ -71,6 +78,7 @@ export function WorkspaceDetail(props: { wsRef: string }) {
   const act = (verb: 'start' | 'stop' | 'delete') =>
     void action.run(async () => {
       if (verb === 'delete') {
+        leaving();
         await del(`/workspaces/${ws.id}`);
         navigate('/');
       } else await post(`/workspaces/${ws.id}/${verb}`);
