@@ -38,8 +38,13 @@ function TabTitle(props: { title: string; onRename(title: string): void }) {
   );
 }
 
-/** Terminal tabs of one workspace. */
-export function TerminalPage({ workspace: ws }: TerminalPageProps) {
+/** Terminal tabs of one workspace; another workspace gets a fresh set (its own tabs and sessions). */
+export function TerminalPage({ workspace }: TerminalPageProps) {
+  return <TerminalTabs key={workspace} workspace={workspace} />;
+}
+
+/** The tab strip and the terminals behind it. */
+function TerminalTabs({ workspace: ws }: TerminalPageProps) {
   const [tabs, setTabs] = useState<TerminalTab[]>(() => {
     const saved = loadTabs(ws);
     return saved.length ? saved : [newTab([])];
