@@ -28,8 +28,13 @@ function patchesOf(d: GitDiff, path: string): { staged?: GitFileDiff; unstaged?:
   return { ...(staged ? { staged } : {}), ...(unstaged ? { unstaged } : {}) };
 }
 
-/** Git changes of one workspace. */
-export function ChangesPage({ workspace: ws }: ChangesPageProps) {
+/** Git changes of one workspace; another workspace starts afresh (no selection or outcomes carried over). */
+export function ChangesPage({ workspace }: ChangesPageProps) {
+  return <Changes key={workspace} workspace={workspace} />;
+}
+
+/** The page's state and layout. */
+function Changes({ workspace: ws }: ChangesPageProps) {
   const [status, setStatus] = useState<GitStatus | null>(null);
   const [diff, setDiff] = useState<GitDiff | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
