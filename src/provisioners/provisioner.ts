@@ -181,6 +181,8 @@ export interface Provisioner {
   readonly type: string;
   /** What this instance can do (its type's capabilities). */
   readonly capabilities: Capabilities;
+  /** Most provision, stop and destroy calls the reconciler runs at once on this instance (its `maxConcurrentOps` option); undefined = no bound. */
+  readonly maxConcurrentOps?: number;
 
   /**
    * Rejects, with an InputError, a spec this provisioner cannot honour beyond what its capabilities

@@ -14,6 +14,7 @@ import type { WorkspaceContexts } from './contexts.ts';
 import type { EventLog } from './events.ts';
 import { NO_POOL, provisionOrAdopt, type PoolClaims } from './pool/adopt.ts';
 import { NO_METRICS, type ReconcileMetrics } from './metrics.ts';
+import { OpQueue } from './op-queue.ts';
 import { Orphans } from './orphans.ts';
 
 /** Options of the reconciler. */
@@ -47,11 +48,14 @@ interface Slot {
 export class Reconciler {
   private readonly o: Required<ReconcilerOptions>;
   private readonly slots = new Map<string, Slot>();
+  /** Lifecycle calls wait here for room on their provisioner (its maxConcurrentOps), fairly between owners. */
+  private readonly queue: OpQueue;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(o: ReconcilerOptions) {
     this.o = { baseBackoffMs: 1000, maxBackoffMs: 60_000, maxAttempts: 8, metrics: NO_METRICS, pool: NO_POOL, ...o };
+    this.queue = new OpQueue((name) => (this.o.registry.has(name) ? this.o.registry.get(name).maxConcurrentOps : undefined));
   }
 
   /** Quarantines orphans, reconciles everything once, then keeps re-checking every interval. */
@@ -174,7 +178,7 @@ export class Reconciler {
       });
       if (action === 'provision') {
         // A fork gets its source's files first and its own branch after (fork.ts); a pool claim is adopted (pool/adopt.ts).
-        const st = await provisionOrAdopt(this.o, row, provisioner, ctx, { signal, progress });
+        const st = await this.queue.run(provisioner.name, row.owner_id, () => provisionOrAdopt(this.o, row, provisioner, ctx, { signal, progress }), signal);
         await this.setPhase(row, phaseAfter(action), {
           attempts: 0,
           next_attempt_at: null,
@@ -182,10 +186,10 @@ export class Reconciler {
           status_json: JSON.stringify({ ports: st.ports ?? [], details: st.details ?? {} }),
         });
       } else if (action === 'stop') {
-        await provisioner.stop(ctx, { signal, progress });
+        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.stop(ctx, { signal, progress }), signal);
         await this.setPhase(row, 'stopped', { attempts: 0, next_attempt_at: null, status_json: null });
       } else {
-        await provisioner.destroy(ctx, { signal, progress });
+        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.destroy(ctx, { signal, progress }), signal);
         await this.o.store.revokeWorkspaceTokens(id, new Date().toISOString());
         await this.o.store.deleteWorkspace(id);
         this.o.events.closed(id);

@@ -47,6 +47,8 @@ type Reach = { url: string; reachable: true } | { url: string; reachable: false;
 export class DockerProvisioner implements Provisioner {
   readonly type = 'docker';
   readonly capabilities = dockerCapabilities;
+  /** Bursts wait in line beyond this (server/op-queue.ts) instead of overloading the engine. */
+  readonly maxConcurrentOps: number;
   private engineInfo: { NCPU?: number; MemTotal?: number } | undefined;
   private routed: { hostUrl: string; route: Promise<Route> } | undefined;
   private listening = false;
@@ -60,7 +62,9 @@ export class DockerProvisioner implements Provisioner {
     readonly runtime: DockerRuntime,
     private readonly settings: RuntimeSettings,
     private readonly deps: DockerProvisionerDeps,
-  ) {}
+  ) {
+    this.maxConcurrentOps = options.maxConcurrentOps ?? 8;
+  }
 
   /** Builds an instance from stored options. Makes no request that must succeed: the engine may come up later. */
   static async create(name: string, options: DockerOptions, deps: DockerProvisionerDeps): Promise<DockerProvisioner> {

@@ -30,6 +30,8 @@ export interface ShellProvisionerOptions {
   root: string;
   /** Directory for per-user data and per-project caches shared across workspaces. */
   sharedRoot: string;
+  /** Most lifecycle operations at once (server/op-queue.ts); undefined = no bound. */
+  maxConcurrentOps?: number;
 }
 
 const ID_RE = /^ws_[a-z0-9]+$/;
@@ -41,9 +43,11 @@ export class ShellProvisioner implements Provisioner {
   readonly capabilities = shellCapabilities;
   private readonly root: string;
   private readonly sharedRoot: string;
+  readonly maxConcurrentOps: number | undefined;
 
   constructor(opts: ShellProvisionerOptions) {
     this.name = opts.name ?? 'shell';
+    this.maxConcurrentOps = opts.maxConcurrentOps;
     this.root = path.resolve(opts.root);
     this.sharedRoot = path.resolve(opts.sharedRoot);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
