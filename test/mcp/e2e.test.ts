@@ -242,3 +242,33 @@ test('/mcp answers hostile bodies with a client error and no stack trace', async
     if (r.status === 200) assert.match(r.body, /"error"|"isError":true/, what);
   }
 });
+
+test('a command whose caller goes away is killed: the HTTP connection closed, or the call cancelled over stdio', async () => {
+  const admin = await connectMcp(server, 'stdio', server.adminToken);
+  const alive = async (pidFile: string) => (await call(admin, 'exec', { ref: 'mcp-http', command: `kill -0 $(cat ${pidFile})` })).structuredContent?.exitCode === 0;
+  try {
+    // HTTP: the request's connection is dropped while the command runs.
+    const gone = new AbortController();
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'exec', arguments: { ref: 'mcp-http', command: 'echo $$ > http.pid; exec sleep 120' } } });
+    const pending = fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      signal: gone.signal,
+      headers: { authorization: `Bearer ${server.adminToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body,
+    }).catch(() => undefined);
+    await eventually(() => alive('http.pid'), 'the HTTP exec to start');
+    gone.abort();
+    await pending;
+    await eventually(async () => !(await alive('http.pid')), 'the HTTP exec to be killed');
+
+    // stdio: the client cancels the call.
+    const cancel = new AbortController();
+    const call2 = admin.callTool({ name: 'exec', arguments: { ref: 'mcp-http', command: 'echo $$ > stdio.pid; exec sleep 120' } }, undefined, { signal: cancel.signal }).catch(() => undefined);
+    await eventually(() => alive('stdio.pid'), 'the stdio exec to start');
+    cancel.abort();
+    await call2;
+    await eventually(async () => !(await alive('stdio.pid')), 'the stdio exec to be killed');
+  } finally {
+    await admin.close();
+  }
+});
