@@ -24,8 +24,8 @@ after(async () => {
 test('provisioner types lists every type with its capabilities and its options as flags', async () => {
   const r = await runCli(server, ['provisioner', 'types']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^shell: .*\n  capabilities: runsOnHost\n  options:\n    --root <value>/m);
-  assert.match(r.stdout, /^docker: .*\n  capabilities: image, user, resources, registryLogins, needsServerUrl\n/m);
+  assert.match(r.stdout, /^shell: .*\n  capabilities: runsOnHost, fork\b[^\n]*\n  options:\n    --root <value>/m);
+  assert.match(r.stdout, /^docker: .*\n  capabilities: image, user, resources, registryLogins, needsServerUrl, fork\b[^\n]*\n/m);
   assert.match(r.stdout, /--docker-host <value> +unix:\/\/\/var\/run\/docker\.sock/);
   const types = (await server.client().listProvisionerTypes()).map((t) => t.type);
   assert.deepEqual(types, [...types].sort(), 'types are listed by name');
