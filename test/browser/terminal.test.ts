@@ -1,7 +1,7 @@
 /**
  * Browser terminals in headless chromium, on a shell workspace and again on a docker one: type a
  * command and see its output, survive a network loss and a page reload with the scrollback replayed
- * into the same shell, paste and copy with the terminal's keys, resizing, a second tab, and the "workspace
+ * into the same shell, paste and copy with the terminal's keys, resizing, a second tab whose shell exits, and the "workspace
  * stopped" message when the workspace stops. After a restart of the control plane the tab opens a
  * new shell by itself, which on docker is the old shell again (tmux). The browser reaches the control plane through a
  * loopback proxy whose connections the test cuts to make the network loss.
@@ -102,6 +102,10 @@ async function terminalJourney(ws: string, shot: string, outlivesRestart: boolea
   await page.getByRole('tab', { name: 'Terminal 2', selected: true }).waitFor();
   await typeLine(page, 'echo "second=${X:-unset}-$((1+1))"');
   await waitForScreen(page, 'second=unset-2');
+  // Its shell exits: the tab says how (tmux reports its own exit, not the shell's).
+  await typeLine(page, 'exit 3');
+  await page.getByRole('status').filter({ hasText: outlivesRestart ? /^The session ended with exit code \d+\.$/ : /^The session ended with exit code 3\.$/ }).waitFor();
+  await page.getByRole('tab', { name: 'Terminal 2 (ended)' }).waitFor();
   await page.getByRole('tab', { name: 'Terminal 1' }).click();
   await waitForScreen(page, 'after-reload=kept-9');
   await page.getByRole('button', { name: 'Close Terminal 2' }).click();
