@@ -81,7 +81,7 @@ export async function runBounded(api: BerthClient, ref: string, cmd: string[], o
 }
 
 /** One stream as text for the model, with a notice when it was cut. */
-export function streamText(name: string, data: Buffer, total: number): string {
+function streamText(name: string, data: Buffer, total: number): string {
   const notice = total > data.length ? `\n[${name} truncated: ${total} bytes printed, the first ${data.length} shown]` : '';
   return `${data.toString('utf8')}${notice}`;
 }
