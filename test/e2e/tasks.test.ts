@@ -169,6 +169,10 @@ test('a control-plane restart marks the runs it cut short as interrupted, with a
   const c = server.client();
   const t = await c.tasks.runTask({ project: 'demo', count: 1, provisioner: 'shell', cmd: ['sh', '-c', 'echo started; sleep 600'] });
   await eventually(async () => (await c.tasks.getTask(t.id)).runs[0]!.step === 'running', 'the run to start its command', 120_000);
+  // The workspace says what the agent in it is doing.
+  const busy = await c.getWorkspace(`${t.id}-0`);
+  assert.equal(busy.activity?.taskStep, 'running');
+  assert.equal(busy.activity?.lastCommand, "sh -c 'echo started; sleep 600'");
   await server.restart();
   const c2 = server.client();
   const after = await c2.tasks.getTask(t.id);

@@ -14,6 +14,7 @@ import type { ProjectRow, UserRow } from '../../store/store.ts';
 import type { Principal } from '../auth.ts';
 import type { ProjectService } from '../projects.ts';
 import { executeRun, type RunDeps } from './run.ts';
+import { Slots } from './slots.ts';
 import type { TaskRow, TaskRunPatch, TaskRunRow, TaskStore } from './store.ts';
 
 /** Runs in flight per task unless the request says otherwise. */
@@ -24,6 +25,8 @@ export interface TaskServiceOptions extends RunDeps {
   tasks: TaskStore;
   projects: ProjectService;
   logger: Logger;
+  /** Runs in flight across all tasks; a task's own concurrency applies within it (default 16). */
+  maxRuns?: number;
 }
 
 /** A task being run by this process. */
@@ -44,8 +47,12 @@ function ownerPrincipal(user: UserRow): Principal {
 export class TaskService {
   private readonly live = new Map<string, Live>();
   private readonly names = new Map<string, string>();
+  /** Shared by every task, so two large tasks together still start no more than `maxRuns` runs. */
+  private readonly slots: Slots;
 
-  constructor(private readonly o: TaskServiceOptions) {}
+  constructor(private readonly o: TaskServiceOptions) {
+    this.slots = new Slots(o.maxRuns ?? 16);
+  }
 
   /** Marks the runs a previous process left unfinished as interrupted; never waits on a workspace. Forgets the activity of deleted workspaces. */
   async recover(): Promise<void> {
@@ -213,8 +220,15 @@ export class TaskService {
     let next = 0;
     const worker = async () => {
       while (next < runs.length && !live.abort.signal.aborted) {
-        const run = runs[next++]!;
-        await executeRun(this.o, row, run, ownerPrincipal(owner), live.abort.signal, (patch) => this.report(live, run, patch));
+        await this.slots.acquire();
+        try {
+          // Another worker may have taken the last run, or the task was deleted, while this one waited.
+          const run = live.abort.signal.aborted ? undefined : runs[next++];
+          if (!run) return;
+          await executeRun(this.o, row, run, ownerPrincipal(owner), live.abort.signal, (patch) => this.report(live, run, patch));
+        } finally {
+          this.slots.release();
+        }
       }
     };
     live.done = Promise.all(Array.from({ length: Math.min(row.concurrency, runs.length) }, worker))
