@@ -127,6 +127,14 @@ async function terminalJourney(ws: string, shot: string, outlivesRestart: boolea
   await page.getByRole('status').filter({ hasText: /^The workspace stopped/ }).waitFor({ timeout: 60_000 });
   await page.getByRole('tab', { name: 'Terminal 1 (ended)' }).waitFor();
   await b.screenshot(`${shot}-stopped`);
+
+  // Started again, the ended tab offers a new shell in place.
+  await server.client().startWorkspace(ws);
+  await waitPhase(server.client(), ws, 'running', 120_000);
+  await page.getByRole('button', { name: 'New shell in this tab' }).click();
+  await page.getByRole('tab', { name: 'Terminal 1', exact: true }).waitFor();
+  await typeLine(page, 'echo restarted-$((7*6))');
+  await waitForScreen(page, 'restarted-42');
   b.assertClean();
   await b.close();
 }

@@ -122,6 +122,7 @@ function TerminalTabs({ workspace: ws }: TerminalPageProps) {
       {tabs.map((t) => (
         <div key={t.key} id={`terminal-panel-${t.key}`} role="tabpanel" aria-labelledby={`terminal-tab-${t.key}`} className="terminal-panel" hidden={t.key !== active}>
           <TerminalView
+            key={t.run ?? 0}
             workspace={ws}
             label={t.title}
             {...(t.session ? { session: t.session } : {})}
@@ -129,6 +130,10 @@ function TerminalTabs({ workspace: ws }: TerminalPageProps) {
             checkWorkspace={checkWorkspace}
             onSession={(id) => update(t.key, { session: id })}
             onEnded={() => setEnded((e) => ({ ...e, [t.key]: true }))}
+            onRestart={() => {
+              setEnded(({ [t.key]: _, ...rest }) => rest);
+              update(t.key, { session: undefined, run: (t.run ?? 0) + 1 });
+            }}
             onHangUp={(fn) => (fn ? hangUps.current.set(t.key, fn) : hangUps.current.delete(t.key))}
           />
         </div>

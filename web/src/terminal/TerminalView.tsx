@@ -24,6 +24,8 @@ export interface TerminalViewProps {
   onEnded?(message: string): void;
   /** Receives the function that ends the session (closing the tab), and null when the view goes. */
   onHangUp?(hangUp: (() => void) | null): void;
+  /** Offered once the session has ended: start a new shell in this tab. */
+  onRestart?: () => void;
   /** Asks whether the workspace still runs, to tell a stopped workspace from an ended shell. */
   checkWorkspace: WorkspaceCheck;
 }
@@ -122,9 +124,12 @@ export function TerminalView(props: TerminalViewProps) {
 
   return (
     <div className="terminal-view">
-      <p className={status.ended ? 'terminal-status terminal-ended' : 'terminal-status'} role="status" aria-live="polite" hidden={status.text === ''}>
-        {status.text}
-      </p>
+      <div className={status.ended ? 'terminal-status terminal-ended' : 'terminal-status'} hidden={status.text === ''}>
+        <p role="status" aria-live="polite">
+          {status.text}
+        </p>
+        {status.ended && props.onRestart ? <button onClick={props.onRestart}>New shell in this tab</button> : null}
+      </div>
       <div className="terminal-host" ref={host} role="group" aria-label={`Terminal ${props.label}`} />
     </div>
   );

@@ -21,7 +21,7 @@ export async function describeEnd(s: EndedState, check: WorkspaceCheck): Promise
   if (w && (w.desired !== 'running' || w.phase !== 'running')) {
     // Stopping and stopped read the same to the user; a failure or lost runtime is named.
     const how = w.phase === 'stopping' || w.phase === 'stopped' ? '' : ` (it is ${w.phase})`;
-    return `The workspace stopped${how}; this terminal has ended. Start the workspace and open a new terminal.`;
+    return `The workspace stopped${how}; this terminal has ended. Start the workspace, then open a new shell.`;
   }
   if (s.kind === 'exited') return s.signal ? `The session ended: its shell was killed by ${s.signal}.` : `The session ended with exit code ${s.code ?? 'unknown'}.`;
   if (s.code === 'not_found') return 'The session has ended; open a new terminal.';

@@ -11,6 +11,8 @@ export interface TerminalTab {
   title: string;
   /** The server's session id once known; a reload re-attaches to it. */
   session?: string;
+  /** How many times the tab started over with a new shell (a new terminal each time). */
+  run?: number;
 }
 
 const storageKey = (workspace: string) => `berth.terminals.${workspace}`;
