@@ -152,28 +152,52 @@ test('admin pages: projects with members, provisioners with health, users and to
   await b.close();
 });
 
-test('the dashboard shows 200 workspaces (time printed)', async () => {
-  // 200 stopped workspaces written straight into the store: nothing to provision, only rows to render.
+/** Writes stopped workspaces of `owner` in project demo straight into the server's store: nothing to provision, only rows to show. */
+async function insertStopped(owner: string, names: string[]): Promise<void> {
   const store = await SqlStore.create({ kind: 'sqlite', file: path.join(server.dataDir, 'berth.db') });
   try {
-    const admin = (await store.getUserByName('admin'))!;
+    const user = (await store.getUserByName(owner))!;
     const project = (await store.getProjectByName('demo'))!;
-    const codec = new SpecCodec(SecretBox.open(server.dataDir));
-    const spec = codec.encode(normalizeSpec(undefined));
-    for (let i = 0; i < 200; i++) {
-      const row = newWorkspaceRow({ id: newId('ws'), name: `bulk-${String(i).padStart(3, '0')}`, owner_id: admin.id, project_id: project.id, provisioner: 'shell', spec_json: spec });
+    const spec = new SpecCodec(SecretBox.open(server.dataDir)).encode(normalizeSpec(undefined));
+    for (const name of names) {
+      const row = newWorkspaceRow({ id: newId('ws'), name, owner_id: user.id, project_id: project.id, provisioner: 'shell', spec_json: spec });
       await store.createWorkspace({ ...row, desired: 'stopped', phase: 'stopped' });
     }
   } finally {
     await store.close();
   }
+}
+
+test("a user who is not an admin sees only their own workspaces, no Users page, and the server's refusal of the shell provisioner", async () => {
+  const { token } = await server.client().createUser('bob');
+  await server.client().setMember('demo', 'bob', 'developer');
+  await insertStopped('admin', ['admins-own']);
+  await insertStopped('bob', ['bobs-own']);
+  const b = await BrowserPage.open(browser, server.url);
+  const { page } = b;
+  await b.signIn(token);
+  await page.locator('tr[data-workspace="bobs-own"]').waitFor();
+  assert.equal(await page.locator('tr[data-workspace]').count(), 1, "the admin's workspace is not listed");
+  assert.equal(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).count(), 0);
+  await page.getByRole('link', { name: 'New workspace' }).click();
+  await page.getByLabel('Name').fill('mine');
+  await page.getByLabel('Provisioner').selectOption('shell');
+  b.expectHttpError(403, /^\/api\/v1\/workspaces$/);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.locator('#create-error').filter({ hasText: 'only admins may use it' }).waitFor();
+  b.assertClean();
+  await b.close();
+});
+
+test('the dashboard shows 200 workspaces (time printed)', async () => {
+  await insertStopped('admin', Array.from({ length: 200 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`));
   const b = await BrowserPage.open(browser, server.url);
   await b.signIn(server.adminToken);
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     await b.page.goto('/');
     // performance.now() counts from the navigation's start.
-    const handle = await b.page.waitForFunction(() => document.querySelectorAll('table.list tr[data-workspace]').length >= 200 && performance.now(), undefined, { polling: 'raf' });
+    const handle = await b.page.waitForFunction(() => document.querySelectorAll('table.list tr[data-workspace^="bulk-"]').length >= 200 && performance.now(), undefined, { polling: 'raf' });
     times.push(Math.round((await handle.jsonValue()) as number));
   }
   console.log(`dashboard with 200 workspaces rendered in ${times.join(' ms, ')} ms (navigation start to 200 rows; first load, then reloads)`);
