@@ -173,6 +173,8 @@ test('a control-plane restart marks the runs it cut short as interrupted, with a
   const busy = await c.getWorkspace(`${t.id}-0`);
   assert.equal(busy.activity?.taskStep, 'running');
   assert.equal(busy.activity?.lastCommand, "sh -c 'echo started; sleep 600'");
+  // The output of a run still in progress can be read.
+  await eventually(async () => (await c.tasks.taskLogs(t.id, 0))[0]!.log === 'started\n', 'the live output of the run');
   await server.restart();
   const c2 = server.client();
   const after = await c2.tasks.getTask(t.id);

@@ -18,8 +18,8 @@ export interface RunOptions {
   maxBytes?: number;
   /** Called with each new last line, as output arrives. */
   onLine?: (line: string) => void;
-  /** Called on every chunk of output (activity). */
-  onOutput?: () => void;
+  /** Called on every chunk of output with the tail kept so far (activity, live logs). */
+  onOutput?: (tail: string) => void;
   /** Ends the command (SIGKILL) when it fires. */
   signal?: AbortSignal;
 }
@@ -49,7 +49,7 @@ export async function runInWorkspace(provisioner: Provisioner, ctx: WorkspaceCon
       lastLine = line;
       o.onLine?.(line);
     }
-    o.onOutput?.();
+    o.onOutput?.(tail);
   };
   proc.stdout.on('data', onData);
   proc.stderr?.on('data', onData);

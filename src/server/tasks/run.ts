@@ -76,7 +76,11 @@ export async function executeRun(d: RunDeps, task: TaskRow, run: TaskRunRow, own
       env: { ...identity, BERTH_TASK_ID: task.id, BERTH_TASK_INDEX: String(run.idx) },
       signal,
       onLine: (line) => void report({ last_line: line }),
-      onOutput: () => d.activity.output(ws.id),
+      onOutput: (tail) => {
+        // The live row: `task logs` shows the output of a run still in progress.
+        run.log = tail;
+        d.activity.output(ws.id);
+      },
     });
     await report({ exit_code: result.code, duration_ms: Date.now() - t0, log: result.output, ...(result.lastLine ? { last_line: result.lastLine } : {}) });
     if (signal.aborted) throw new BerthError('aborted', 'The task was deleted while this run was in progress.');
