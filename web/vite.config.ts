@@ -34,5 +34,5 @@ export default defineConfig({
   plugins: [react(), swapIn()],
   // Everything is bundled: no CDN, no external font; the CSP (default-src 'self') would refuse them anyway.
   build: { outDir: staging, emptyOutDir: true, sourcemap: true, assetsInlineLimit: 0, chunkSizeWarningLimit: 1500 },
-  server: { proxy: { '/api': { target: process.env.BERTH_URL ?? 'http://127.0.0.1:7420', ws: true } } },
+  server: { proxy: Object.fromEntries(['/api', '/readyz'].map((p) => [p, { target: process.env.BERTH_URL ?? 'http://127.0.0.1:7420', ws: true }])) },
 });

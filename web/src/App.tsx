@@ -25,7 +25,9 @@ export function App() {
       else setError(err instanceof Error ? err.message : String(err));
     });
   }, [use]);
-  const state = useMemo(() => (session ? { session, signOut: () => del<void>('/session').finally(() => use(null)) } : null), [session, use]);
+  // Signed out on this page even if the server could not be told; the cookie ends with its session at the latest.
+  const signOut = useCallback(() => del<void>('/session').then(() => use(null), () => use(null)), [use]);
+  const state = useMemo(() => (session ? { session, signOut } : null), [session, signOut]);
 
   if (error) return <p role="alert" className="error">The server could not be reached: {error}</p>;
   if (session === undefined) return <p className="loading">Loading…</p>;
