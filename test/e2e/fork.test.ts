@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { BerthClient } from '../../src/sdk/client.ts';
 import type { Workspace } from '../../src/sdk/wire.ts';
 import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
 import { TestServer, eventually, git, makeRepo, rejectsWith, runCli, waitPhase } from '../harness.ts';
@@ -185,6 +186,24 @@ describe('docker', () => {
       assert.equal(hostGit(path.join(String(w.details.storage), 'work'), 'rev-parse', '--abbrev-ref', 'HEAD'), `fork/${w.name}`);
     }
     await removeWorkspaces(c, ...running.map((w) => w.id));
+  });
+
+  test('forking needs the developer role on the project and a user token, like creating', async () => {
+    const c = server.client();
+    const { token } = await c.createUser('bob');
+    await c.setMember('demo', 'bob', 'developer');
+    const bob = new BerthClient(server.url, token);
+    const mine = await waitPhase(bob, (await bob.createWorkspace({ name: 'bw', project: 'demo', provisioner: 'docker', spec: { image: env.BERTH_TEST_IMAGE_BUSYBOX } })).id, 'running', 120_000);
+    await rejectsWith(bob.forkWorkspace('admin/dsrc', { name: 'x' }), 404, /No workspace/);
+    const wsToken = (await sh('bob/bw', 'echo $BERTH_WORKSPACE_TOKEN')).trim();
+    await rejectsWith(new BerthClient(server.url, wsToken).forkWorkspace('bw', { name: 'x' }), 403, /workspace token/);
+    await c.setMember('demo', 'bob', 'viewer');
+    await rejectsWith(bob.forkWorkspace('bw', { name: 'x' }), 403, /viewer/);
+    await c.setMember('demo', 'bob', 'developer');
+    const [f] = await bob.forkWorkspace('bw', { name: 'bf' });
+    assert.equal(f!.owner, 'bob');
+    await waitPhase(bob, f!.id, 'running', 120_000);
+    await removeWorkspaces(bob, f!.id, mine.id);
   });
 
   test('volume storage: the fork is copied volume to volume by a helper container, on its own branch, and diverges', async () => {
