@@ -91,6 +91,14 @@ test('sign in, create a shell workspace, see it reach running live, its events, 
   await page.getByRole('button', { name: 'Stop' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Stop workspace' }).click();
   await phase.and(page.locator('[data-phase="stopped"]')).waitFor({ timeout: 60_000 });
+  // By keyboard: Escape cancels, and focus is back on the button that asked.
+  await page.getByRole('button', { name: 'Delete' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('dialog').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Delete');
+  assert.equal((await server.client().getWorkspace('web1')).desired, 'stopped');
   await page.getByRole('button', { name: 'Delete' }).click();
   await b.screenshot('delete-confirmation');
   await page.getByRole('dialog').getByRole('button', { name: 'Delete workspace' }).click();
