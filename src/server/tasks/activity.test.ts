@@ -49,3 +49,20 @@ test('activity stored by an earlier process is shown, and the task step is shown
   assert.equal((await a.wire('ws_2'))?.taskStep, null);
   assert.equal(await new ActivityTracker({ store: fakeStore().store, redact: async (_id, t) => t, logger: pino({ level: 'silent' }) }).wire('ws_3'), undefined);
 });
+
+test('output before the stored row is read reads it once and keeps the newer time', async () => {
+  let reads = 0;
+  const store = {
+    getActivity: async () => {
+      reads++;
+      return { workspace_id: 'ws_4', last_command: 'npm test', last_command_at: '2026-01-01T00:00:00.000Z', last_output_at: '2026-01-01T00:00:01.000Z' };
+    },
+    putActivity: async () => undefined,
+  } as unknown as TaskStore;
+  const a = new ActivityTracker({ store, redact: async (_id, text) => text, logger: pino({ level: 'silent' }) });
+  for (let i = 0; i < 100; i++) a.output('ws_4');
+  const w = await a.wire('ws_4');
+  assert.equal(reads, 1);
+  assert.equal(w?.lastCommand, 'npm test');
+  assert.ok(w.lastOutputAt! > '2026-01-01T00:00:01.000Z');
+});

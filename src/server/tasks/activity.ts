@@ -21,6 +21,8 @@ export function commandLine(argv: string[]): string {
 }
 
 interface Entry extends WorkspaceActivity {
+  /** Settles once the stored row (from before this process) has been merged in. */
+  loaded: Promise<void>;
   /** A change not yet written. */
   dirty: boolean;
   timer?: NodeJS.Timeout;
@@ -54,21 +56,14 @@ export class ActivityTracker {
 
   /** Records that a process of the workspace wrote output just now. Cheap: called for every chunk. */
   output(workspaceId: string): void {
-    const e = this.entries.get(workspaceId);
-    if (!e) {
-      // The first output of a workspace not seen yet since start: read its row, then record.
-      void this.entry(workspaceId).then(() => this.output(workspaceId));
-      return;
-    }
+    const e = this.entries.get(workspaceId) ?? this.create(workspaceId);
     e.lastOutputAt = new Date().toISOString();
     this.touch(workspaceId, e);
   }
 
   /** Sets (or with null clears) the task step shown for the workspace; memory only, a restart interrupts runs anyway. */
   step(workspaceId: string, step: string | null): void {
-    const e = this.entries.get(workspaceId) ?? this.blank();
-    e.taskStep = step;
-    this.entries.set(workspaceId, e);
+    (this.entries.get(workspaceId) ?? this.create(workspaceId)).taskStep = step;
   }
 
   /** The activity to show, or undefined when nothing is known. */
@@ -83,22 +78,25 @@ export class ActivityTracker {
     await Promise.all([...this.entries.keys()].map((id) => this.flush(id)));
   }
 
-  private blank(): Entry {
-    return { lastCommand: null, lastCommandAt: null, lastOutputAt: null, taskStep: null, dirty: false };
+  /** A new entry, at once; its stored row is read once, in the background, and fills only what is still unknown. */
+  private create(workspaceId: string): Entry {
+    const e: Entry = { lastCommand: null, lastCommandAt: null, lastOutputAt: null, taskStep: null, dirty: false, loaded: Promise.resolve() };
+    this.entries.set(workspaceId, e);
+    e.loaded = this.o.store.getActivity(workspaceId).then(
+      (row) => {
+        if (!row) return;
+        e.lastCommand ??= row.last_command;
+        e.lastCommandAt ??= row.last_command_at;
+        e.lastOutputAt ??= row.last_output_at;
+      },
+      () => undefined,
+    );
+    return e;
   }
 
   private async entry(workspaceId: string): Promise<Entry> {
-    const known = this.entries.get(workspaceId);
-    if (known) return known;
-    const row = await this.o.store.getActivity(workspaceId).catch(() => undefined);
-    // Another call may have created it while the row was read.
-    const e = this.entries.get(workspaceId) ?? this.blank();
-    if (row) {
-      e.lastCommand ??= row.last_command;
-      e.lastCommandAt ??= row.last_command_at;
-      e.lastOutputAt ??= row.last_output_at;
-    }
-    this.entries.set(workspaceId, e);
+    const e = this.entries.get(workspaceId) ?? this.create(workspaceId);
+    await e.loaded;
     return e;
   }
 
