@@ -29,8 +29,10 @@ export interface WarmPoolOptions {
   pools: PoolConfig[];
   /** Age after which a ready entry is replaced: its checkout falls behind the project. */
   maxAgeMs?: number;
-  /** Period of the refill and expiry check, and of looking for a configured project added since (a claim refills at once). */
+  /** Period of the refill and expiry check, and of looking for a configured project added since. */
   tickMs?: number;
+  /** Delay of the refill after a claim, so that preparing the next entry does not compete with the claimed workspace's first commands. */
+  refillDelayMs?: number;
 }
 
 /** A configured pool resolved against the store: the key creates are matched on. */
@@ -66,11 +68,13 @@ export class WarmPool {
   private readonly adopting = new Set<string>();
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  /** Entries of an earlier run being removed: kept in the journal until two checks a tick apart find nothing left. */
+  private readonly doomed = new Map<string, { entry: PoolEntry; seenGone: boolean; busy: boolean }>();
   /** Configured pools not resolved yet (their project or provisioner is missing), with whether that was logged. */
   private readonly pending = new Map<PoolConfig, boolean>();
 
   constructor(o: WarmPoolOptions) {
-    this.o = { maxAgeMs: 10 * 60_000, tickMs: 5_000, ...o };
+    this.o = { maxAgeMs: 10 * 60_000, tickMs: 5_000, refillDelayMs: 1_000, ...o };
     this.journal = new PoolJournal(o.dataDir);
   }
 
@@ -119,12 +123,12 @@ export class WarmPool {
     return id;
   }
 
-  /** The workspace row now holds the id: the entry leaves the pool, the reconciler adopts it, and the pool refills. */
+  /** The workspace row now holds the id: the entry leaves the pool, the reconciler adopts it, and the pool refills shortly after. */
   claimed(id: string): void {
     if (!this.taken.delete(id)) return;
     this.journal.remove(id);
     this.adopting.add(id);
-    this.tick();
+    setTimeout(() => this.tick(), this.o.refillDelayMs).unref();
   }
 
   /** Storing the row failed: the entry goes back to the pool untouched. */
@@ -164,6 +168,7 @@ export class WarmPool {
 
   private tick(): void {
     if (this.controller.signal.aborted) return;
+    for (const d of this.doomed.values()) if (!d.busy) void this.settle(d);
     for (const t of this.targets) if (!t.filling && Date.now() >= t.retryAt) {
       t.filling = this.fill(t)
         .catch((err: unknown) => this.o.logger.error({ err }, 'warm pool refill failed'))
@@ -206,13 +211,45 @@ export class WarmPool {
       this.journal.remove(e.id);
       return;
     }
-    if (!this.o.registry.has(e.provisioner)) return; // kept reserved until its provisioner is back
+    if (!this.o.registry.has(e.provisioner)) {
+      this.doomed.set(e.id, { entry: e, seenGone: false, busy: false }); // kept reserved until its provisioner is back
+      return;
+    }
     const p = this.o.registry.get(e.provisioner);
     const t = this.targets.find((x) => x.key === e.key);
     const fresh = e.createdAt >= new Date(Date.now() - this.o.maxAgeMs).toISOString();
     const running = t && fresh && e.state === 'ready' && (await p.inspect(e.id).then((s) => s.state === 'running', () => false));
     if (t && running) t.ready.push(e.id);
-    else await this.remove(p, e);
+    else this.doomed.set(e.id, { entry: e, seenGone: false, busy: false });
+  }
+
+  /**
+   * Removes an entry a killed control plane left. Its last request to the backend (a container
+   * create) may still be carried out after the first removal, so the entry leaves the journal (and
+   * stops being reserved) only once nothing is found on two checks a tick apart.
+   */
+  private async settle(d: { entry: PoolEntry; seenGone: boolean; busy: boolean }): Promise<void> {
+    const e = d.entry;
+    if (!this.o.registry.has(e.provisioner)) return;
+    const p = this.o.registry.get(e.provisioner);
+    d.busy = true;
+    try {
+      const st = await p.inspect(e.id);
+      if (st.state === 'absent' && !st.storage) {
+        if (d.seenGone) {
+          this.doomed.delete(e.id);
+          this.journal.remove(e.id);
+        }
+        d.seenGone = true;
+        return;
+      }
+      d.seenGone = false;
+      await p.destroy(this.o.contexts.minimal(e.id), { signal: new AbortController().signal, ...quiet });
+    } catch (err) {
+      this.o.logger.warn({ err: errorMessage(err), workspaceId: e.id }, 'warm pool entry of an earlier run could not be removed yet; trying again');
+    } finally {
+      d.busy = false;
+    }
   }
 
   private async remove(p: Provisioner, e: PoolEntry): Promise<void> {
@@ -220,7 +257,8 @@ export class WarmPool {
       await p.destroy(this.o.contexts.minimal(e.id), { signal: new AbortController().signal, ...quiet });
       this.journal.remove(e.id);
     } catch (err) {
-      this.o.logger.warn({ err: errorMessage(err), workspaceId: e.id }, 'warm pool entry could not be removed; trying again at the next start');
+      this.o.logger.warn({ err: errorMessage(err), workspaceId: e.id }, 'warm pool entry could not be removed; trying again');
+      this.doomed.set(e.id, { entry: e, seenGone: false, busy: false });
     }
   }
 
