@@ -4,7 +4,8 @@
  * through the CLI, each against the raw tools doing the same on a checkout cloned beforehand:
  *  - docker, SDK: engine API create+start of a container on a pre-cloned directory, then an exec
  *    of `echo ok` (goal: berth p50 ≤ 110 ms and p95 ≤ 280 ms, Daytona's published figures); the
- *    naive `docker run -d` + `docker exec` and a cold Berth create (no pool entry) shown too;
+ *    naive `docker run -d` + `docker exec`, a cold Berth create (no pool entry) and the raw tools'
+ *    own warm pool (an exec in a container started beforehand: Berth's overhead) shown too;
  *  - docker, CLI: `berth ws create --wait` + `berth ws exec -- echo ok` vs `docker run -d` + `docker exec`;
  *  - shell, SDK: against `sh -c 'echo ok'` in a pre-cloned directory (what the host gives for free);
  *  - the cold path for a large repository (5,000 commits): CLI-inclusive `berth ws create --wait`
@@ -67,8 +68,18 @@ class Raw {
 
   /** Engine API create+start on `dir`, then an exec of `echo ok` read to its output. */
   async apiRunExec(dir: string): Promise<void> {
+    await this.apiExec(await this.apiStart(dir));
+  }
+
+  /** Engine API create+start of a container on `dir`. */
+  async apiStart(dir: string): Promise<Docker.Container> {
     const c = await this.engine.createContainer({ Image: this.image, Cmd: ['sleep', 'infinity'], Labels: { [LABEL]: RUN }, WorkingDir: '/workspace/work', HostConfig: { Binds: [`${dir}:/workspace`] } });
     await c.start();
+    return c;
+  }
+
+  /** An exec of `echo ok` in a running container, read to its output. */
+  async apiExec(c: Docker.Container): Promise<void> {
     const exec = await c.exec({ Cmd: ['echo', 'ok'], AttachStdout: true, AttachStderr: true });
     const stream = await exec.start({ hijack: true, stdin: false });
     await new Promise<void>((resolve, reject) => {
@@ -192,6 +203,16 @@ async function dockerSdk(ctx: Ctx): Promise<Result> {
     others: [
       { name: 'naive CLI: docker run -d; docker exec echo (pre-cloned)', sample: rawSample(ctx, (d) => ctx.raw.cliRunExec(d)) },
       { name: 'berth cold create (no pool entry), SDK', sample: berthSample(ctx, undefined, sdkTtfc(ctx, 'cold', 'docker', { image: ctx.image })) },
+      {
+        name: 'raw warm: engine API exec echo in a container started beforehand',
+        sample: async () => {
+          const dir = await ctx.raw.cloned(ctx.small);
+          const c = await ctx.raw.apiStart(dir);
+          const ms = await timeMs(() => ctx.raw.apiExec(c));
+          await ctx.raw.remove();
+          return ms;
+        },
+      },
     ],
   });
   const goal = daytonaGoal(samples);
