@@ -4,6 +4,7 @@
  * restarted control plane does not resume runs (their processes died with it): it marks what was
  * unfinished as interrupted, with a sentence saying where it stopped.
  */
+import { assertExecStrings, assertSpecProcessStrings } from '../../core/process-input.ts';
 import { EventEmitter } from 'node:events';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
@@ -93,6 +94,8 @@ export class TaskService {
     if (!input.from && p.user.role !== 'admin' && this.o.registry.has(provisioner) && this.o.registry.get(provisioner).capabilities.runsOnHost) {
       throw new ForbiddenError(`The "${provisioner}" provisioner runs workspaces as the server's own user, so only admins may use it; choose another with --provisioner (berth provisioner list).`);
     }
+    assertExecStrings({ cmd: input.cmd });
+    if (input.spec) assertSpecProcessStrings(input.spec);
     normalizeSpec(input.spec);
     if (input.ref) await this.o.projects.assertRef(project, input.ref);
     const id = `tk-${crypto.randomBytes(5).toString('hex')}`;
