@@ -4,11 +4,12 @@
  * and clean-up of everything a test server created on them.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Forwarders } from '../../src/provisioners/docker/forwarder.ts';
 import type { BerthClient } from '../../src/sdk/client.ts';
-import { waitGone, type TestServer } from '../harness.ts';
+import { TestServer, makeRepo, waitGone } from '../harness.ts';
 import { loadTestEnv, type TestEnv } from '../testenv/env.ts';
 
 export type { TestEnv };
@@ -94,4 +95,26 @@ export async function proxyForRemoteEngine(server: TestServer): Promise<{ url: s
   const proxy = new Forwarders();
   const port = await proxy.ensure(address, 0, { host: '127.0.0.1', port: server.port });
   return { url: `http://${address}:${port}`, close: () => proxy.close() };
+}
+
+/** A test file's server with project "demo" on a new repository of these files, and what its clean-up needs. */
+export interface DemoServer {
+  server: TestServer;
+  repo: string;
+  installation: string;
+}
+
+/** Starts a real server and adds project "demo" on a new repository holding `files`. */
+export async function startDemo(files?: Record<string, string>): Promise<DemoServer> {
+  const server = await TestServer.start();
+  const repo = makeRepo(files);
+  await server.client().createProject({ name: 'demo', repo });
+  return { server, repo, installation: installationOf(server) };
+}
+
+/** Stops the server, removes what it created on the engines, and the repository. */
+export async function stopDemo(d: Partial<DemoServer>): Promise<void> {
+  await d.server?.stop();
+  if (d.installation) cleanupEngines(d.installation);
+  if (d.repo) fs.rmSync(d.repo, { recursive: true, force: true });
 }

@@ -3,11 +3,10 @@
  * at once with one sentence naming the image and the fix; no error-level log line, no stack trace.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { SpecInput } from '../../src/core/spec.ts';
-import { TestServer, makeRepo, waitPhase } from '../harness.ts';
-import { cleanupEngines, docker, installationOf, removeWorkspaces, testEnv } from './env.ts';
+import { TestServer, waitPhase } from '../harness.ts';
+import { docker, removeWorkspaces, testEnv, startDemo, stopDemo } from './env.ts';
 
 const env = testEnv();
 /** A local image with no shell at all (the Kubernetes pause image the test machine has). */
@@ -16,17 +15,8 @@ let server: TestServer;
 let repo: string;
 let installation: string;
 
-before(async () => {
-  server = await TestServer.start();
-  installation = installationOf(server);
-  repo = makeRepo();
-  await server.client().createProject({ name: 'demo', repo });
-});
-after(async () => {
-  await server?.stop();
-  if (installation) cleanupEngines(installation);
-  fs.rmSync(repo, { recursive: true, force: true });
-});
+before(async () => ({ server, repo, installation } = await startDemo()));
+after(() => stopDemo({ server, repo, installation }));
 
 async function failsWith(name: string, spec: SpecInput, message: RegExp): Promise<void> {
   const c = server.client();

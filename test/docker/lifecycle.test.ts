@@ -10,8 +10,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Workspace } from '../../src/sdk/wire.ts';
-import { TestServer, eventually, makeRepo, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, containersWith, docker, inspect, installationOf, removeWorkspaces, testEnv } from './env.ts';
+import { TestServer, eventually, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
+import { containersWith, docker, inspect, removeWorkspaces, testEnv, startDemo, stopDemo } from './env.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -25,18 +25,9 @@ function specFile(name: string, spec: unknown): string {
   return f;
 }
 
-before(async () => {
-  server = await TestServer.start();
-  installation = installationOf(server);
-  repo = makeRepo({ 'README.md': '# docker demo\n', 'src/app.txt': 'hello from the repo\n' });
-  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
-  assert.equal(r.code, 0, r.stderr);
-});
-
+before(async () => ({ server, repo, installation } = await startDemo({ 'README.md': '# docker demo\n', 'src/app.txt': 'hello from the repo\n' })));
 after(async () => {
-  await server?.stop();
-  if (installation) cleanupEngines(installation);
-  fs.rmSync(repo, { recursive: true, force: true });
+  await stopDemo({ server, repo, installation });
   fs.rmSync(specDir, { recursive: true, force: true });
 });
 

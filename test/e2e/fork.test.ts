@@ -11,27 +11,16 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BerthClient } from '../../src/sdk/client.ts';
 import type { Workspace } from '../../src/sdk/wire.ts';
-import { cleanupEngines, installationOf, removeWorkspaces, testEnv } from '../docker/env.ts';
-import { TestServer, eventually, git, makeRepo, rejectsWith, runCli, waitPhase } from '../harness.ts';
+import { removeWorkspaces, testEnv, startDemo, stopDemo } from '../docker/env.ts';
+import { TestServer, eventually, git, rejectsWith, runCli, waitPhase } from '../harness.ts';
 
 const env = testEnv();
 let server: TestServer;
 let repo: string;
 let installation: string;
 
-before(async () => {
-  server = await TestServer.start();
-  installation = installationOf(server);
-  repo = makeRepo({ 'README.md': '# fork demo\n', 'src/app.txt': 'hello\n' });
-  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
-  assert.equal(r.code, 0, r.stderr);
-});
-
-after(async () => {
-  await server?.stop();
-  if (installation) cleanupEngines(installation);
-  fs.rmSync(repo, { recursive: true, force: true });
-});
+before(async () => ({ server, repo, installation } = await startDemo({ 'README.md': '# fork demo\n', 'src/app.txt': 'hello\n' })));
+after(() => stopDemo({ server, repo, installation }));
 
 /** Runs a shell script in a workspace through the CLI; returns stdout, failing the test on a non-zero exit. */
 async function sh(ws: string, script: string): Promise<string> {

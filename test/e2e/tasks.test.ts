@@ -8,26 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Task } from '../../src/sdk/tasks.ts';
-import { TestServer, eventually, git, makeRepo, rejectsWith, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
-import { cleanupEngines, installationOf, testEnv } from '../docker/env.ts';
+import { TestServer, eventually, git, rejectsWith, runCli, tempDir, waitGone, waitPhase } from '../harness.ts';
+import { testEnv, startDemo, stopDemo } from '../docker/env.ts';
 
 let server: TestServer;
 let repo: string;
 let installation: string;
 
-before(async () => {
-  server = await TestServer.start();
-  installation = installationOf(server);
-  repo = makeRepo({ 'README.md': '# tasks\n' });
-  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
-  assert.equal(r.code, 0, r.stderr);
-});
-
-after(async () => {
-  await server?.stop();
-  if (installation) cleanupEngines(installation);
-  fs.rmSync(repo, { recursive: true, force: true });
-});
+before(async () => ({ server, repo, installation } = await startDemo({ 'README.md': '# tasks\n' })));
+after(() => stopDemo({ server, repo, installation }));
 
 /** The task id a `task run` printed in its first line. */
 function taskId(stderr: string): string {
