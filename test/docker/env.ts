@@ -105,8 +105,8 @@ export interface DemoServer {
 }
 
 /** Starts a real server and adds project "demo" on a new repository holding `files`. */
-export async function startDemo(files?: Record<string, string>): Promise<DemoServer> {
-  const server = await TestServer.start();
+export async function startDemo(files?: Record<string, string>, opts?: Parameters<typeof TestServer.start>[0]): Promise<DemoServer> {
+  const server = await TestServer.start(opts);
   const repo = makeRepo(files);
   await server.client().createProject({ name: 'demo', repo });
   return { server, repo, installation: installationOf(server) };

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cleanupEngines, containersWith, docker, installationOf, testEnv } from '../docker/env.ts';
-import { TestServer, eventually, makeRepo, runCli, waitGone, waitPhase } from '../harness.ts';
+import { containersWith, docker, startDemo, stopDemo, testEnv } from '../docker/env.ts';
+import { TestServer, eventually, runCli, waitGone, waitPhase } from '../harness.ts';
 
 const env = testEnv();
 let server: TestServer;
@@ -18,19 +18,8 @@ let installation: string;
 /** The server's arguments; changed in place before a restart to change the pool. */
 const args = ['--warm-pool', `shell:demo=1 docker:demo=1:${env.BERTH_TEST_IMAGE_BUSYBOX}`];
 
-before(async () => {
-  server = await TestServer.start({ args });
-  installation = installationOf(server);
-  repo = makeRepo({ 'README.md': '# pool demo\n' });
-  const r = await runCli(server, ['project', 'add', 'demo', '--repo', repo]);
-  assert.equal(r.code, 0, r.stderr);
-});
-
-after(async () => {
-  await server?.stop();
-  if (installation) cleanupEngines(installation);
-  fs.rmSync(repo, { recursive: true, force: true });
-});
+before(async () => ({ server, repo, installation } = await startDemo({ 'README.md': '# pool demo\n' }, { args })));
+after(() => stopDemo({ server, repo, installation }));
 
 /** Runtimes ready in the pool of `provisioner`, as /metrics reports them. */
 async function ready(provisioner: string): Promise<number> {
