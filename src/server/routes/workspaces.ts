@@ -222,8 +222,9 @@ export async function workspaceRoutes(api: FastifyInstance, deps: AppDeps): Prom
           if (row.phase !== 'running') throw new ConflictError(`Workspace "${row.name}" is ${row.phase}, not running; start it with: berth ws start ${row.name} --wait`);
           const provisioner = deps.registry.get(row.provisioner);
           const ctx = await deps.contexts.current(row);
-          await deps.activity?.command(row.id, start.cmd);
           await deps.terminals.start(socket, provisioner, ctx, start, early);
+          // Recorded once the command runs, in the background: before any output reaches the client, so a read after it sees it.
+          void deps.activity?.command(row.id, start.cmd);
         })().catch((err) => TerminalService.reject(socket, err));
       });
       const t = setTimeout(() => {

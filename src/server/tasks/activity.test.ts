@@ -66,3 +66,23 @@ test('output before the stored row is read reads it once and keeps the newer tim
   assert.equal(w?.lastCommand, 'npm test');
   assert.ok(w.lastOutputAt! > '2026-01-01T00:00:01.000Z');
 });
+
+test('commands are recorded in the order they started, whichever is masked first; a failed masking is logged, not thrown', async () => {
+  const { store } = fakeStore();
+  let releaseFirst!: () => void;
+  const slow = new Promise<void>((r) => (releaseFirst = r));
+  const redact = async (_id: string, text: string) => {
+    if (text === 'first') await slow;
+    if (text === 'broken') throw new Error('no secrets');
+    return text;
+  };
+  const a = new ActivityTracker({ store, redact, logger: pino({ level: 'silent' }) });
+  const first = a.command('ws_5', ['first']);
+  const second = a.command('ws_5', ['second']);
+  const shown = a.wire('ws_5');
+  releaseFirst();
+  await Promise.all([first, second]);
+  assert.equal((await shown)?.lastCommand, 'second', 'a read after both commands sees the later one');
+  await a.command('ws_5', ['broken']);
+  assert.equal((await a.wire('ws_5'))?.lastCommand, 'second');
+});

@@ -23,6 +23,8 @@ export function commandLine(argv: string[]): string {
 interface Entry extends WorkspaceActivity {
   /** Settles once the stored row (from before this process) has been merged in. */
   loaded: Promise<void>;
+  /** Settles once every command recorded so far is in the entry; each waits on the one before, so the last one started wins. */
+  recorded: Promise<void>;
   /** A change not yet written. */
   dirty: boolean;
   timer?: NodeJS.Timeout;
@@ -46,12 +48,23 @@ export class ActivityTracker {
     this.flushMs = o.flushMs ?? 5000;
   }
 
-  /** Records a command started in the workspace (argv; secrets are masked before it is kept). */
-  async command(workspaceId: string, argv: string[]): Promise<void> {
-    const line = (await this.o.redact(workspaceId, commandLine(argv))).slice(0, MAX_COMMAND);
-    const e = await this.entry(workspaceId);
-    Object.assign(e, { lastCommand: line, lastCommandAt: new Date().toISOString() });
-    this.touch(workspaceId, e);
+  /**
+   * Records a command started in the workspace, in the background so the command never waits on
+   * it (masking secrets may read the store). Records land in call order; the promise settles once
+   * this one has, and never rejects: a failure is logged, the command runs anyway.
+   */
+  command(workspaceId: string, argv: string[]): Promise<void> {
+    const e = this.entries.get(workspaceId) ?? this.create(workspaceId);
+    const at = new Date().toISOString();
+    const masked = this.o.redact(workspaceId, commandLine(argv));
+    e.recorded = Promise.all([masked, e.recorded, e.loaded]).then(
+      ([line]) => {
+        Object.assign(e, { lastCommand: line.slice(0, MAX_COMMAND), lastCommandAt: at });
+        this.touch(workspaceId, e);
+      },
+      (err: unknown) => this.o.logger.warn({ err, workspaceId }, 'could not record the command of a workspace'),
+    );
+    return e.recorded;
   }
 
   /** Records that a process of the workspace wrote output just now. Cheap: called for every chunk. */
@@ -73,14 +86,18 @@ export class ActivityTracker {
     return { lastCommand: e.lastCommand, lastCommandAt: e.lastCommandAt, lastOutputAt: e.lastOutputAt, taskStep: e.taskStep };
   }
 
-  /** Writes every pending change (server shutdown). */
+  /** Writes every pending change (server shutdown), commands still being recorded included. */
   async flushAll(): Promise<void> {
-    await Promise.all([...this.entries.keys()].map((id) => this.flush(id)));
+    const flush = async (id: string) => {
+      await this.entry(id);
+      await this.flush(id);
+    };
+    await Promise.all([...this.entries.keys()].map(flush));
   }
 
   /** A new entry, at once; its stored row is read once, in the background, and fills only what is still unknown. */
   private create(workspaceId: string): Entry {
-    const e: Entry = { lastCommand: null, lastCommandAt: null, lastOutputAt: null, taskStep: null, dirty: false, loaded: Promise.resolve() };
+    const e: Entry = { lastCommand: null, lastCommandAt: null, lastOutputAt: null, taskStep: null, dirty: false, loaded: Promise.resolve(), recorded: Promise.resolve() };
     this.entries.set(workspaceId, e);
     e.loaded = this.o.store.getActivity(workspaceId).then(
       (row) => {
@@ -94,9 +111,10 @@ export class ActivityTracker {
     return e;
   }
 
+  /** The entry once its stored row and the commands recorded so far are in: what a reader sees includes the command it just ran. */
   private async entry(workspaceId: string): Promise<Entry> {
     const e = this.entries.get(workspaceId) ?? this.create(workspaceId);
-    await e.loaded;
+    await Promise.all([e.loaded, e.recorded]);
     return e;
   }
 

@@ -70,7 +70,7 @@ export async function executeRun(d: RunDeps, task: TaskRow, run: TaskRunRow, own
     const identity = /no-identity/.test(prep.output) && owned ? gitIdentity(owned.name) : {};
     await step('running', { start_commit: start, branch });
     const cmd = JSON.parse(task.cmd_json) as string[];
-    await d.activity.command(ws.id, cmd);
+    void d.activity.command(ws.id, cmd);
     const t0 = Date.now();
     result = await runInWorkspace(provisioner, ctx, cmd, {
       env: { ...identity, BERTH_TASK_ID: task.id, BERTH_TASK_INDEX: String(run.idx) },
