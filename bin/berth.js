@@ -2,10 +2,15 @@
 // Entry point of the `berth` command: the compiled JavaScript in dist/ (built by `npm ci` through
 // the `prepare` script, or by `npm run build`).
 import module from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 
-// Reuse V8's compiled code across runs (cached under the OS temp dir): a short command such as
-// `berth ws exec` would otherwise spend much of its life compiling the same modules again.
-module.enableCompileCache?.();
+// Reuse V8's compiled code across runs: a short command such as `berth ws exec` would otherwise
+// spend much of its life compiling the same modules again. The cache lives in the user's own cache
+// directory (NODE_COMPILE_CACHE still wins), not in a temp dir that other users can write to or
+// that is emptied at boot.
+const cacheHome = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+module.enableCompileCache?.(process.env.NODE_COMPILE_CACHE || path.join(cacheHome, 'berth', 'compile-cache'));
 const main = new URL('../dist/cli/main.js', import.meta.url);
 try {
   await import(main.href);

@@ -1,11 +1,11 @@
 /** The `berth` command. */
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { BerthError, errorMessage } from '../core/errors.ts';
 import type { SpecInput } from '../core/spec.ts';
 import { ApiError, type BerthClient } from '../sdk/client.ts';
 import type { UpdateProject, Workspace } from '../sdk/wire.ts';
-import { SERVER_OPTIONS, loadConfig } from '../server/config.ts';
+import { addServerOptions } from './server-options.ts';
 import { trustCaFile } from '../sdk/trust.ts';
 import { CliError, client, configPath, readConfig, writeConfig } from './context.ts';
 import { addAgentCommands } from './agent.ts';
@@ -26,16 +26,12 @@ import { describeOptions, parseTypeOptions, unsetTypeOptions } from './type-opti
 
 const program = new Command('berth').description('Berth: persistent workspaces for people and AI agents, on the server host (shell), a Docker engine or Kubernetes.').showHelpAfterError();
 
-program
-  .command('server')
-  .description('Run the control plane.')
-  .addHelpText('after', `\nEvery option can also be set by environment variable:\n${SERVER_OPTIONS.map((o) => `  ${o.env.padEnd(26)} ${o.help}`).join('\n')}`);
+program.command('server').description('Run the control plane.');
 const serverCmd = program.commands.find((c) => c.name() === 'server')!;
-for (const o of SERVER_OPTIONS) {
-  serverCmd.addOption(new Option(`${o.flag} <${o.kind === 'enum' ? o.choices!.join('|') : o.kind}>`, `${o.help}${o.secret ? ' (secret)' : ''}`).env(o.env));
-}
+program.hook('preSubcommand', async (_program, sub) => (sub === serverCmd ? addServerOptions(serverCmd) : undefined));
 serverCmd.action(async (opts: Record<string, string | undefined>) => {
   const { BerthServer, VERSION } = await import('../server/server.ts');
+  const { loadConfig } = await import('../server/config.ts');
   const config = loadConfig(opts, {});
   let server: Awaited<ReturnType<typeof BerthServer.create>>;
   try {
@@ -100,6 +96,7 @@ program
   .option('--user <name>', 'Admin user', 'admin')
   .option('--ttl <duration>', 'Lifetime of the token (default: 90d)')
   .action(async (opts: { dataDir?: string; databaseUrl?: string; user: string; ttl?: string }) => {
+    const { loadConfig } = await import('../server/config.ts');
     const config = loadConfig({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) }, {});
     if (!opts.databaseUrl && !fs.existsSync(`${config.dataDir}/berth.db`)) throw new CliError(`No Berth database in ${config.dataDir}; pass --data-dir.`);
     const { SqlStore } = await import('../store/sql-store.ts');

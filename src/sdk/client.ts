@@ -5,7 +5,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { GcReport, Orphan } from './admin.ts';
 import type { EventPage } from './events.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
-import { TasksApi } from './tasks.ts';
+import { TasksApi } from './tasks-api.ts';
 import type {
   CreateProject,
   CreateProvisioner,

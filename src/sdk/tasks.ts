@@ -1,9 +1,7 @@
 /** Task fan-out on the wire, and the client methods for it (reached as `client.tasks`). */
 import { Type, type Static } from '@sinclair/typebox';
-import { errorMessage } from '../core/errors.ts';
-import { ApiError, type BerthClient } from './client.ts';
 import { SpecInputSchema } from '../core/spec.ts';
-import { BranchNameSchema, NameSchema, type ErrorBody } from './wire.ts';
+import { BranchNameSchema, NameSchema } from './wire.ts';
 
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -96,65 +94,5 @@ export const TaskLogSchema = Type.Object({ index: Type.Integer(), workspace: Typ
 /** A run's output, as TypeScript. */
 export type TaskLog = Static<typeof TaskLogSchema>;
 
-/** The task methods of a client; stable names for the CLI, tests and the MCP server. */
-export class TasksApi {
-  constructor(
-    private readonly c: BerthClient,
-    private readonly token: string | undefined,
-  ) {}
-
-  /** Starts a task; the server creates the workspaces and runs the command in the background. */
-  runTask(input: RunTask): Promise<Task> {
-    return this.c.request<Task>('POST', '/api/v1/tasks', input);
-  }
-  /** A task with every run. */
-  getTask(id: string): Promise<Task> {
-    return this.c.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`);
-  }
-  /** Tasks you may see, newest first. */
-  listTasks(): Promise<Task[]> {
-    return this.c.request<Task[]>('GET', '/api/v1/tasks');
-  }
-  /** The kept output of each run (or of one, by index). */
-  taskLogs(id: string, index?: number): Promise<TaskLog[]> {
-    return this.c.request<TaskLog[]>('GET', `/api/v1/tasks/${encodeURIComponent(id)}/logs${index === undefined ? '' : `?index=${index}`}`);
-  }
-  /** Stops what still runs, deletes the task's remaining workspaces and forgets it. */
-  deleteTask(id: string): Promise<Task> {
-    return this.c.request<Task>('DELETE', `/api/v1/tasks/${encodeURIComponent(id)}`);
-  }
-
-  /** Streams the task's events until it ends (the last event is the finished task), `onEvent` returns true, or `signal` fires. */
-  async followTask(id: string, onEvent: (e: TaskEvent) => boolean | void, signal?: AbortSignal): Promise<void> {
-    const controller = new AbortController();
-    signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    let res: Response;
-    try {
-      res = await fetch(`${this.c.url}/api/v1/tasks/${encodeURIComponent(id)}/events?follow=true`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, signal: controller.signal });
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.c.url}: ${errorMessage(err)}`);
-    }
-    if (!res.ok || !res.body) {
-      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
-    }
-    let buf = '';
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line && onEvent(JSON.parse(line) as TaskEvent) === true) {
-            controller.abort();
-            return;
-          }
-        }
-      }
-    } catch (err) {
-      if (!controller.signal.aborted) throw err;
-    }
-  }
-}
+/** The task methods of a client (kept in tasks-api.ts, which loads no schemas). */
+export { TasksApi } from './tasks-api.ts';
