@@ -27,7 +27,7 @@ import type { PolicyService } from './policy.ts';
 import { workspaceRoutes } from './routes/workspaces.ts';
 import { taskRoutes } from './routes/tasks.ts';
 import type { TaskService } from './tasks/service.ts';
-import type { ActivityTracker } from './tasks/activity.ts';
+import type { ActivityTracker } from './activity.ts';
 import type { TerminalService } from './terminals.ts';
 import { healthRoutes, type HealthDeps } from './routes/health.ts';
 import type { TlsFiles } from './tls.ts';

@@ -34,7 +34,7 @@ import { SecretBox } from './secrets.ts';
 import { TerminalService } from './terminals.ts';
 import { SpecCodec, WorkspaceService } from './workspaces.ts';
 import { PolicyService } from './policy.ts';
-import { ActivityTracker } from './tasks/activity.ts';
+import { ActivityTracker } from './activity.ts';
 import { TaskService } from './tasks/service.ts';
 import { TaskStore } from './tasks/store.ts';
 

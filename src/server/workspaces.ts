@@ -68,7 +68,7 @@ export interface WorkspaceServiceOptions {
   reconciler: Kicker;
   /** Quotas and allowed provisioners, checked before a workspace is stored; absent = none. */
   policy?: PolicyService;
-  /** What each workspace was last seen doing (src/server/tasks/activity.ts); absent = not shown. */
+  /** What each workspace was last seen doing (src/server/activity.ts); absent = not shown. */
   activity?: { wire(workspaceId: string): Promise<Workspace['activity']> };
   /** The warm pool (pool/pool.ts): a matching create takes a prepared runtime's id; absent = none. */
   pool?: Pick<WarmPool, 'take' | 'claimed' | 'release'>;

@@ -11,7 +11,7 @@ import type { Store, WorkspaceRow } from '../../store/store.ts';
 import type { Principal } from '../auth.ts';
 import type { WorkspaceContexts } from '../contexts.ts';
 import type { WorkspaceService } from '../workspaces.ts';
-import type { ActivityTracker } from './activity.ts';
+import type { ActivityTracker } from '../activity.ts';
 import { runInWorkspace, type CommandResult } from './exec.ts';
 import type { TaskRow, TaskRunPatch, TaskRunRow } from './store.ts';
 

@@ -5,8 +5,8 @@
  * `flushMs` per workspace, so a terminal streaming a build costs no write per line.
  */
 import type { Logger } from 'pino';
-import type { WorkspaceActivity } from '../../sdk/wire.ts';
-import type { TaskStore } from './store.ts';
+import type { WorkspaceActivity } from '../sdk/wire.ts';
+import type { TaskStore } from './tasks/store.ts';
 
 /** Masks a workspace's secrets in a text (EventLog.redact). */
 export type Redact = (workspaceId: string, text: string) => Promise<string>;
@@ -32,7 +32,8 @@ interface Entry extends WorkspaceActivity {
 
 /** Options of the activity tracker. */
 export interface ActivityOptions {
-  store: TaskStore;
+  /** Where rows live: the `workspace_activity` table, beside the tasks' tables (migration 0007). */
+  store: Pick<TaskStore, 'getActivity' | 'putActivity'>;
   redact: Redact;
   logger: Logger;
   /** Least time between two writes of one workspace's row. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import { ActivityTracker, commandLine } from './activity.ts';
-import type { ActivityRow, TaskStore } from './store.ts';
+import type { ActivityRow, TaskStore } from './tasks/store.ts';
 
 test('commandLine quotes only the arguments a shell would split or expand', () => {
   assert.equal(commandLine([]), '(shell)');
