@@ -21,6 +21,7 @@ import Docker from 'dockerode';
 import type { BerthClient } from '../src/sdk/client.ts';
 import { BERTH_BIN, TestServer, eventually, makeRepo, tempDir, waitGone } from '../test/harness.ts';
 import { cleanupEngines, installationOf, testEnv } from '../test/docker/env.ts';
+import { execEchoOk } from './engine-exec.ts';
 import { compareTimes, runs, timeMs, warmups } from './harness.ts';
 import { reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
@@ -80,14 +81,7 @@ class Raw {
 
   /** An exec of `echo ok` in a running container, read to its output. */
   async apiExec(c: Docker.Container): Promise<void> {
-    const exec = await c.exec({ Cmd: ['echo', 'ok'], AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    await new Promise<void>((resolve, reject) => {
-      stream.on('data', (d: Buffer) => d.includes('ok') && resolve());
-      stream.once('end', () => reject(new Error('exec gave no output')));
-      stream.once('error', reject);
-    });
-    stream.destroy();
+    await execEchoOk(c);
   }
 
   /** `docker run -d` on `dir`, then `docker exec C echo ok`. */
