@@ -27,6 +27,7 @@ import { loadCaBundle, loadTlsFiles } from './tls.ts';
 import { ProjectService } from './projects.ts';
 import { ProvisionerService } from './provisioners.ts';
 import { Reconciler } from './reconciler.ts';
+import { mirrorHeads } from './pool/heads.ts';
 import { WarmPool } from './pool/pool.ts';
 import { parseWarmPool } from './pool/spec.ts';
 import { SecretRedactors, storeLoader } from './redact.ts';
@@ -108,7 +109,7 @@ export class BerthServer {
     const bodyLimits = { 'receive-pack': config.gitPushLimit, 'upload-pack': config.gitFetchLimit };
     const gateway = new GitGateway({ store, projects, mirrors, logger: logger.child({ component: 'git' }), bodyLimits });
     const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => url, git: gateway, caBundle });
-    const pool = new WarmPool({ store, registry, contexts, codec, logger: logger.child({ component: 'pool' }), dataDir: config.dataDir, pools: parseWarmPool(config.warmPool) });
+    const pool = new WarmPool({ store, registry, contexts, codec, logger: logger.child({ component: 'pool' }), dataDir: config.dataDir, pools: parseWarmPool(config.warmPool), head: mirrorHeads(store, projects, mirrors) });
     const metrics: Metrics = new Metrics({ store, terminals: () => terminals.running(), pool: () => pool.status() });
     const reconciler = new Reconciler({ store, registry, events, contexts, logger: logger.child({ component: 'reconciler' }), intervalMs: config.reconcileInterval, maxAttempts: config.reconcileAttempts, baseBackoffMs: config.reconcileBackoff, metrics, pool });
     const provisioners = new ProvisionerService({ store, box, registry, logger: logger.child({ component: 'provisioners' }) });

@@ -1,7 +1,8 @@
 /**
  * The warm pool through a real `berth server` on the shell provisioner and the real local Docker
  * engine: a claimed workspace has a fresh token and none of another's files or events, a refill cut
- * off by kill -9 leaves no orphans after a restart, a changed pool image drains the old entries, and
+ * off by kill -9 leaves no orphans after a restart, a changed pool image drains the old entries, a
+ * project that moved (a new commit, another default branch) never hands out an older checkout, and
  * a create that matches no pool is provisioned cold as before.
  */
 import assert from 'node:assert/strict';
@@ -9,14 +10,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containersWith, docker, startDemo, stopDemo, testEnv } from '../docker/env.ts';
-import { TestServer, eventually, runCli, waitGone, waitPhase } from '../harness.ts';
+import { TestServer, eventually, git, runCli, waitGone, waitPhase } from '../harness.ts';
 
 const env = testEnv();
 let server: TestServer;
 let repo: string;
 let installation: string;
-/** The server's arguments; changed in place before a restart to change the pool. */
-const args = ['--warm-pool', `shell:demo=1 docker:demo=1:${env.BERTH_TEST_IMAGE_BUSYBOX}`];
+/** The server's arguments; changed in place before a restart to change the pool. Every create fetches the upstream, as with a mirror gone stale. */
+const args = ['--warm-pool', `shell:demo=1 docker:demo=1:${env.BERTH_TEST_IMAGE_BUSYBOX}`, '--git-freshness', '0s'];
 
 before(async () => ({ server, repo, installation } = await startDemo({ 'README.md': '# pool demo\n' }, { args })));
 after(() => stopDemo({ server, repo, installation }));
@@ -130,5 +131,64 @@ describe('docker', () => {
     if (fs.existsSync(shellRoot)) assert.equal(fs.readdirSync(shellRoot).filter((d) => d.startsWith('ws_')).length, 1);
     await c.deleteWorkspace(w.id);
     await waitGone(c, w.id);
+  });
+});
+
+describe('shell', () => {
+  const ADOPTED = /Using a runtime prepared ahead/;
+  /** The shell pool's entry: the one workspace directory no workspace row names. */
+  async function shellEntry(): Promise<string | undefined> {
+    const rows = new Set((await server.client().listWorkspaces(true)).map((x) => x.id));
+    const root = path.join(server.dataDir, 'workspaces', 'shell');
+    const dirs = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d.startsWith('ws_') && !rows.has(d)) : [];
+    return dirs.length === 1 ? dirs[0] : undefined;
+  }
+
+  /** Creates a shell workspace, checks `file` holds `content`, deletes it; returns its event messages. */
+  async function createAndRead(name: string, file: string, content: string): Promise<string[]> {
+    const c = server.client();
+    const w = await c.createWorkspace({ name, project: 'demo', provisioner: 'shell', spec: {} });
+    await waitPhase(c, w.id, 'running');
+    assert.equal(await sh(w.id, `cat ${file}`), content, `${name} has the project's latest ${file}`);
+    const ev = await events(w.id);
+    await c.deleteWorkspace(w.id);
+    await waitGone(c, w.id);
+    return ev;
+  }
+
+  test('a project that moved never hands out an older checkout from the pool', async () => {
+    const c = server.client();
+    const commit = (file: string, content: string) => {
+      fs.writeFileSync(path.join(repo, file), content);
+      git(repo, 'add', '-A');
+      git(repo, 'commit', '-q', '-m', `add ${file}`);
+    };
+    await eventually(async () => (await ready('shell')) === 1 && (await shellEntry()), 'the shell pool to fill', 120_000);
+
+    // The upstream moves; the entry was made before. The claim finds it behind and provisions afresh.
+    commit('NEWS.md', 'one\n');
+    const claimedStale = await createAndRead('moved', 'NEWS.md', 'one\n');
+    assert.ok(!claimedStale.some((m) => ADOPTED.test(m)), `the older entry was not adopted: ${claimedStale.join(' | ')}`);
+    await eventually(async () => (await ready('shell')) === 1, 'the shell pool to refill', 120_000);
+    assert.ok((await createAndRead('refilled', 'NEWS.md', 'one\n')).some((m) => ADOPTED.test(m)), 'the refilled entry has the new commit and is adopted');
+
+    // A sync moves the mirror: the pool replaces its entry by itself, before any create asks.
+    await eventually(async () => (await ready('shell')) === 1 && (await shellEntry()), 'the shell pool to refill', 120_000);
+    const before = await shellEntry();
+    commit('NEWS.md', 'two\n');
+    await c.syncProject('demo');
+    await eventually(async () => (await ready('shell')) === 1 && (await shellEntry()) !== before && (await shellEntry()), 'the entry to be replaced after the sync', 120_000);
+    assert.ok((await createAndRead('synced', 'NEWS.md', 'two\n')).some((m) => ADOPTED.test(m)), 'the replacement is adopted');
+
+    // Another default branch: the pool drains and is made again from it.
+    git(repo, 'checkout', '-q', '-b', 'other');
+    commit('OTHER.md', 'other\n');
+    git(repo, 'checkout', '-q', 'main');
+    await eventually(async () => (await ready('shell')) === 1 && (await shellEntry()), 'the shell pool to refill', 120_000);
+    const onMain = await shellEntry();
+    await c.updateProject('demo', { branch: 'other' });
+    await eventually(async () => (await ready('shell')) === 1 && (await shellEntry()) !== onMain && (await shellEntry()), 'the pool to be made from the new branch', 120_000);
+    assert.ok((await createAndRead('other', 'OTHER.md', 'other\n')).some((m) => ADOPTED.test(m)), 'the entry of the new branch is adopted');
+    await c.updateProject('demo', { branch: 'main' });
   });
 });

@@ -210,6 +210,16 @@ export class GitMirrors {
     return false;
   }
 
+  /** The commit a clone of `ref` (a branch before a tag; default the mirror's HEAD) checks out, or undefined when there is none. */
+  async commitOf(project: string, ref: string | undefined): Promise<string | undefined> {
+    const dir = this.path(project);
+    for (const c of ref ? [`refs/heads/${ref}`, `refs/tags/${ref}`] : ['HEAD']) {
+      const r = await runGit(['rev-parse', '--verify', '--quiet', `${c}^{commit}`], { cwd: dir, env: gitEnvWith([]) });
+      if (r.code === 0) return r.stdout.trim();
+    }
+    return undefined;
+  }
+
   /** The mirror's branches, its HEAD branch (the upstream's default) first, the rest sorted. */
   async branches(project: string): Promise<string[]> {
     const dir = this.path(project);

@@ -15,6 +15,8 @@ export interface PoolEntry {
   /** `creating` until provision returned; such an entry found at start is removed, never handed out. */
   state: 'creating' | 'ready';
   createdAt: string;
+  /** The mirror's commit of the pool's ref, read before the checkout was made; undefined without a gateway mirror. */
+  commit?: string;
 }
 
 /** The pool's entries on disk. */

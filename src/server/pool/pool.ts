@@ -14,6 +14,7 @@ import { newWorkspaceRow, type Store, type WorkspaceRow } from '../../store/stor
 import type { WorkspaceContexts } from '../contexts.ts';
 import { newId } from '../secrets.ts';
 import type { SpecCodec } from '../workspaces.ts';
+import type { MirrorHead } from './heads.ts';
 import { PoolJournal, type PoolEntry } from './journal.ts';
 import { poolKey, poolSpec, type PoolConfig } from './spec.ts';
 
@@ -33,6 +34,8 @@ export interface WarmPoolOptions {
   tickMs?: number;
   /** Delay of the refill after a claim, so that preparing the next entry does not compete with the claimed workspace's first commands. */
   refillDelayMs?: number;
+  /** The commit a cold create would check out; entries made from another are replaced, and never adopted. Unset: not compared. */
+  head?: MirrorHead | undefined;
 }
 
 /** A configured pool resolved against the store: the key creates are matched on. */
@@ -46,6 +49,15 @@ interface Target {
   filling: Promise<void> | undefined;
   /** No new attempt before this time after a failed one. */
   retryAt: number;
+  /** The project's branch changed or the project is gone: the entries are removed, none is made. */
+  drained: boolean;
+}
+
+/** A claimed entry awaiting adoption: what its checkout was made from. */
+interface Claim {
+  projectId: string;
+  ref: string | null;
+  commit: string | undefined;
 }
 
 /** What a pool holds now (for tests, metrics and the log). */
@@ -61,11 +73,11 @@ const quiet = { progress: () => undefined };
 
 /** Keeps configured runtimes ready and hands them to matching creates. */
 export class WarmPool {
-  private readonly o: Required<WarmPoolOptions>;
+  private readonly o: Required<Omit<WarmPoolOptions, 'head'>> & Pick<WarmPoolOptions, 'head'>;
   private readonly journal: PoolJournal;
   private readonly targets: Target[] = [];
   private readonly taken = new Set<string>();
-  private readonly adopting = new Set<string>();
+  private readonly adopting = new Map<string, Claim>();
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   /** Entries of an earlier run being removed: kept in the journal until two checks a tick apart find nothing left. */
@@ -93,8 +105,20 @@ export class WarmPool {
     this.timer.unref();
   }
 
-  /** Turns configured pools into targets once their project and provisioner exist (either may be added after start). */
+  /**
+   * Turns configured pools into targets once their project and provisioner exist (either may be
+   * added after start); drains a target whose project is gone or whose default branch changed.
+   */
   private async resolve(): Promise<void> {
+    for (const t of [...this.targets]) {
+      const project = await this.o.store.getProject(t.projectId);
+      if (project && (t.cfg.ref ?? project.branch ?? null) === t.ref) continue;
+      this.o.logger.info({ pool: `${t.cfg.provisioner}:${t.cfg.project}` }, 'warm pool drained: its project changed');
+      t.drained = true;
+      this.targets.splice(this.targets.indexOf(t), 1);
+      this.pending.set(t.cfg, false);
+      await this.removeReady(t, t.ready.splice(0));
+    }
     for (const [cfg, logged] of this.pending) {
       const project = await this.o.store.getProjectByName(cfg.project);
       const p = this.o.registry.has(cfg.provisioner) ? this.o.registry.get(cfg.provisioner) : undefined;
@@ -107,7 +131,7 @@ export class WarmPool {
       this.pending.delete(cfg);
       const spec = poolSpec(cfg);
       const ref = cfg.ref ?? project.branch ?? null;
-      this.targets.push({ cfg, key: poolKey(cfg.provisioner, project.id, ref, spec), projectId: project.id, ref, spec, ready: [], filling: undefined, retryAt: 0 });
+      this.targets.push({ cfg, key: poolKey(cfg.provisioner, project.id, ref, spec), projectId: project.id, ref, spec, ready: [], filling: undefined, retryAt: 0, drained: false });
     }
   }
 
@@ -126,8 +150,10 @@ export class WarmPool {
   /** The workspace row now holds the id: the entry leaves the pool, the reconciler adopts it, and the pool refills shortly after. */
   claimed(id: string): void {
     if (!this.taken.delete(id)) return;
+    const e = this.journal.all().find((x) => x.id === id);
+    const t = this.targets.find((x) => x.key === e?.key);
     this.journal.remove(id);
-    this.adopting.add(id);
+    this.adopting.set(id, { projectId: t?.projectId ?? '', ref: t?.ref ?? null, commit: e?.commit });
     setTimeout(() => this.tick(), this.o.refillDelayMs).unref();
   }
 
@@ -138,9 +164,24 @@ export class WarmPool {
     this.targets.find((t) => t.key === e?.key)?.ready.unshift(id);
   }
 
-  /** Whether the workspace's runtime was claimed from the pool and awaits adoption; answers true once. */
-  adopt(id: string): boolean {
-    return this.adopting.delete(id);
+  /**
+   * Whether the workspace's runtime was claimed from the pool (answered once): `adopt` when its
+   * checkout is what a cold create would check out now (the mirror made as fresh first, as for a
+   * cold create), `stale` when the project moved since it was prepared.
+   */
+  async claim(id: string, signal: AbortSignal): Promise<'adopt' | 'stale' | undefined> {
+    const c = this.adopting.get(id);
+    if (!c) return undefined;
+    if (!this.o.head || c.commit === undefined) {
+      this.adopting.delete(id);
+      return 'adopt';
+    }
+    const now = await this.o.head(c.projectId, c.ref, { sync: true, signal }).catch((err: unknown) => {
+      if (signal.aborted) throw err; // asked again on the next attempt
+      return undefined;
+    });
+    this.adopting.delete(id);
+    return now === c.commit ? 'adopt' : 'stale';
   }
 
   /** What each pool holds. */
@@ -176,19 +217,24 @@ export class WarmPool {
     }
   }
 
-  /** Replaces expired entries and creates missing ones, one at a time (a refill must not crowd out creates). */
+  /**
+   * Replaces expired entries and those made from another commit than the mirror's now (a push or
+   * sync moved the project), and creates missing ones, one at a time (a refill must not crowd out creates).
+   */
   private async fill(t: Target): Promise<void> {
     const p = this.o.registry.get(t.cfg.provisioner);
     const cutoff = new Date(Date.now() - this.o.maxAgeMs).toISOString();
-    for (const id of [...t.ready]) {
+    const head = await this.head(t, false);
+    const stale = t.ready.filter((id) => {
       const e = this.journal.all().find((x) => x.id === id);
-      if (e && e.createdAt < cutoff) {
-        t.ready.splice(t.ready.indexOf(id), 1);
-        await this.remove(p, e);
-      }
-    }
-    while (t.ready.length < t.cfg.size && !this.controller.signal.aborted) {
-      const e: PoolEntry = { id: newId('ws'), key: t.key, provisioner: p.name, state: 'creating', createdAt: new Date().toISOString() };
+      return e && (e.createdAt < cutoff || (head !== undefined && e.commit !== undefined && e.commit !== head));
+    });
+    if (stale.length) t.ready = t.ready.filter((id) => !stale.includes(id));
+    await this.removeReady(t, stale);
+    while (t.ready.length < t.cfg.size && !t.drained && !this.controller.signal.aborted) {
+      // Read before the checkout is made: a push in between makes the entry look stale (replaced), never current.
+      const commit = await this.head(t, true);
+      const e: PoolEntry = { id: newId('ws'), key: t.key, provisioner: p.name, state: 'creating', createdAt: new Date().toISOString(), ...(commit ? { commit } : {}) };
       this.journal.put(e);
       try {
         await p.provision(await this.context(t, e.id), { signal: this.controller.signal, ...quiet });
@@ -199,8 +245,31 @@ export class WarmPool {
         t.retryAt = Date.now() + 30_000;
         return;
       }
+      if (t.drained) {
+        await this.remove(p, e);
+        return;
+      }
       this.journal.put({ ...e, state: 'ready' });
       t.ready.push(e.id);
+    }
+  }
+
+  /** The mirror's commit of the target's ref, or undefined when it is not compared or cannot be read. */
+  private async head(t: Target, sync: boolean): Promise<string | undefined> {
+    if (!this.o.head) return undefined;
+    return this.o.head(t.projectId, t.ref, { sync, signal: this.controller.signal }).catch((err: unknown) => {
+      this.o.logger.warn({ err: errorMessage(err), project: t.cfg.project }, 'warm pool could not read the project mirror');
+      return undefined;
+    });
+  }
+
+  /** Removes entries taken out of a target's ready list. */
+  private async removeReady(t: Target, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      const e = this.journal.all().find((x) => x.id === id);
+      if (!e) continue;
+      if (this.o.registry.has(t.cfg.provisioner)) await this.remove(this.o.registry.get(t.cfg.provisioner), e);
+      else this.doomed.set(id, { entry: e, seenGone: false, busy: false });
     }
   }
 
