@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import type { BerthClient } from '../src/sdk/client.ts';
 import { TestServer, tempDir, waitGone } from '../test/harness.ts';
 import { cleanupEngines, installationOf, testEnv } from '../test/docker/env.ts';
-import { compareTimes, runs, timeMs } from './harness.ts';
+import { compareTimes, runs, timeMs, type Side } from './harness.ts';
 import { reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
@@ -54,16 +54,45 @@ async function timedFork(c: BerthClient, src: string, name: string): Promise<num
   return ms;
 }
 
-async function shellFork(c: BerthClient): Promise<Result> {
-  const src = await source(c, 'shsrc', 'shell', {});
-  const scratch = tempDir('berth-bench-fork-');
+/** The raw tools' copy of a source workspace's storage, and what removes all it left. */
+interface RawCopy extends Side {
+  cleanup(): Promise<void> | void;
+}
+
+/**
+ * Forks of a source workspace (named prefix+round) against the raw tools' copy of its storage,
+ * with the same goal for every provisioner; the source and the copies are removed after.
+ */
+async function forkBench(
+  c: BerthClient,
+  o: { title: string; provisioner: string; spec: Record<string, unknown>; prefix: string; runs: number; raw: (src: { id: string; storage: string }) => RawCopy },
+): Promise<Result> {
+  const src = await source(c, `${o.prefix}src`, o.provisioner, o.spec);
+  const raw = o.raw(src);
   try {
     return await compareTimes({
-      name: 'shell fork→running (5,000-file checkout)',
-      runs: runs(15),
+      name: `${o.title} fork→running (5,000-file checkout)`,
+      runs: o.runs,
       goal: { maxRatio: 1.5 },
-      berth: (i) => timedFork(c, src.id, `sh${label(i)}`),
-      baseline: {
+      berth: (i) => timedFork(c, src.id, `${o.prefix}${label(i)}`),
+      baseline: raw,
+    });
+  } finally {
+    await raw.cleanup();
+    await removeAll(c, [src.id]);
+  }
+}
+
+function shellFork(c: BerthClient): Promise<Result> {
+  return forkBench(c, {
+    title: 'shell',
+    provisioner: 'shell',
+    spec: {},
+    prefix: 'sh',
+    runs: runs(15),
+    raw: (src) => {
+      const scratch = tempDir('berth-bench-fork-');
+      return {
         name: 'cp -a --reflink=auto of the workspace directory',
         sample: async (i) => {
           const dest = path.join(scratch, `c${label(i)}`);
@@ -71,12 +100,10 @@ async function shellFork(c: BerthClient): Promise<Result> {
           fs.rmSync(dest, { recursive: true, force: true });
           return ms;
         },
-      },
-    });
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-    await removeAll(c, [src.id]);
-  }
+        cleanup: () => fs.rmSync(scratch, { recursive: true, force: true }),
+      };
+    },
+  });
 }
 
 /** The raw tools' volume copy: a new volume filled by a helper container, then a container started on it. */
@@ -118,27 +145,25 @@ class RawVolumeCopy {
 
 async function dockerVolumeFork(c: BerthClient, image: string): Promise<Result> {
   await c.createProvisioner({ name: 'docker-vol', type: 'docker', options: { storage: 'volume' } });
-  const src = await source(c, 'dvsrc', 'docker-vol', { image });
-  const raw = new RawVolumeCopy(image);
-  try {
-    return await compareTimes({
-      name: 'docker (volume) fork→running (5,000-file checkout)',
-      runs: runs(10),
-      goal: { maxRatio: 1.5 },
-      berth: (i) => timedFork(c, src.id, `dv${label(i)}`),
-      baseline: {
+  return forkBench(c, {
+    title: 'docker (volume)',
+    provisioner: 'docker-vol',
+    spec: { image },
+    prefix: 'dv',
+    runs: runs(10),
+    raw: (src) => {
+      const raw = new RawVolumeCopy(image);
+      return {
         name: 'volume create + helper container cp -a + container start on the copy',
         sample: async (i) => {
           const ms = await timeMs(() => raw.copy(`berth-ws-${src.id}`, `berth-bench-${RUN}-${label(i)}`));
           await raw.remove();
           return ms;
         },
-      },
-    });
-  } finally {
-    await raw.remove();
-    await removeAll(c, [src.id]);
-  }
+        cleanup: () => raw.remove(),
+      };
+    },
+  });
 }
 
 /** Runs the fork benchmarks against one server. */
