@@ -4,12 +4,12 @@
  * with the caller's token, so roles, quotas and validation are the API's own; input schemas are
  * built from the same TypeBox schemas the API validates with.
  */
-import { Type, type Static, type TObject } from '@sinclair/typebox';
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import { InputError } from '../core/errors.ts';
 import type { BerthClient } from '../sdk/client.ts';
 import { RunTaskSchema, TaskIdSchema } from '../sdk/tasks.ts';
-import { CreateWorkspaceSchema, ForkWorkspaceSchema, GitCommitSchema, GitPathsSchema, GitSyncOptionsSchema, WorkspaceRefSchema, type GitDiff, type Workspace } from '../sdk/wire.ts';
+import { CreateWorkspaceSchema, ForkWorkspaceSchema, GitCommitSchema, GitPathsSchema, GitSyncOptionsSchema, WorkspaceRefSchema, type GitDiff, type GitSyncOptions, type Workspace } from '../sdk/wire.ts';
 import { describeRun, runBounded } from './exec.ts';
 import { readFile, READ_LIMIT, writeFile } from './files.ts';
 
@@ -62,6 +62,22 @@ async function waitFor(api: BerthClient, wsRef: string, phase: 'running' | 'stop
     if (Date.now() > deadline || signal.aborted) throw new InputError(`Workspace "${w.name}" is still ${w.phase} after ${timeoutS} s${w.message ? ` (${w.message})` : ''}; wait again or look at it with get_workspace.`);
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** git_push or git_pull: a sync with the project's upstream through the git gateway, taking the one option that applies to that way. */
+function gitSyncTool(verb: 'push' | 'pull', option: keyof GitSyncOptions, description: string): ToolDef {
+  const options: TProperties = { [option]: GitSyncOptionsSchema.properties[option] };
+  return tool({
+    name: `git_${verb}`,
+    description,
+    input: Type.Object({ ...ref, ...options }, strict),
+    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
+    run: async (api, a) => {
+      // The schema lets only `ref` and this way's option through.
+      const { ref: wsRef, ...opts } = a as { ref: string } & GitSyncOptions;
+      return json(await api.gitSync(wsRef, verb, opts));
+    },
+  });
 }
 
 function diffText(d: GitDiff): string {
@@ -204,20 +220,8 @@ export const TOOLS: readonly ToolDef[] = [
     annotations: changes,
     run: async (api, a) => json(await api.gitCommit(a.ref, a.message, a.all ?? false)),
   }),
-  tool({
-    name: 'git_push',
-    description: "Push the workspace's branch through Berth's git gateway to the project's upstream; a rejection comes back with git's message.",
-    input: Type.Object({ ...ref, force: GitSyncOptionsSchema.properties.force }, strict),
-    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
-    run: async (api, a) => json(await api.gitSync(a.ref, 'push', a.force !== undefined ? { force: a.force } : {})),
-  }),
-  tool({
-    name: 'git_pull',
-    description: "Pull the workspace's branch from the project's upstream through the git gateway (rebase=true to rebase); conflicts come back as an error.",
-    input: Type.Object({ ...ref, rebase: GitSyncOptionsSchema.properties.rebase }, strict),
-    annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: true },
-    run: async (api, a) => json(await api.gitSync(a.ref, 'pull', a.rebase !== undefined ? { rebase: a.rebase } : {})),
-  }),
+  gitSyncTool('push', 'force', "Push the workspace's branch through Berth's git gateway to the project's upstream; a rejection comes back with git's message."),
+  gitSyncTool('pull', 'rebase', "Pull the workspace's branch from the project's upstream through the git gateway (rebase=true to rebase); conflicts come back as an error."),
   tool({
     name: 'run_task',
     description:
