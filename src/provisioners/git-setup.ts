@@ -58,12 +58,17 @@ export interface GitConfigStep {
   okCodes: number[];
 }
 
+/** The settings of `gitEnv` a checkout keeps in its `.git/config`: the credential ones. */
+export function checkoutConfigPairs(gitEnv: Record<string, string> | undefined): [string, string][] {
+  return gitConfigPairs(gitEnv).filter(([k]) => k.toLowerCase().startsWith('credential.'));
+}
+
 /**
  * The `git config` calls that persist the credential settings of `gitEnv` in a checkout's
  * `.git/config`. Idempotent: each key is cleared first (exit code 5 means there was nothing to clear).
  */
 export function checkoutConfigSteps(gitEnv: Record<string, string> | undefined): GitConfigStep[] {
-  const pairs = gitConfigPairs(gitEnv).filter(([k]) => k.toLowerCase().startsWith('credential.'));
+  const pairs = checkoutConfigPairs(gitEnv);
   const steps: GitConfigStep[] = [];
   for (const key of [...new Set(pairs.map(([k]) => k))]) {
     steps.push({ args: ['config', '--local', '--unset-all', key], okCodes: [0, 5] });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ProvisionerError } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
-import { checkoutConfigSteps, rewriteGitEnv } from '../git-setup.ts';
+import { checkoutConfigPairs, rewriteGitEnv } from '../git-setup.ts';
 import type { ProgressSink, WorkspaceContext } from '../provisioner.ts';
 import { removeTree } from '../remove-tree.ts';
 
@@ -70,15 +70,6 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
       source = bundleFile;
     }
     if (!source) throw new ProvisionerError(`Project "${project.name}" has no clone URL.`, { retryable: false, code: 'clone_failed' });
-    o.progress(`Cloning ${project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
-    // --no-hardlinks: the checkout is chowned to the workspace user, which must never reach a local upstream's objects.
-    const code = await git(['clone', '--progress', '--no-hardlinks', ...branch, '--', source, dest], { env, progress: o.progress, signal: o.signal });
-    if (code !== 0) {
-      throw new ProvisionerError(`git clone of project "${project.name}"${ws.ref ? ` at ${ws.ref}` : ''} failed with exit code ${code}; see the workspace log for git's message.`, {
-        code: 'clone_failed',
-        retryable: true,
-      });
-    }
     let origin = project.cloneUrl;
     let gitEnv = project.gitEnv;
     const s = o.serverUrl;
@@ -86,12 +77,21 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
       if (origin.startsWith(s.host)) origin = s.workspace + origin.slice(s.host.length);
       gitEnv = rewriteGitEnv(gitEnv, new URL(s.host).origin, new URL(s.workspace).origin);
     }
-    if (origin && origin !== source) {
-      await git(['remote', 'set-url', 'origin', origin], { cwd: dest, env });
+    // The credential settings go into the new checkout's config as clone writes it (one process
+    // instead of a `git config` each); a fresh repository has nothing to clear first.
+    const config = checkoutConfigPairs(gitEnv).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    o.progress(`Cloning ${project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
+    // --no-hardlinks: the checkout is chowned to the workspace user, which must never reach a local upstream's objects.
+    const code = await git(['clone', '--progress', '--no-hardlinks', ...config, ...branch, '--', source, dest], { env, progress: o.progress, signal: o.signal });
+    if (code !== 0) {
+      throw new ProvisionerError(`git clone of project "${project.name}"${ws.ref ? ` at ${ws.ref}` : ''} failed with exit code ${code}; see the workspace log for git's message.`, {
+        code: 'clone_failed',
+        retryable: true,
+      });
     }
-    for (const step of checkoutConfigSteps(gitEnv)) {
-      const c = await git(step.args, { cwd: dest, env: { ...process.env } });
-      if (!step.okCodes.includes(c)) throw new ProvisionerError(`git ${step.args.slice(0, 3).join(' ')} failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
+    if (origin && origin !== source) {
+      const c = await git(['remote', 'set-url', 'origin', origin], { cwd: dest, env });
+      if (c !== 0) throw new ProvisionerError(`git remote set-url failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
     }
   } catch (err) {
     await removeTree(dest);

@@ -26,6 +26,9 @@ const CHECKOUT_MARKER = 'checkout-complete';
 
 const KEEPING = 'Repository already present in work/, keeping it.';
 
+/** Whether `/proc/self/fd` names opened directories (Linux), which inBerthDir relies on. */
+const PINNED_PATHS = fs.existsSync('/proc/self/fd');
+
 /** The checkout in the workspace's storage as this provision found it: `incomplete` lacks the marker a finished one gets last. */
 export type CheckoutState = 'absent' | 'incomplete' | 'complete';
 
@@ -58,6 +61,8 @@ export interface StepRuntime {
   user(image: Docker.ImageInspectInfo, userSpec: string | undefined, imageRef: string, containerId?: string): Promise<ContainerUser>;
   sharedStores(ws: WorkspaceContext): SharedStore[];
   containerSpec(ws: WorkspaceContext, image: Docker.ImageInspectInfo, imageRef: string, user: ContainerUser | undefined): Docker.ContainerCreateOptions;
+  /** Fails with a sentence when the container lacks the shell that setup commands and terminals use. */
+  assertShell(id: string, ws: WorkspaceContext, u: ContainerUser, image: string): Promise<void>;
 }
 
 /** The provision steps of one runtime; all state of a single provision lives in its ProvisionRun. */
@@ -103,10 +108,10 @@ export class ProvisionSteps {
   }
 
   /**
-   * Creates and starts a fresh container. On bind storage without a checkout the clone runs on
-   * this host meanwhile, in a scratch directory the workspace cannot reach (so nothing it does,
-   * such as planting symlinks, can redirect what the server writes or chowns), and is moved into
-   * place once owned by the workspace user.
+   * Creates and starts a fresh container and checks its shell. On bind storage without a checkout
+   * the clone runs on this host meanwhile, in a scratch directory the workspace cannot reach (so
+   * nothing it does, such as planting symlinks, can redirect what the server writes or chowns), and
+   * is moved into place once owned by the workspace user.
    */
   async startContainer(run: ProvisionRun): Promise<void> {
     const hostDir = run.hostDir;
@@ -117,7 +122,8 @@ export class ProvisionSteps {
       await cloneOnHost(run.host, path.join(scratch, 'work'), this.cloneOptions(run));
     };
     try {
-      const results = await Promise.allSettled([this.createAndStart(run), clone()]);
+      const started = this.createAndStart(run).then(() => this.rt.assertShell(run.containerId!, run.ws, run.user!, run.imageRef));
+      const results = await Promise.allSettled([started, clone()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
       throwIfAborted(run.opts.signal);
@@ -146,6 +152,7 @@ export class ProvisionSteps {
   async upload(run: ProvisionRun): Promise<void> {
     const { ws, opts } = run;
     const u = run.user!;
+    if (await this.onHost(run)) ownFreshRoots(run.hostDir!, u);
     // Ownership of the mount roots is set once (and again if it was lost); on a host that cannot tell, every time.
     const owned = !(await this.rootless()) && (await this.rt.storage.rootsOwnedBy(ws.id, this.rt.sharedStores(ws).map((s) => s.key), u.uid));
     const entries = ownershipEntries(ws, u, !owned);
@@ -200,6 +207,16 @@ export class ProvisionSteps {
     return info;
   }
 
+  /**
+   * Whether this provision may write its storage's roots and marker straight on this host, so a
+   * plain create needs no archive upload at all: bind storage it created itself (nothing of an
+   * earlier container is in it), on a server that can chown, where a directory can be pinned by
+   * its descriptor (see inBerthDir: the container is already running by then).
+   */
+  private async onHost(run: ProvisionRun): Promise<boolean> {
+    return run.hostDir !== undefined && run.fresh && PINNED_PATHS && !(await this.rootless());
+  }
+
   /** A server not running as root (or an engine remapping users) cannot chown on the host; ownership is then fixed inside the container. */
   private async rootless(): Promise<boolean> {
     if (this.rootlessCache !== undefined) return this.rootlessCache;
@@ -249,6 +266,10 @@ export class ProvisionSteps {
       return [];
     }
     const marker: TarEntry = { type: 'file', path: `${mp.slice(1)}/.berth/${CHECKOUT_MARKER}`, mode: 0o600, uid: u.uid, gid: u.gid, data: Buffer.from(`${new Date().toISOString()}\n`) };
+    if (run.hostDir && run.checkout === 'absent' && (await this.onHost(run))) {
+      writeMarkerOnHost(run.hostDir, u);
+      return [];
+    }
     if (run.hostDir) {
       // Fresh clones were chowned before the move; a checkout without the marker (a crash in between, or a server that cannot chown) is fixed inside the container.
       if (run.checkout === 'incomplete' || (await this.rootless())) await this.chownInContainer(run, `${mp}/work`);
@@ -279,6 +300,50 @@ export class ProvisionSteps {
     const res = await this.rt.engine.run(run.containerId!, { cmd: ['chown', '-R', `${u.uid}:${u.gid}`, dir], user: '0', onLine: (l) => run.opts.progress(l) });
     if (res.code !== 0) throw new ProvisionerError(`Giving the checkout to the workspace user failed (chown exit code ${res.code}).`, { retryable: false, code: 'clone_failed' });
   }
+}
+
+/**
+ * Runs `fn` with the path of `.berth/` in `hostDir` pinned by a descriptor (`/proc/self/fd/N`):
+ * the container already runs, and a root user in it may swap `.berth` for a symlink, which must not
+ * send a write or chmod of this root server elsewhere on the host. A final path component is never
+ * followed either (O_NOFOLLOW, O_EXCL, lchown, rename).
+ */
+function inBerthDir(hostDir: string, fn: (dir: string, fd: number) => void): void {
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(path.join(hostDir, '.berth'), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  try {
+    fn(`/proc/self/fd/${fd}`, fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The mount root and `.berth/` of a fresh bind storage, given to the workspace user as ownershipEntries would in the container. */
+function ownFreshRoots(hostDir: string, u: ContainerUser): void {
+  // The mount root itself cannot be replaced from inside the container: it is the mount.
+  fs.chmodSync(hostDir, 0o755);
+  fs.lchownSync(hostDir, u.uid, u.gid);
+  inBerthDir(hostDir, (_dir, fd) => {
+    fs.fchmodSync(fd, 0o700);
+    fs.fchownSync(fd, u.uid, u.gid);
+  });
+}
+
+/** The checkout's marker, written under a temporary name with its owner and then renamed: a crash leaves it whole or absent. */
+function writeMarkerOnHost(hostDir: string, u: ContainerUser): void {
+  inBerthDir(hostDir, (dir) => {
+    const tmp = path.join(dir, `${CHECKOUT_MARKER}.tmp`);
+    fs.rmSync(tmp, { force: true });
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    try {
+      fs.writeSync(fd, `${new Date().toISOString()}\n`);
+      fs.fchownSync(fd, u.uid, u.gid);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path.join(dir, CHECKOUT_MARKER));
+  });
 }
 
 /** A `work/` without `.git` is cloned into only when empty: files there are never overwritten. */

@@ -175,7 +175,6 @@ export class DockerRuntime {
       await steps.readVolumeCheckout(run);
       await steps.upload(run);
       await steps.installTrust(run);
-      await this.assertShell(run.containerId!, run.ws, run.user!, run.imageRef);
       await this.runCommands(run.containerId!, run.ws, run.user!, 'setup', opts);
       return await this.inspect(run.ws.id);
     } catch (err) {
@@ -313,7 +312,7 @@ export class DockerRuntime {
   }
 
   /** Setup commands and terminals need the workspace's shell: an image without it is said in one sentence, not as exit code 127. */
-  private async assertShell(id: string, ws: WorkspaceContext, u: ContainerUser, image: string): Promise<void> {
+  async assertShell(id: string, ws: WorkspaceContext, u: ContainerUser, image: string): Promise<void> {
     const shell = this.shell(ws, u);
     if (await this.engine.pathExists(id, shell)) return;
     const fix = ws.spec.shell
