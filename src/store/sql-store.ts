@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Insertable,
 import { ConflictError, InputError, errorMessage } from '../core/errors.ts';
 import { pruneEventBatch, pruneEventsWithoutWorkspace } from './event-prune.ts';
 import { migrations, type Dialect } from './migrations/index.ts';
+import { withStatementCache } from './sqlite-statements.ts';
 import type { AgentEnrollmentsTable, AgentsTable, Database, ProjectRole, ProjectsTable, ProvisionersTable, TokensTable, UsersTable, WorkspacesTable } from './schema.ts';
 import type { AgentPatch, EventRow, ProjectRow, QuarantineRow, QuotaRow, Store, TokenRow, UserRow, WorkspaceFilter, WorkspacePatch, WorkspaceRow } from './store.ts';
 
@@ -67,7 +68,7 @@ export class SqlStore implements Store {
       sqlite.pragma('synchronous = NORMAL');
       sqlite.pragma('busy_timeout = 5000');
       sqlite.pragma('foreign_keys = ON');
-      db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+      db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
       dialect = 'sqlite';
     } else {
       const pg = await import('pg');
