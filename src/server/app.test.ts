@@ -1,56 +1,23 @@
 /** HTTP tests without a socket: the app factory wired to an in-memory store. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { ProvisionerRegistry } from '../provisioners/registry.ts';
-import { shellPlugin } from '../provisioners/shell/plugin.ts';
-import { SqlStore } from '../store/sql-store.ts';
-import { buildApp } from './app.ts';
-import { AuthService } from './auth.ts';
-import { WorkspaceContexts } from './contexts.ts';
-import { EventLog } from './events.ts';
-import { createLogger } from './logger.ts';
-import { ProjectService } from './projects.ts';
-import { ProvisionerService } from './provisioners.ts';
-import { Reconciler } from './reconciler.ts';
-import { SecretBox } from './secrets.ts';
-import { TerminalService } from './terminals.ts';
-import { SpecCodec, WorkspaceService } from './workspaces.ts';
+import type { SqlStore } from '../store/sql-store.ts';
+import { startTestApp, type TestApp } from './test-app.ts';
 
+let t: TestApp;
 let app: FastifyInstance;
 let store: SqlStore;
 let token: string;
 let dir: string;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-app-'));
-  store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
-  const logger = createLogger('silent');
-  const box = SecretBox.open(dir);
-  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://test', listening: Promise.resolve(), logger });
-  registry.register(shellPlugin);
-  const provisioners = new ProvisionerService({ store, box, registry, logger });
-  await provisioners.restore({ probeBuiltins: false });
-  const events = new EventLog(store);
-  const codec = new SpecCodec(box);
-  const auth = new AuthService(store, 86_400_000);
-  const projects = new ProjectService(store);
-  const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => 'http://test' });
-  const reconciler = new Reconciler({ store, registry, events, contexts, logger, intervalMs: 60_000 });
-  const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler });
-  const terminals = new TerminalService({ logger, bufferBytes: 1024, idleMs: 1000 });
-  app = await buildApp({ logger, auth, projects, workspaces, registry, provisioners, contexts, events, terminals, bodyLimit: 1024 * 1024, version: 'test' });
-  await app.ready();
-  token = (await auth.bootstrap(dir, 'http://test'))!.token;
+  t = await startTestApp({ prefix: 'berth-app-' });
+  ({ app, store, token, dir } = t);
 });
-after(async () => {
-  await app.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => t.close());
 
 test('healthz is the only open route', async () => {
   assert.equal((await app.inject('/healthz')).statusCode, 200);

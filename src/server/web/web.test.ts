@@ -1,68 +1,35 @@
 /** The browser session (cookie, CSRF, Origin), the workspace list stream and the UI's static serving, over HTTP without a browser. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { normalizeSpec } from '../../core/spec.ts';
-import { ProvisionerRegistry } from '../../provisioners/registry.ts';
-import { shellPlugin } from '../../provisioners/shell/plugin.ts';
 import type { WatchMessage } from '../../sdk/web.ts';
-import { SqlStore } from '../../store/sql-store.ts';
+import type { SqlStore } from '../../store/sql-store.ts';
 import { newWorkspaceRow } from '../../store/store.ts';
-import { buildApp } from '../app.ts';
-import { AuthService } from '../auth.ts';
-import { WorkspaceContexts } from '../contexts.ts';
-import { EventLog } from '../events.ts';
-import { createLogger } from '../logger.ts';
-import { ProjectService } from '../projects.ts';
-import { ProvisionerService } from '../provisioners.ts';
-import { SecretBox, newId } from '../secrets.ts';
+import type { AuthService } from '../auth.ts';
+import type { EventLog } from '../events.ts';
+import { newId } from '../secrets.ts';
+import { startTestApp, type TestApp } from '../test-app.ts';
 import { SessionService } from './session.ts';
-import { TerminalService } from '../terminals.ts';
-import { SpecCodec, WorkspaceService } from '../workspaces.ts';
+import type { SpecCodec } from '../workspaces.ts';
 
+let t: TestApp;
 let app: FastifyInstance;
 let store: SqlStore;
 let events: EventLog;
 let auth: AuthService;
 let codec: SpecCodec;
 let adminToken: string;
-let dir: string;
 let webDir: string;
 
 before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-'));
-  webDir = path.join(dir, 'web');
-  fs.mkdirSync(path.join(webDir, 'assets'), { recursive: true });
-  fs.writeFileSync(path.join(webDir, 'index.html'), '<!doctype html><title>Berth UI</title>');
-  fs.writeFileSync(path.join(webDir, 'assets', 'app-1234.js'), 'console.log(1)');
-  store = await SqlStore.create({ kind: 'sqlite', file: ':memory:' });
-  const logger = createLogger('silent');
-  const box = SecretBox.open(dir);
-  const registry = new ProvisionerRegistry({ installation: 'test', dataDir: dir, serverUrl: () => 'http://test', listening: Promise.resolve(), logger });
-  registry.register(shellPlugin);
-  const provisioners = new ProvisionerService({ store, box, registry, logger });
-  await provisioners.restore({ probeBuiltins: false });
-  events = new EventLog(store);
-  codec = new SpecCodec(box);
-  auth = new AuthService(store, 86_400_000);
-  const projects = new ProjectService(store);
-  const contexts = new WorkspaceContexts({ store, codec, box, serverUrl: () => 'http://test' });
-  // No reconciler: the tests change workspaces themselves.
-  const workspaces = new WorkspaceService({ store, registry, projects, events, codec, reconciler: { kick: () => undefined } });
-  const terminals = new TerminalService({ logger, bufferBytes: 1024, idleMs: 1000 });
-  app = await buildApp({ logger, auth, projects, workspaces, registry, provisioners, contexts, events, terminals, bodyLimit: 1024 * 1024, version: 'test', web: { box, dir: webDir } });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  adminToken = (await auth.bootstrap(dir, 'http://test'))!.token;
+  t = await startTestApp({ prefix: 'berth-web-', listen: true, web: { 'index.html': '<!doctype html><title>Berth UI</title>', 'assets/app-1234.js': 'console.log(1)' } });
+  ({ app, store, events, auth, codec, webDir, token: adminToken } = t);
 });
-after(async () => {
-  await app.close();
-  await store.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+after(() => t.close());
 
 async function signIn(token = adminToken): Promise<{ cookie: string; csrf: string }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/session', payload: { token } });
