@@ -11,7 +11,8 @@
  *  - 200 concurrent sessions, each sending 1 KB to `cat` at 10 Hz for 60 s, through the agent vs as
  *    many `docker exec -i` sessions: round-trip latency, zero disconnects, and the memory of the
  *    control plane's side (this process) and of the agent printed. The baseline's tail is that of
- *    200 docker CLI processes on the same cores, so a ratio far below 1 there is flagged, not trusted.
+ *    200 docker CLI processes on the same cores, so a ratio far below 1 there is flagged, not trusted;
+ *  - time to first command through an enrolled agent and the SDK (agent-ttfc.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,6 +27,7 @@ import { tempDir } from '../test/harness.ts';
 import { MemoryAgentDirectory, agentProvisioner, agentRoot, agentTestEnv, startAgent, testPki, writeAgentKeys, type AgentTestEnv } from '../test/agent/fixtures.ts';
 import { buildProvisioner, bundleProject, op, testRepo, workspaceContext, workspaceId } from '../test/provisioners/fixtures.ts';
 import { QUICK, compareTimes, rotationOrder, runs, sampleRounds, timeMs } from './harness.ts';
+import { agentTtfc } from './agent-ttfc.ts';
 import { makeResult, type Result } from './lib.ts';
 
 const BIG_MB = QUICK ? 8 : 100;
@@ -290,5 +292,5 @@ export async function run(): Promise<Result[]> {
     fs.rmSync(root, { recursive: true, force: true });
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-  return results;
+  return [...results, ...(await agentTtfc(env))];
 }

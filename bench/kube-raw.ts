@@ -2,8 +2,9 @@
  * The Kubernetes benchmarks' baseline: what a person does with @kubernetes/client-node alone, with
  * none of Berth's code. A claim of the same class and size and a pod of the same image on it, held
  * to the same PodSecurity `restricted` the namespace enforces; waited Ready from a watch; the
- * repository `git clone`d into the claim through the Kubernetes exec API. Every object carries the
- * run's label, so the suite's clean-up removes whatever a failure left.
+ * repository `git clone`d into the claim through the Kubernetes exec API (and, for time to first
+ * command, `echo ok` run the same way). Every object carries the run's label, so the suite's
+ * clean-up removes whatever a failure left.
  */
 import { PassThrough } from 'node:stream';
 import { ApiException, CoreV1Api, Exec, KubeConfig, Watch, type V1Pod, type V1Status } from '@kubernetes/client-node';
@@ -110,12 +111,13 @@ export class RawPods {
     return { done, cancel: () => finish(new Error('cancelled')) };
   }
 
-  /** Runs `cmd` in pod `name` through the exec API; rejects with its stderr unless it exits 0. */
-  async exec(name: string, cmd: string[]): Promise<void> {
+  /** Runs `cmd` in pod `name` through the exec API and resolves with its stdout; rejects with its stderr unless it exits 0. */
+  async exec(name: string, cmd: string[]): Promise<string> {
     const out = new PassThrough();
     const err = new PassThrough();
+    let outText = '';
     let errText = '';
-    out.resume();
+    out.on('data', (d: Buffer) => (outText += d.toString()));
     err.on('data', (d: Buffer) => (errText += d.toString()));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${cmd.join(' ')} in pod ${name} did not finish within ${LIMIT_MS / 1000} s`)), LIMIT_MS);
@@ -132,6 +134,7 @@ export class RawPods {
           reject(e instanceof Error ? e : new Error(String(e)));
         });
     });
+    return outText;
   }
 
   /** Deletes pod `name` at once and resolves when it is gone. */

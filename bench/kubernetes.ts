@@ -5,7 +5,8 @@
  *    git HTTP server pods reach the same way they reach Berth (target ratio ≤ 1.2, and p99 within
  *    the 5 s pod-startup SLO, images warm);
  *  - stop→start (a new pod on the kept claim) vs deleting and recreating the raw pod (≤ 1.2);
- *  - parallel creates (20; 2 in quick mode) vs as many raw ones: 0 failures.
+ *  - parallel creates (20; 2 in quick mode) vs as many raw ones: 0 failures;
+ *  - time to first command, small and 5,000-commit repositories (kubernetes-ttfc.ts).
  * Pods reach this host only through the node's bridge (10.218.0.1). Everything created carries the
  * run's label and is removed at the end, on failure and on Ctrl-C too.
  */
@@ -19,6 +20,7 @@ import { startUpstream } from '../test/git/upstream-server.ts';
 import { K8sSuite, NS, env } from '../test/kubernetes/env.ts';
 import { QUICK, burst, burstRounds, compareTimes, runs, timeMs, warmups } from './harness.ts';
 import { RawPods } from './kube-raw.ts';
+import { addTtfcProjects, kubernetesTtfc } from './kubernetes-ttfc.ts';
 import { makeResult, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
@@ -33,9 +35,11 @@ const PVC_SIZE = '256Mi';
 const GONE_MS = 180_000;
 
 /** The set-up both sides share: Berth with a kubernetes provisioner, the raw client, a git server on the bridge. */
-interface Bench {
+export interface Bench {
   c: BerthClient;
   raw: RawPods;
+  /** The git server as raw pods reach it, credentials included: repositories are at `${upstream}/NAME.git`. */
+  upstream: string;
   /** The repository as raw pods clone it, credentials included. */
   cloneUrl: string;
   image: string;
@@ -175,7 +179,7 @@ async function parallelCreates(b: Bench): Promise<Result> {
   });
 }
 
-/** Runs the three Kubernetes benchmarks against one control plane and removes everything after. */
+/** Runs the Kubernetes benchmarks against one control plane and removes everything after. */
 export async function run(): Promise<Result[]> {
   const repo = generatedRepo(1000, 500);
   const root = tempDir('berth-bench-k8s-');
@@ -199,14 +203,17 @@ export async function run(): Promise<Result[]> {
     await suite.addProvisioner('k8s');
     // addProject removes the given directory at close: the scratch root, never the cached repository.
     await suite.addProject('bench', repo, root);
+    await addTtfcProjects(suite, root);
+    const upstreamUrl = `http://bench:${PASSWORD}@${BRIDGE}:${port}`;
     const b: Bench = {
       c: suite.server.client(),
       raw: new RawPods(env.KUBECONFIG, NS, { image: env.BERTH_TEST_IMAGE, storageClass: env.BERTH_TEST_K8S_STORAGE_CLASS, size: PVC_SIZE, labels: { [suite.selector.split('=')[0]!]: suite.run, 'berth-bench': 'raw' } }),
-      cloneUrl: `http://bench:${PASSWORD}@${BRIDGE}:${port}/bench.git`,
+      upstream: upstreamUrl,
+      cloneUrl: `${upstreamUrl}/bench.git`,
       image: env.BERTH_TEST_IMAGE,
       run: suite.run,
     };
-    return [await createToReady(b), await stopToStart(b), await parallelCreates(b)];
+    return [await createToReady(b), await stopToStart(b), await parallelCreates(b), ...(await kubernetesTtfc(b, suite))];
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -177,3 +177,12 @@ export async function reachPhase(c: BerthClient, id: string, phase: 'running' | 
   const w = await c.getWorkspace(id);
   throw new Error(`workspace ${w.name} did not become ${phase}; it is ${w.phase}${w.message ? `: ${w.message}` : ''}`);
 }
+
+/** Runs `echo ok` in the workspace through the SDK and resolves once its output has arrived and the exec ended. */
+export async function firstOutput(c: BerthClient, id: string): Promise<void> {
+  let out = '';
+  const seen = Promise.withResolvers<void>();
+  const conn = c.exec(id, { cmd: ['echo', 'ok'], tty: false }, { stdout: (d) => ((out += d.toString()), out.includes('ok') && seen.resolve()) });
+  await Promise.race([seen.promise, conn.done.then(() => (out.includes('ok') ? undefined : Promise.reject(new Error(`exec in ${id} gave no output`))))]);
+  await conn.done;
+}
