@@ -44,13 +44,31 @@ test("one owner's burst does not hold back another owner's single operation", as
   assert.deepEqual(log, ['a0', 'a1', 'b', 'a2', 'a3', 'a4']);
 });
 
+test("one owner's operations start in the order they were asked for, not the order they reached the line", async () => {
+  const q = new OpQueue(() => 1);
+  const log: string[] = [];
+  const first = gate(log, 'first');
+  const running = q.run('docker', 'u', first.fn);
+  // A create asked for at 10:03 reaches the line before one asked for at 10:01 and a delete asked for at 10:02.
+  const at = (m: number) => `2026-12-01T10:0${m}:00.000Z`;
+  const later = [
+    q.run('docker', 'u', async () => log.push('create 10:03'), { since: at(3) }),
+    q.run('docker', 'u', async () => log.push('create 10:01'), { since: at(1) }),
+    q.run('docker', 'u', async () => log.push('delete 10:02'), { since: at(2) }),
+    q.run('docker', 'u', async () => log.push('create 10:01, second'), { since: at(1) }),
+  ];
+  first.release();
+  await Promise.all([running, ...later]);
+  assert.deepEqual(log, ['first', 'create 10:01', 'create 10:01, second', 'delete 10:02', 'create 10:03']);
+});
+
 test('a waiting operation that is cancelled leaves the line without running', async () => {
   const q = new OpQueue(() => 1);
   const log: string[] = [];
   const first = gate(log, 'first');
   const running = q.run('shell', 'u', first.fn);
   const ac = new AbortController();
-  const waiting = q.run('shell', 'u', async () => log.push('never'), ac.signal);
+  const waiting = q.run('shell', 'u', async () => log.push('never'), { signal: ac.signal });
   ac.abort();
   await assert.rejects(waiting, AbortedError);
   assert.deepEqual(q.depth('shell'), { running: 1, waiting: 0 });

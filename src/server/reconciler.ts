@@ -164,6 +164,8 @@ export class Reconciler {
     if (action === 'provision' && row.phase === 'running') {
       await this.o.events.append(id, 'info', `The runtime is gone (${status.message ?? status.state}); recreating it on the same storage.`);
     }
+    // Its place in the provisioner's line: when the change was asked for (the create, or the last change of desired state).
+    const line = { signal, since: row.updated_at };
     row = await this.setPhase(row, phaseDuring(action), { message: null });
     const measured = this.o.metrics.reconcile(action);
     const progress = (line: string, kind: 'output' | 'progress' | 'info' = 'output') => {
@@ -178,7 +180,7 @@ export class Reconciler {
       });
       if (action === 'provision') {
         // A fork gets its source's files first and its own branch after (fork.ts); a pool claim is adopted (pool/adopt.ts).
-        const st = await this.queue.run(provisioner.name, row.owner_id, () => provisionOrAdopt(this.o, row, provisioner, ctx, { signal, progress }), signal);
+        const st = await this.queue.run(provisioner.name, row.owner_id, () => provisionOrAdopt(this.o, row, provisioner, ctx, { signal, progress }), line);
         await this.setPhase(row, phaseAfter(action), {
           attempts: 0,
           next_attempt_at: null,
@@ -186,10 +188,10 @@ export class Reconciler {
           status_json: JSON.stringify({ ports: st.ports ?? [], details: st.details ?? {} }),
         });
       } else if (action === 'stop') {
-        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.stop(ctx, { signal, progress }), signal);
+        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.stop(ctx, { signal, progress }), line);
         await this.setPhase(row, 'stopped', { attempts: 0, next_attempt_at: null, status_json: null });
       } else {
-        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.destroy(ctx, { signal, progress }), signal);
+        await this.queue.run(provisioner.name, row.owner_id, () => provisioner.destroy(ctx, { signal, progress }), line);
         await this.o.store.revokeWorkspaceTokens(id, new Date().toISOString());
         await this.o.store.deleteWorkspace(id);
         this.o.events.closed(id);
