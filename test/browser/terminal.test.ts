@@ -94,7 +94,13 @@ async function terminalJourney(ws: string, shot: string, outlivesRestart: boolea
   };
   const wide = await size('size1');
   await page.setViewportSize({ width: 900, height: 600 });
-  const narrow = await size('size2');
+  // The new size reaches the shell a moment after the window changes: ask again until it has (or time out).
+  let narrow = wide;
+  let asked = 1;
+  await eventually(async () => {
+    narrow = await size(`size${++asked}`);
+    return narrow.cols < wide.cols && narrow.rows < wide.rows;
+  }, 'the shell to learn the smaller size', 15_000, 250).catch(() => undefined);
   assert.ok(narrow.cols < wide.cols && narrow.rows < wide.rows, `the shell sees ${narrow.cols}x${narrow.rows} after ${wide.cols}x${wide.rows}`);
 
   // A second tab is another shell; the first keeps its own.
