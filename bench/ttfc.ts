@@ -7,9 +7,13 @@
  *    naive `docker run -d` + `docker exec`, a cold Berth create (no pool entry) and the raw tools'
  *    own warm pool (an exec in a container started beforehand: Berth's overhead) shown too;
  *  - docker, CLI: `berth ws create --wait` + `berth ws exec -- echo ok` vs `docker run -d` + `docker exec`;
- *  - shell, SDK: against `sh -c 'echo ok'` in a pre-cloned directory (what the host gives for free);
+ *  - shell, SDK and CLI: against `sh -c 'echo ok'` in a pre-cloned directory (what the host gives for free);
  *  - the cold path for a large repository (5,000 commits): CLI-inclusive `berth ws create --wait`
- *    vs `docker run -d` while `git clone --no-hardlinks` runs (goal: ratio ≤ 1.2).
+ *    vs `docker run -d` while `git clone --no-hardlinks` runs (goal: ratio ≤ 1.2);
+ *  - the first command on a cold workspace of the large repository: docker through the SDK against
+ *    engine API create+start while `git clone --no-hardlinks` runs, then an exec; shell through the
+ *    SDK and the CLI against `git clone --no-hardlinks` then `sh -c 'echo ok'`.
+ * Kubernetes and the agent have their ttfc in bench/kubernetes-ttfc.ts and bench/agent-ttfc.ts.
  * Before every Berth sample the pool is full again (untimed); each workspace is deleted after its
  * sample (untimed), so the machine carries the same load in every round.
  */
@@ -100,6 +104,21 @@ class Raw {
     await Promise.all([run, execFileAsync('git', ['clone', '-q', '--no-hardlinks', repo, path.join(d, 'work')])]);
   }
 
+  /** Engine API create+start while `git clone --no-hardlinks` of `repo` runs, then an exec of `echo ok`: the cold create and first command, raw. */
+  async apiCloneExec(repo: string): Promise<void> {
+    const d = path.join(this.scratch, `d${this.n++}`);
+    fs.mkdirSync(d);
+    const [c] = await Promise.all([this.apiStart(d), execFileAsync('git', ['clone', '-q', '--no-hardlinks', repo, path.join(d, 'work')])]);
+    await this.apiExec(c);
+  }
+
+  /** `git clone --no-hardlinks` of `repo`, then `sh -c 'echo ok'` in it: a cold shell workspace, raw. */
+  async cloneShellExec(repo: string): Promise<void> {
+    const d = path.join(this.scratch, `d${this.n++}`);
+    await execFileAsync('git', ['clone', '-q', '--no-hardlinks', repo, path.join(d, 'work')]);
+    await this.shellExec(d);
+  }
+
   /** `sh -c 'echo ok'` in `dir`: what a shell workspace amounts to, on this host. */
   async shellExec(dir: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
@@ -159,11 +178,12 @@ function sdkTtfc(ctx: Ctx, project: string, provisioner: string, spec: Record<st
   };
 }
 
-/** Through the CLI: `berth ws create --wait`, then `berth ws exec -- echo ok`; returns the id. */
-function cliTtfc(ctx: Ctx, project: string, image: string, cold = false): (name: string) => Promise<string> {
+/** Through the CLI: `berth ws create --wait`, then (unless `cold`: create→ready only) `berth ws exec -- echo ok`; returns the id. */
+function cliTtfc(ctx: Ctx, project: string, provisioner: 'docker' | 'shell', cold = false): (name: string) => Promise<string> {
   const env = { ...process.env, BERTH_URL: ctx.server.url, BERTH_TOKEN: ctx.server.adminToken, BERTH_CONFIG: path.join(ctx.server.dataDir, 'no-cli-config.json') };
+  const image = provisioner === 'docker' ? ['--image', ctx.image] : [];
   return async (name) => {
-    const { stdout } = await execFileAsync(process.execPath, [BERTH_BIN, 'ws', 'create', name, '--project', project, '--provisioner', 'docker', '--image', image, '--wait', '--json'], { env });
+    const { stdout } = await execFileAsync(process.execPath, [BERTH_BIN, 'ws', 'create', name, '--project', project, '--provisioner', provisioner, ...image, '--wait', '--json'], { env });
     const id = (JSON.parse(stdout) as { id: string }).id;
     if (!cold) {
       const r = await execFileAsync(process.execPath, [BERTH_BIN, 'ws', 'exec', name, '--', 'echo', 'ok'], { env });
@@ -219,7 +239,7 @@ async function dockerCli(ctx: Ctx): Promise<Result> {
     runs: runs(30),
     warmup: warmups(2),
     goal: { also: { text: 'reported (CLI start-up is in both sides twice)', met: true } },
-    berth: berthSample(ctx, 'docker', cliTtfc(ctx, 'small', ctx.image)),
+    berth: berthSample(ctx, 'docker', cliTtfc(ctx, 'small', 'docker')),
     baseline: { name: 'docker run -d; docker exec echo (pre-cloned)', sample: rawSample(ctx, (d) => ctx.raw.cliRunExec(d)) },
   });
   return r;
@@ -240,10 +260,10 @@ async function shellSdk(ctx: Ctx): Promise<Result> {
 async function largeCold(ctx: Ctx, large: string): Promise<Result> {
   const r = await compareTimes({
     name: 'docker create→ready, 5,000-commit repo, CLI, cold',
-    runs: runs(15),
+    runs: runs(30),
     warmup: warmups(2),
     goal: { maxRatio: 1.2 },
-    berth: berthSample(ctx, undefined, cliTtfc(ctx, 'large', ctx.image, true)),
+    berth: berthSample(ctx, undefined, cliTtfc(ctx, 'large', 'docker', true)),
     baseline: {
       name: 'docker run -d ‖ git clone --no-hardlinks',
       sample: async () => {
@@ -254,6 +274,52 @@ async function largeCold(ctx: Ctx, large: string): Promise<Result> {
     },
   });
   return r;
+}
+
+async function shellCli(ctx: Ctx): Promise<Result> {
+  return compareTimes({
+    name: 'ttfc shell small repo, CLI, warm pool',
+    runs: runs(30),
+    warmup: warmups(2),
+    goal: { also: { text: 'reported (the baseline is a bare process on this host, with no CLI start-up)', met: true } },
+    berth: berthSample(ctx, 'shell', cliTtfc(ctx, 'small', 'shell')),
+    baseline: { name: "sh -c 'echo ok' in a pre-cloned directory", sample: rawSample(ctx, (d) => ctx.raw.shellExec(d)) },
+  });
+}
+
+/** The first command on a cold workspace of the 5,000-commit repository, through the SDK (docker and shell) and the CLI (shell). */
+async function largeTtfc(ctx: Ctx, large: string): Promise<Result[]> {
+  const rawSampleOf = (work: () => Promise<void>) => async () => {
+    const ms = await timeMs(work);
+    await ctx.raw.remove();
+    return ms;
+  };
+  const docker = await compareTimes({
+    name: 'ttfc docker 5,000-commit repo, SDK, cold',
+    runs: runs(30),
+    warmup: warmups(2),
+    goal: { also: { text: 'reported', met: true } },
+    berth: berthSample(ctx, undefined, sdkTtfc(ctx, 'large', 'docker', { image: ctx.image })),
+    baseline: { name: 'engine API create+start ‖ git clone --no-hardlinks, then exec echo', sample: rawSampleOf(() => ctx.raw.apiCloneExec(large)) },
+  });
+  const shellRaw = { name: "git clone --no-hardlinks, then sh -c 'echo ok' in it", sample: rawSampleOf(() => ctx.raw.cloneShellExec(large)) };
+  const shellSdk = await compareTimes({
+    name: 'ttfc shell 5,000-commit repo, SDK, cold',
+    runs: runs(30),
+    warmup: warmups(2),
+    goal: { also: { text: 'reported', met: true } },
+    berth: berthSample(ctx, undefined, sdkTtfc(ctx, 'large', 'shell', {})),
+    baseline: shellRaw,
+  });
+  const shellCliLarge = await compareTimes({
+    name: 'ttfc shell 5,000-commit repo, CLI, cold',
+    runs: runs(30),
+    warmup: warmups(2),
+    goal: { also: { text: 'reported (CLI start-up twice on the Berth side only)', met: true } },
+    berth: berthSample(ctx, undefined, cliTtfc(ctx, 'large', 'shell')),
+    baseline: shellRaw,
+  });
+  return [docker, shellSdk, shellCliLarge];
 }
 
 /** Runs the ttfc comparisons against one server with a docker and a shell pool. */
@@ -270,7 +336,7 @@ export async function run(): Promise<Result[]> {
     await c.createProject({ name: 'cold', repo: small });
     await c.createProject({ name: 'large', repo: large });
     const ctx: Ctx = { server, c, raw, image, small };
-    return [await dockerSdk(ctx), await dockerCli(ctx), await shellSdk(ctx), await largeCold(ctx, large)];
+    return [await dockerSdk(ctx), await dockerCli(ctx), await shellSdk(ctx), await shellCli(ctx), await largeCold(ctx, large), ...(await largeTtfc(ctx, large))];
   } finally {
     await server.stop();
     cleanupEngines(installation);
