@@ -45,9 +45,10 @@ export class EventRetention {
         if (this.stopped) return total;
         const n = await this.o.store.pruneEvents(w.id, { keep: this.o.policy.count, olderThan, limit: this.o.batch }, this.o.now().toISOString());
         total += n;
-        if (n < this.o.batch) break;
-        // Other requests and appends go first between batches.
+        // Other requests and appends go first between batches and between workspaces: SQLite answers
+        // synchronously, so a pass over a hundred workspaces would otherwise hold the event loop whole.
         await new Promise((r) => setImmediate(r));
+        if (n < this.o.batch) break;
       }
     }
     // Events of deleted workspaces: a line of output can land just after its workspace's row went.
