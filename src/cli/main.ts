@@ -349,12 +349,12 @@ program
 
 const ws = program.command('ws').description('Manage workspaces.');
 
-/** Follows events until the workspace reaches `target` (or fails); throws CliError on failure. */
-async function waitFor(c: BerthClient, ref: string, target: Workspace['phase'], after: number): Promise<void> {
+/** Follows events until the workspace reaches `target` (or fails); throws CliError on failure. `known`: the workspace as just returned, saving a request. */
+async function waitFor(c: BerthClient, ref: string, target: Workspace['phase'], after: number, known?: Workspace): Promise<void> {
   const printer = new ProgressPrinter();
   let failed: string | undefined;
   let reached = false;
-  const current = await c.getWorkspace(ref).catch((err: unknown) => {
+  const current = known ?? await c.getWorkspace(ref).catch((err: unknown) => {
     if (err instanceof ApiError && err.status === 404 && target === 'deleted') return undefined;
     throw err;
   });
@@ -422,7 +422,7 @@ ws.command('create <name>')
       ...(Object.keys(spec).length ? { spec } : {}),
     });
     if (!opts.json) process.stderr.write(`Workspace ${w.name} created (${w.id}).\n`);
-    if (opts.wait) await waitFor(c, w.id, 'running', 0);
+    if (opts.wait) await waitFor(c, w.id, 'running', 0, w);
     if (opts.json) json(opts.wait ? await c.getWorkspace(w.id) : w);
   });
 

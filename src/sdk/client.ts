@@ -6,6 +6,7 @@ import type { GcReport, Orphan } from './admin.ts';
 import type { EventPage } from './events.ts';
 import { CHANNEL_STDERR, CHANNEL_STDIN, CHANNEL_STDOUT, EXEC_PROTOCOL, type ExecStart } from './protocol.ts';
 import { TasksApi } from './tasks-api.ts';
+import { streamLines, type StreamEnd } from './ndjson.ts';
 import type {
   CreateProject,
   CreateProvisioner,
@@ -78,7 +79,7 @@ export class BerthClient {
 
   /** Task fan-out: runTask, getTask, listTasks, taskLogs, deleteTask, followTask (src/sdk/tasks.ts). */
   get tasks(): TasksApi {
-    return new TasksApi(this, this.token);
+    return new TasksApi(this);
   }
 
   /** Sends a request and parses the JSON answer; throws ApiError on non-2xx. */
@@ -258,44 +259,31 @@ export class BerthClient {
    * fires. Resolves with the last event seen.
    */
   async followEvents(ref: string, onEvent: (e: WorkspaceEvent) => boolean | void, opts: { after?: number; signal?: AbortSignal } = {}): Promise<WorkspaceEvent | undefined> {
-    const controller = new AbortController();
-    opts.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    let res: Response;
+    let last: WorkspaceEvent | undefined;
+    const url = new URL(`${this.url}/api/v1/workspaces/${encodeURIComponent(ref)}/events?follow=true&after=${opts.after ?? 0}`);
+    const onLine = (e: unknown) => onEvent((last = e as WorkspaceEvent));
+    await this.follow(url, onLine, opts.signal);
+    return last;
+  }
+
+  /** Follows an NDJSON stream of the server (see ndjson.ts); a non-2xx answer becomes ApiError. */
+  async follow(url: URL, onLine: (value: unknown) => boolean | void, signal?: AbortSignal): Promise<void> {
+    let end: StreamEnd;
     try {
-      res = await fetch(`${this.url}/api/v1/workspaces/${encodeURIComponent(ref)}/events?follow=true&after=${opts.after ?? 0}`, {
-        headers: this.token ? { authorization: `Bearer ${this.token}` } : {},
-        signal: controller.signal,
-      });
+      end = await streamLines(url, this.token ? { authorization: `Bearer ${this.token}` } : {}, onLine, signal);
     } catch (err) {
-      if (controller.signal.aborted) return undefined;
+      if (err instanceof SyntaxError) throw err;
       throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
     }
-    if (!res.ok || !res.body) {
-      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
-    }
-    let last: WorkspaceEvent | undefined;
-    let buf = '';
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n')) !== -1) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (!line) continue;
-          last = JSON.parse(line) as WorkspaceEvent;
-          if (onEvent(last) === true) {
-            controller.abort();
-            return last;
-          }
-        }
+    if (end.errorBody !== undefined) {
+      let e: ErrorBody['error'] | undefined;
+      try {
+        e = (JSON.parse(end.errorBody) as ErrorBody | undefined)?.error;
+      } catch {
+        e = undefined;
       }
-    } catch (err) {
-      if (!controller.signal.aborted) throw err;
+      throw new ApiError(end.status, e?.code ?? 'error', e?.message ?? `HTTP ${end.status}`);
     }
-    return last;
   }
 
   /** Quarantined orphans (admin). */

@@ -3,17 +3,12 @@
  * CLI command) imports this file, and only types from there, so a command does not pay for loading
  * TypeBox and building the schemas.
  */
-import { errorMessage } from '../core/errors.ts';
-import { ApiError, type BerthClient } from './client.ts';
+import type { BerthClient } from './client.ts';
 import type { RunTask, Task, TaskEvent, TaskLog } from './tasks.ts';
-import type { ErrorBody } from './wire.ts';
 
 /** The task methods of a client; stable names for the CLI, tests and the MCP server. */
 export class TasksApi {
-  constructor(
-    private readonly c: BerthClient,
-    private readonly token: string | undefined,
-  ) {}
+  constructor(private readonly c: BerthClient) {}
 
   /** Starts a task; the server creates the workspaces and runs the command in the background. */
   runTask(input: RunTask): Promise<Task> {
@@ -38,35 +33,6 @@ export class TasksApi {
 
   /** Streams the task's events until it ends (the last event is the finished task), `onEvent` returns true, or `signal` fires. */
   async followTask(id: string, onEvent: (e: TaskEvent) => boolean | void, signal?: AbortSignal): Promise<void> {
-    const controller = new AbortController();
-    signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    let res: Response;
-    try {
-      res = await fetch(`${this.c.url}/api/v1/tasks/${encodeURIComponent(id)}/events?follow=true`, { headers: this.token ? { authorization: `Bearer ${this.token}` } : {}, signal: controller.signal });
-    } catch (err) {
-      if (controller.signal.aborted) return;
-      throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.c.url}: ${errorMessage(err)}`);
-    }
-    if (!res.ok || !res.body) {
-      const e = ((await res.json().catch(() => undefined)) as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
-    }
-    let buf = '';
-    const decoder = new TextDecoder();
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line && onEvent(JSON.parse(line) as TaskEvent) === true) {
-            controller.abort();
-            return;
-          }
-        }
-      }
-    } catch (err) {
-      if (!controller.signal.aborted) throw err;
-    }
+    await this.c.follow(new URL(`${this.c.url}/api/v1/tasks/${encodeURIComponent(id)}/events?follow=true`), (e) => onEvent(e as TaskEvent), signal);
   }
 }
