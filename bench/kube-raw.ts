@@ -6,6 +6,7 @@
  * command, `echo ok` run the same way). Every object carries the run's label, so the suite's
  * clean-up removes whatever a failure left.
  */
+import { execFileSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { ApiException, CoreV1Api, Exec, KubeConfig, Watch, type V1Pod, type V1Status } from '@kubernetes/client-node';
 
@@ -13,6 +14,15 @@ import { ApiException, CoreV1Api, Exec, KubeConfig, Watch, type V1Pod, type V1St
 const LIMIT_MS = 180_000;
 /** PID 1 of the raw pod: sleeps until told to stop. */
 const SLEEP = "trap 'exit 0' TERM INT; while :; do sleep 86400 & wait $!; done";
+
+/**
+ * Copies `repo` bare to `dest` as a git host keeps it for the raw pods to clone: one pack with a
+ * reachability bitmap, as Berth keeps its mirror, so neither side's server builds packs the slow way.
+ */
+export function servedBare(repo: string, dest: string): void {
+  execFileSync('git', ['clone', '-q', '--bare', '--no-local', repo, dest]);
+  execFileSync('git', ['repack', '-a', '-d', '-b', '-q'], { cwd: dest });
+}
 
 function notFound(err: unknown): boolean {
   return err instanceof ApiException && err.code === 404;

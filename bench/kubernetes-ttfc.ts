@@ -10,12 +10,13 @@
  * The issue sets no goal for kubernetes: the figures are reported. Every sample's workspace or raw
  * pod and claim is removed after it, untimed.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BERTH_BIN, makeRepo, waitGone } from '../test/harness.ts';
 import type { K8sSuite } from '../test/kubernetes/env.ts';
 import { compareTimes, runs, timeMs, warmups } from './harness.ts';
+import { servedBare } from './kube-raw.ts';
 import type { Bench } from './kubernetes.ts';
 import { firstOutput, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
@@ -89,7 +90,7 @@ function rawSample(b: Bench, repo: string): { name: string; sample: () => Promis
 export async function addTtfcProjects(suite: K8sSuite, root: string): Promise<void> {
   const small = makeRepo({ 'README.md': '# ttfc\n' });
   for (const [name, repo] of [['small', small], ['large', generatedRepo(1000, 5000)]] as const) {
-    execFileSync('git', ['clone', '-q', '--bare', repo, path.join(root, `${name}.git`)]);
+    servedBare(repo, path.join(root, `${name}.git`));
     // The small repository is this run's own: close() removes it; the large one is a cache kept between runs.
     await suite.addProject(name, repo, name === 'small' ? small : root);
   }

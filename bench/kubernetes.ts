@@ -2,15 +2,15 @@
  * Kubernetes provisioner benchmarks on the testenv cluster, each against the same work done with
  * @kubernetes/client-node alone (kube-raw.ts), in the same run:
  *  - create→ready vs a claim and pod applied directly, waited Ready and `git clone`d into from a
- *    git HTTP server pods reach the same way they reach Berth (target ratio ≤ 1.2, and p99 within
- *    the 5 s pod-startup SLO, images warm);
+ *    git HTTP server pods reach the same way they reach Berth, its repositories packed with a
+ *    bitmap as Berth's mirror is (target ratio ≤ 1.2, and p99 within the 5 s pod-startup SLO,
+ *    images warm);
  *  - stop→start (a new pod on the kept claim) vs deleting and recreating the raw pod (≤ 1.2);
  *  - parallel creates (20; 2 in quick mode) vs as many raw ones: 0 failures;
  *  - time to first command, small and 5,000-commit repositories (kubernetes-ttfc.ts).
  * Pods reach this host only through the node's bridge (10.218.0.1). Everything created carries the
  * run's label and is removed at the end, on failure and on Ctrl-C too.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Forwarders } from '../src/provisioners/docker/forwarder.ts';
@@ -19,7 +19,7 @@ import { tempDir, waitGone } from '../test/harness.ts';
 import { startUpstream } from '../test/git/upstream-server.ts';
 import { K8sSuite, NS, env } from '../test/kubernetes/env.ts';
 import { QUICK, burst, burstRounds, compareTimes, runs, timeMs, warmups } from './harness.ts';
-import { RawPods } from './kube-raw.ts';
+import { RawPods, servedBare } from './kube-raw.ts';
 import { addTtfcProjects, kubernetesTtfc } from './kubernetes-ttfc.ts';
 import { makeResult, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
@@ -183,7 +183,7 @@ async function parallelCreates(b: Bench): Promise<Result> {
 export async function run(): Promise<Result[]> {
   const repo = generatedRepo(1000, 500);
   const root = tempDir('berth-bench-k8s-');
-  execFileSync('git', ['clone', '-q', '--bare', repo, path.join(root, 'bench.git')]);
+  servedBare(repo, path.join(root, 'bench.git'));
   const upstream = await startUpstream(root, 'bench', PASSWORD);
   const proxy = new Forwarders();
   let suite: K8sSuite | undefined;
