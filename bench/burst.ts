@@ -17,6 +17,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -229,7 +230,10 @@ async function burstOn(server: TestServer, installation: string, provisioner: st
     },
   };
   const rawSide: BurstSide = { name: 'raw', burst: () => boundedBurst(N, RAW_CONCURRENCY, () => raw.create()), cleanup: () => raw.remove() };
-  const [rawMade, berthMade] = await burstRounds([rawSide, berthSide], ROUNDS);
+  // The machine's 1-minute load average after each burst: on a shared machine, what a reader needs to weigh the figures.
+  const load: { raw: number[]; berth: number[] } = { raw: [], berth: [] };
+  const loaded = (side: BurstSide, into: number[]): BurstSide => ({ ...side, burst: (round) => side.burst(round).finally(() => into.push(os.loadavg()[0]!)) });
+  const [rawMade, berthMade] = await burstRounds([loaded(rawSide, load.raw), loaded(berthSide, load.berth)], ROUNDS);
   if (rawMade!.failures.length) throw new Error(`the raw baseline failed: ${rawMade!.failures[0]}`);
   for (const f of [...berthMade!.failures, ...deletes.failures].slice(0, 5)) process.stderr.write(`${provisioner} burst failure: ${f}\n`);
 
@@ -240,7 +244,7 @@ async function burstOn(server: TestServer, installation: string, provisioner: st
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   process.stdout.write(
     `  ${provisioner} burst of ${N}: berth p99 ${s(p99)} = ${(p99 / p50).toFixed(1)}x single p50; raw tools ${RAW_CONCURRENCY} at a time p99 ${s(rawP99)} = ${(rawP99 / p50).toFixed(1)}x single p50; berth/raw p99 ${(p99 / rawP99).toFixed(2)}\n` +
-      `  server peak RSS ${made.rssMiB.toFixed(0)} MiB, event-loop delay max ${made.lagMs.toFixed(0)} ms (p99 ${made.lagP99Ms.toFixed(0)} ms); deletes: RSS ${gone.rssMiB.toFixed(0)} MiB, delay max ${gone.lagMs.toFixed(0)} ms\n`,
+      `  load average after the raw burst ${load.raw.map((l) => l.toFixed(1)).join(', ')}, after Berth's ${load.berth.map((l) => l.toFixed(1)).join(', ')}; server peak RSS ${made.rssMiB.toFixed(0)} MiB, event-loop delay max ${made.lagMs.toFixed(0)} ms (p99 ${made.lagP99Ms.toFixed(0)} ms); deletes: RSS ${gone.rssMiB.toFixed(0)} MiB, delay max ${gone.lagMs.toFixed(0)} ms\n`,
   );
   const rawName = provisioner === 'docker' ? 'engine API create+start ‖ git clone, then exec' : 'git clone, then sh -c echo ok';
   return [
@@ -252,7 +256,7 @@ async function burstOn(server: TestServer, installation: string, provisioner: st
       others: [{ name: `raw burst: ${rawName}, ${RAW_CONCURRENCY} at a time`, samples: rawMade!.latencies }],
       goal: { text: `0 failures (${berthMade!.failures.length}) and burst p99 <= 3x single p50 (${(p99 / p50).toFixed(2)}x)`, met: berthMade!.failures.length === 0 && p99 <= 3 * p50 },
       order,
-      extra: { rounds: ROUNDS, rawConcurrency: RAW_CONCURRENCY, server: serverFacts(made), p99OverSingleP50: p99 / p50, rawP99OverSingleP50: rawP99 / p50, p99OverRawP99: p99 / rawP99 },
+      extra: { rounds: ROUNDS, rawConcurrency: RAW_CONCURRENCY, loadAfter: load, server: serverFacts(made), p99OverSingleP50: p99 / p50, rawP99OverSingleP50: rawP99 / p50, p99OverRawP99: p99 / rawP99 },
     }),
     burstResult({
       name: `${provisioner} ${N} parallel deletes, each delete→gone`,
