@@ -101,14 +101,29 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
   }
 }
 
-/** Changes the owner of a tree (not following symlinks); used when the server runs as root. */
+/**
+ * Changes the owner of a tree (not following symlinks); used when the server runs as root. One
+ * `chown -R -h` process does a checkout of thousands of files in a fraction of the time a walk from
+ * here takes; the walk is kept for a host without chown.
+ */
 export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  const code = await new Promise<number | 'missing'>((resolve) => {
+    const child = spawn('chown', ['-R', '-h', `${uid}:${gid}`, dir], { stdio: 'ignore' });
+    child.once('error', () => resolve('missing'));
+    child.once('close', (c) => resolve(c ?? 1));
+  });
+  if (code === 0) return;
+  if (code !== 'missing') throw new ProvisionerError(`Giving the new checkout to the workspace user failed (chown exit code ${code}).`, { code: 'clone_failed' });
+  await walkChown(dir, uid, gid);
+}
+
+async function walkChown(dir: string, uid: number, gid: number): Promise<void> {
   await fs.promises.lchown(dir, uid, gid);
   const entries = await fs.promises.readdir(dir, { withFileTypes: true });
   await Promise.all(
     entries.map(async (e) => {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) await chownTree(p, uid, gid);
+      if (e.isDirectory()) await walkChown(p, uid, gid);
       else await fs.promises.lchown(p, uid, gid);
     }),
   );
