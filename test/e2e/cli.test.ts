@@ -105,8 +105,13 @@ test('berth ws shell: an interactive terminal that detaches with Ctrl-] d and re
   first.term.write('export PS1="ready> "; X=kept; echo "cols=$(tput cols)"\r');
   await eventually(() => first.screen().includes('cols=100'), 'the shell to see the terminal size', 15_000);
   first.term.resize(120, 30);
-  first.term.write('echo "now=$(tput cols)"\r');
-  await eventually(() => first.screen().includes('now=120'), 'the resize to reach the shell', 15_000);
+  // The new size travels apart from the typed input (SIGWINCH in the CLI, then a message to the
+  // server): ask the shell again until it has arrived, rather than once right after the resize.
+  await eventually(() => {
+    if (first.screen().includes('now=120')) return true;
+    first.term.write('echo "now=$(tput cols)"\r');
+    return false;
+  }, 'the resize to reach the shell', 15_000, 500);
   first.term.write('\x1dd');
   assert.equal(await first.exited, 0);
   const session = /--session (term_[a-f0-9]+)/.exec(first.screen().replace(/\r?\n/g, ''))?.[1];
