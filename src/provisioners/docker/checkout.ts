@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, ProvisionerError } from '../../core/errors.ts';
 import { progressFilter } from '../../core/lines.ts';
-import { checkoutConfigPairs, rewriteGitEnv } from '../git-setup.ts';
+import { checkoutConfigPairs, gitConfigEnv, gitConfigPairs, rewriteGitEnv } from '../git-setup.ts';
 import type { ProgressSink, WorkspaceContext } from '../provisioner.ts';
 import { removeTree } from '../remove-tree.ts';
 
@@ -59,10 +59,11 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   let source = project.cloneUrl;
   let bundleFile: string | undefined;
+  let mirror: string | undefined;
   try {
     if (project.localMirror) {
       // The mirror is on this host's disk: the fastest source (copied, never hard-linked).
-      source = await project.localMirror(o.signal);
+      source = mirror = await project.localMirror(o.signal);
     } else if (project.bundle) {
       bundleFile = `${dest}.bundle`;
       o.progress(`Fetching a bundle of ${project.name}`, 'info');
@@ -81,15 +82,19 @@ export async function cloneOnHost(ws: WorkspaceContext, dest: string, o: CloneOp
     // instead of a `git config` each); a fresh repository has nothing to clear first.
     const config = checkoutConfigPairs(gitEnv).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
     o.progress(`Cloning ${project.name}${ws.ref ? ` (${ws.ref})` : ''} into work/`, 'info');
+    // From the mirror, the clone names the workspace's origin and a url.<mirror>.insteadOf for this
+    // one process sends git to the mirror: origin is right from the start, with no `set-url` after.
+    const viaMirror = mirror !== undefined && !!origin && origin !== mirror;
+    const cloneEnv = viaMirror ? { ...env, ...gitConfigEnv([...gitConfigPairs(project.gitEnv), [`url.${mirror}.insteadOf`, origin]]) } : env;
     // --no-hardlinks: the checkout is chowned to the workspace user, which must never reach a local upstream's objects.
-    const code = await git(['clone', '--progress', '--no-hardlinks', ...config, ...branch, '--', source, dest], { env, progress: o.progress, signal: o.signal });
+    const code = await git(['clone', '--progress', '--no-hardlinks', ...config, ...branch, '--', viaMirror ? origin : source, dest], { env: cloneEnv, progress: o.progress, signal: o.signal });
     if (code !== 0) {
       throw new ProvisionerError(`git clone of project "${project.name}"${ws.ref ? ` at ${ws.ref}` : ''} failed with exit code ${code}; see the workspace log for git's message.`, {
         code: 'clone_failed',
         retryable: true,
       });
     }
-    if (origin && origin !== source) {
+    if (origin && origin !== source && !viaMirror) {
       const c = await git(['remote', 'set-url', 'origin', origin], { cwd: dest, env });
       if (c !== 0) throw new ProvisionerError(`git remote set-url failed in the new checkout (exit code ${c}).`, { code: 'clone_failed' });
     }
