@@ -245,16 +245,27 @@ async function dockerCli(ctx: Ctx): Promise<Result> {
   return r;
 }
 
-async function shellSdk(ctx: Ctx): Promise<Result> {
+/** Shell with a warm pool through the SDK (a cold create shown alongside) or the CLI, against a bare process in a pre-cloned directory. */
+async function shellSmall(ctx: Ctx, via: 'SDK' | 'CLI'): Promise<Result> {
+  const sdk = via === 'SDK';
   return compareTimes({
-    name: 'ttfc shell small repo, SDK, warm pool',
+    name: `ttfc shell small repo, ${via}, warm pool`,
     runs: runs(30),
-    warmup: warmups(3),
-    goal: { also: { text: 'reported (the baseline is a bare process on this host)', met: true } },
-    berth: berthSample(ctx, 'shell', sdkTtfc(ctx, 'small', 'shell', {})),
+    warmup: warmups(sdk ? 3 : 2),
+    goal: { also: { text: `reported (the baseline is a bare process on this host${sdk ? '' : ', with no CLI start-up'})`, met: true } },
+    berth: berthSample(ctx, 'shell', sdk ? sdkTtfc(ctx, 'small', 'shell', {}) : cliTtfc(ctx, 'small', 'shell')),
     baseline: { name: "sh -c 'echo ok' in a pre-cloned directory", sample: rawSample(ctx, (d) => ctx.raw.shellExec(d)) },
-    others: [{ name: 'berth cold create (no pool entry), SDK', sample: berthSample(ctx, undefined, sdkTtfc(ctx, 'cold', 'shell', {})) }],
+    ...(sdk ? { others: [{ name: 'berth cold create (no pool entry), SDK', sample: berthSample(ctx, undefined, sdkTtfc(ctx, 'cold', 'shell', {})) }] } : {}),
   });
+}
+
+/** A raw sample with nothing prepared: times `work`, then removes its containers and directories (untimed). */
+function rawTimed(ctx: Ctx, work: () => Promise<void>): () => Promise<number> {
+  return async () => {
+    const ms = await timeMs(work);
+    await ctx.raw.remove();
+    return ms;
+  };
 }
 
 async function largeCold(ctx: Ctx, large: string): Promise<Result> {
@@ -264,45 +275,22 @@ async function largeCold(ctx: Ctx, large: string): Promise<Result> {
     warmup: warmups(2),
     goal: { maxRatio: 1.2 },
     berth: berthSample(ctx, undefined, cliTtfc(ctx, 'large', 'docker', true)),
-    baseline: {
-      name: 'docker run -d ‖ git clone --no-hardlinks',
-      sample: async () => {
-        const ms = await timeMs(() => ctx.raw.cliRunClone(large));
-        await ctx.raw.remove();
-        return ms;
-      },
-    },
+    baseline: { name: 'docker run -d ‖ git clone --no-hardlinks', sample: rawTimed(ctx, () => ctx.raw.cliRunClone(large)) },
   });
   return r;
 }
 
-async function shellCli(ctx: Ctx): Promise<Result> {
-  return compareTimes({
-    name: 'ttfc shell small repo, CLI, warm pool',
-    runs: runs(30),
-    warmup: warmups(2),
-    goal: { also: { text: 'reported (the baseline is a bare process on this host, with no CLI start-up)', met: true } },
-    berth: berthSample(ctx, 'shell', cliTtfc(ctx, 'small', 'shell')),
-    baseline: { name: "sh -c 'echo ok' in a pre-cloned directory", sample: rawSample(ctx, (d) => ctx.raw.shellExec(d)) },
-  });
-}
-
 /** The first command on a cold workspace of the 5,000-commit repository, through the SDK (docker and shell) and the CLI (shell). */
 async function largeTtfc(ctx: Ctx, large: string): Promise<Result[]> {
-  const rawSampleOf = (work: () => Promise<void>) => async () => {
-    const ms = await timeMs(work);
-    await ctx.raw.remove();
-    return ms;
-  };
   const docker = await compareTimes({
     name: 'ttfc docker 5,000-commit repo, SDK, cold',
     runs: runs(30),
     warmup: warmups(2),
     goal: { also: { text: 'reported', met: true } },
     berth: berthSample(ctx, undefined, sdkTtfc(ctx, 'large', 'docker', { image: ctx.image })),
-    baseline: { name: 'engine API create+start ‖ git clone --no-hardlinks, then exec echo', sample: rawSampleOf(() => ctx.raw.apiCloneExec(large)) },
+    baseline: { name: 'engine API create+start ‖ git clone --no-hardlinks, then exec echo', sample: rawTimed(ctx, () => ctx.raw.apiCloneExec(large)) },
   });
-  const shellRaw = { name: "git clone --no-hardlinks, then sh -c 'echo ok' in it", sample: rawSampleOf(() => ctx.raw.cloneShellExec(large)) };
+  const shellRaw = { name: "git clone --no-hardlinks, then sh -c 'echo ok' in it", sample: rawTimed(ctx, () => ctx.raw.cloneShellExec(large)) };
   const shellSdk = await compareTimes({
     name: 'ttfc shell 5,000-commit repo, SDK, cold',
     runs: runs(30),
@@ -336,7 +324,7 @@ export async function run(): Promise<Result[]> {
     await c.createProject({ name: 'cold', repo: small });
     await c.createProject({ name: 'large', repo: large });
     const ctx: Ctx = { server, c, raw, image, small };
-    return [await dockerSdk(ctx), await dockerCli(ctx), await shellSdk(ctx), await shellCli(ctx), await largeCold(ctx, large), ...(await largeTtfc(ctx, large))];
+    return [await dockerSdk(ctx), await dockerCli(ctx), await shellSmall(ctx, 'SDK'), await shellSmall(ctx, 'CLI'), await largeCold(ctx, large), ...(await largeTtfc(ctx, large))];
   } finally {
     await server.stop();
     cleanupEngines(installation);
