@@ -27,7 +27,7 @@ import { BERTH_BIN, TestServer, eventually, makeRepo, tempDir, waitGone } from '
 import { cleanupEngines, installationOf, testEnv } from '../test/docker/env.ts';
 import { execEchoOk } from './engine-exec.ts';
 import { compareTimes, runs, timeMs, warmups } from './harness.ts';
-import { reachPhase, type Result } from './lib.ts';
+import { firstOutput, reachPhase, type Result } from './lib.ts';
 import { generatedRepo } from './repo.ts';
 
 const execFileAsync = promisify(execFile);
@@ -38,15 +38,6 @@ const LABEL = 'berth-bench.run';
 const RUN = `ttfc-${process.pid}`;
 
 const label = (i: number) => (i < 0 ? `w${-i}` : String(i));
-
-/** Runs `echo ok` in the workspace through the SDK and resolves when its output arrives. */
-async function firstOutput(c: BerthClient, id: string): Promise<void> {
-  let out = '';
-  const seen = Promise.withResolvers<void>();
-  const conn = c.exec(id, { cmd: ['echo', 'ok'], tty: false }, { stdout: (d) => ((out += d.toString()), out.includes('ok') && seen.resolve()) });
-  await Promise.race([seen.promise, conn.done.then(() => (out.includes('ok') ? undefined : Promise.reject(new Error(`exec in ${id} gave no output`))))]);
-  await conn.done;
-}
 
 /** Runtimes ready in the pool of `provisioner` for project `small`, from /metrics. */
 async function poolReady(server: TestServer, provisioner: string): Promise<number> {
