@@ -30,10 +30,14 @@ function testenvKeys(): Record<string, string> {
   }
 }
 
-/** The commit (marked `+changes` when tracked files differ from it), tool versions and machine the figures are taken on. */
+/**
+ * The commit (marked `+changes` when tracked files other than the recorded results differ from it:
+ * an earlier suite of the same run appending its lines is not a change), tool versions and machine
+ * the figures are taken on.
+ */
 export function runFacts(): Record<string, unknown> {
   const head = tool('git', ['rev-parse', 'HEAD']);
-  const dirty = head !== 'unavailable' && tool('git', ['status', '--porcelain', '--untracked-files=no']) !== '';
+  const dirty = head !== 'unavailable' && tool('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)bench/results']) !== '';
   const env = testenvKeys();
   return {
     commit: head + (dirty ? '+changes' : ''),
