@@ -5,7 +5,9 @@ berth_stamp=node_modules/.berth-install-stamp
 berth_want="$(sha256sum package-lock.json | cut -d' ' -f1) node-$(node --version)"
 if [ ! -f "$berth_stamp" ] || [ "$(cat "$berth_stamp")" != "$berth_want" ]; then
   echo "installing dependencies (native modules build once, about 2 minutes)..." >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # The system's CA store too: a registry reached through a CA installed on the machine (a TLS proxy)
+  # works even when NODE_EXTRA_CA_CERTS is not set.
+  NODE_USE_SYSTEM_CA=1 npm ci --no-audit --no-fund --loglevel=error
   echo "$berth_want" > "$berth_stamp"
 else
   npm run --silent build
