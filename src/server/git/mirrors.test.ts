@@ -75,3 +75,15 @@ test('hasRef finds branches and tags; branches lists the default branch first', 
   assert.equal(await m.hasRef('app', 'dev'), true);
   assert.deepEqual(await m.branches('app'), ['main', 'dev', 'feature/x']);
 });
+
+test('commitOf gives the commit a clone checks out: HEAD, branches loose or packed, tags peeled, nothing for a missing ref', async () => {
+  const m = mirrors('commits');
+  await m.prepare(project('app'));
+  const env = { ...process.env, GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e' };
+  const head = execFileSync('git', ['-C', upstream, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+  execFileSync('git', ['--git-dir', m.path('app'), 'tag', '-a', '-m', 'annotated', 'v2', head], { env });
+  for (const ref of [undefined, 'main', 'dev', 'feature/x', 'v1', 'v2']) assert.equal(await m.commitOf('app', ref), head, String(ref));
+  assert.equal(await m.commitOf('app', 'nope'), undefined);
+  execFileSync('git', ['--git-dir', m.path('app'), 'pack-refs', '--all']);
+  for (const ref of [undefined, 'dev', 'v2']) assert.equal(await m.commitOf('app', ref), head, `${String(ref)}, packed`);
+});

@@ -210,9 +210,16 @@ export class GitMirrors {
     return false;
   }
 
-  /** The commit a clone of `ref` (a branch before a tag; default the mirror's HEAD) checks out, or undefined when there is none. */
+  /**
+   * The commit a clone of `ref` (a branch before a tag; default the mirror's HEAD) checks out, or
+   * undefined when there is none. A branch is read from the ref files (the warm pool asks every few
+   * seconds); git is asked only for a tag, which may need peeling to its commit.
+   */
   async commitOf(project: string, ref: string | undefined): Promise<string | undefined> {
     const dir = this.path(project);
+    const branch = ref ? `refs/heads/${ref}` : headBranch(dir);
+    const fromFiles = branch && (looseRef(dir, branch) ?? packedRefs(dir).get(branch));
+    if (fromFiles) return fromFiles;
     for (const c of ref ? [`refs/heads/${ref}`, `refs/tags/${ref}`] : ['HEAD']) {
       const r = await runGit(['rev-parse', '--verify', '--quiet', `${c}^{commit}`], { cwd: dir, env: gitEnvWith([]) });
       if (r.code === 0) return r.stdout.trim();
@@ -390,18 +397,28 @@ function headBranch(dir: string): string | undefined {
   }
 }
 
-/** Ref names in `packed-refs`. */
-function packedRefs(dir: string): Set<string> {
+/** The object ids of the refs in `packed-refs`, by ref name. */
+function packedRefs(dir: string): Map<string, string> {
   try {
-    return new Set(
+    return new Map(
       fs
         .readFileSync(path.join(dir, 'packed-refs'), 'utf8')
         .split('\n')
         .filter((l) => /^[0-9a-f]{40,64} /.test(l))
-        .map((l) => l.slice(l.indexOf(' ') + 1)),
+        .map((l) => [l.slice(l.indexOf(' ') + 1), l.slice(0, l.indexOf(' '))] as const),
     );
   } catch {
-    return new Set();
+    return new Map();
+  }
+}
+
+/** The object id a loose ref file holds, or undefined (no such file, or a symbolic ref). */
+function looseRef(dir: string, name: string): string | undefined {
+  try {
+    const id = fs.readFileSync(path.join(dir, name), 'utf8').trim();
+    return /^[0-9a-f]{40,64}$/.test(id) ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 
