@@ -1,7 +1,8 @@
 /**
  * The app factory wired for HTTP tests without a control plane: an in-memory SQLite store, the
  * shell provisioner, a fresh data dir and the bootstrapped admin. Shared by the unit tests of the
- * app and of the web session, so both test the app the same services build.
+ * app and of the web session, so both test the app the same services build. Test-only: the build
+ * (tsconfig.build.json) leaves `test-*.ts` out of dist/, as it does `*.test.ts`.
  */
 import fs from 'node:fs';
 import os from 'node:os';
