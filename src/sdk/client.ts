@@ -70,6 +70,12 @@ export interface ExecConnection {
   readonly done: Promise<{ code: number | null; signal?: string }>;
 }
 
+/** The ApiError of a non-2xx answer, from its parsed body (the server's `{ error: { code, message } }`, or anything else). */
+function apiError(status: number, body: unknown): ApiError {
+  const e = (body as ErrorBody | undefined)?.error;
+  return new ApiError(status, e?.code ?? 'error', e?.message ?? `HTTP ${status}`);
+}
+
 /** API client bound to one server URL and token. */
 export class BerthClient {
   readonly url: string;
@@ -101,10 +107,7 @@ export class BerthClient {
     } catch {
       throw new ApiError(res.status, 'bad_response', `The server answered ${res.status} with a body that is not JSON.`);
     }
-    if (res.status < 200 || res.status > 299) {
-      const e = (json as ErrorBody | undefined)?.error;
-      throw new ApiError(res.status, e?.code ?? 'error', e?.message ?? `HTTP ${res.status}`);
-    }
+    if (res.status < 200 || res.status > 299) throw apiError(res.status, json);
     return json as T;
   }
 
@@ -276,13 +279,13 @@ export class BerthClient {
       throw new ApiError(0, 'unreachable', `Cannot reach the Berth server at ${this.url}: ${errorMessage(err)}`);
     }
     if (end.errorBody !== undefined) {
-      let e: ErrorBody['error'] | undefined;
+      let body: unknown;
       try {
-        e = (JSON.parse(end.errorBody) as ErrorBody | undefined)?.error;
+        body = JSON.parse(end.errorBody);
       } catch {
-        e = undefined;
+        body = undefined;
       }
-      throw new ApiError(end.status, e?.code ?? 'error', e?.message ?? `HTTP ${end.status}`);
+      throw apiError(end.status, body);
     }
   }
 
