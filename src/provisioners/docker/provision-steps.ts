@@ -22,9 +22,7 @@ import { directoryEntries, tarStream, type TarEntry } from './tar.ts';
 import { expandHome, type ContainerUser } from '../image-users.ts';
 import { CHECKOUT_MARKER, PINNED_PATHS, ownFreshRoots, writeMarkerOnHost } from './host-marker.ts';
 
-
 const KEEPING = 'Repository already present in work/, keeping it.';
-
 
 /** The checkout in the workspace's storage as this provision found it: `incomplete` lacks the marker a finished one gets last. */
 export type CheckoutState = 'absent' | 'incomplete' | 'complete';
