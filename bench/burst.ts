@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
+import { DEFAULT_MAX_CONCURRENT_OPS } from '../src/provisioners/provisioner.ts';
 import type { BerthClient } from '../src/sdk/client.ts';
 import { TestServer, makeRepo, tempDir, waitGone } from '../test/harness.ts';
 import { cleanupEngines, containersWith, installationOf, testEnv, volumesWith } from '../test/docker/env.ts';
@@ -31,8 +32,8 @@ import { makeResult, percentile, reachPhase, type Result } from './lib.ts';
 const execFileAsync = promisify(execFile);
 const N = Number(process.env.BENCH_BURST ?? (QUICK ? 5 : 100));
 const ROUNDS = Number(process.env.BENCH_BURST_ROUNDS ?? 1);
-/** Workspaces the raw burst works on at once: the `maxConcurrentOps` default of Berth's docker and shell provisioners (docs/performance.md). */
-const RAW_CONCURRENCY = 8;
+/** Workspaces the raw burst works on at once: the `maxConcurrentOps` default of Berth's docker and shell provisioners. */
+const RAW_CONCURRENCY = DEFAULT_MAX_CONCURRENT_OPS;
 /** Marks the raw burst's containers, so its clean-up finds them all. */
 const LABEL = 'berth-bench.run';
 const RUN = `burst-${process.pid}`;

@@ -10,6 +10,9 @@ import type { Logger } from 'pino';
 import type { Spec } from '../core/spec.ts';
 import type { AgentDirectory } from './agent/directory.ts';
 
+/** The `maxConcurrentOps` of the docker and shell types when their options give none. */
+export const DEFAULT_MAX_CONCURRENT_OPS = 8;
+
 /**
  * What a provisioner type can do. Generic code (workspace creation, the CLI, the conformance
  * suite) decides from these, never from a type name.

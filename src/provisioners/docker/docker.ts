@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { InputError, errorMessage, isUnreachable } from '../../core/errors.ts';
 import type { Spec } from '../../core/spec.ts';
 import { formatSize } from '../../core/units.ts';
-import type { Capabilities, ExecOptions, ExecProcess, OpOptions, Provisioner, ProvisionerPlugin, RuntimeStatus, WorkspaceContext } from '../provisioner.ts';
+import { DEFAULT_MAX_CONCURRENT_OPS, type Capabilities, type ExecOptions, type ExecProcess, type OpOptions, type Provisioner, type ProvisionerPlugin, type RuntimeStatus, type WorkspaceContext } from '../provisioner.ts';
 import { copyDockerStorage } from './copy.ts';
 import { DockerEngine, isLocalHost } from './engine.ts';
 import { Forwarders } from './forwarder.ts';
@@ -63,7 +63,7 @@ export class DockerProvisioner implements Provisioner {
     private readonly settings: RuntimeSettings,
     private readonly deps: DockerProvisionerDeps,
   ) {
-    this.maxConcurrentOps = options.maxConcurrentOps ?? 8;
+    this.maxConcurrentOps = options.maxConcurrentOps ?? DEFAULT_MAX_CONCURRENT_OPS;
   }
 
   /** Builds an instance from stored options. Makes no request that must succeed: the engine may come up later. */

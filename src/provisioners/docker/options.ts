@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { InputError } from '../../core/errors.ts';
 import { assertServerUrl } from '../../core/urls.ts';
 import { isLocalHost } from './engine.ts';
+import { DEFAULT_MAX_CONCURRENT_OPS } from '../provisioner.ts';
 
 /** What `berth provisioner add NAME --type docker …` stores (encrypted) for the instance. */
 export const DockerOptionsSchema = Type.Object(
@@ -18,7 +19,7 @@ export const DockerOptionsSchema = Type.Object(
     allowPorts: Type.Optional(Type.Boolean({ description: "Publish spec.ports on the engine host's 127.0.0.1" })),
     allowDockerSocket: Type.Optional(Type.Boolean({ description: "Mount the engine's socket into workspaces" })),
     serverUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'BERTH_SERVER_URL as workspaces on this engine must use it' })),
-    maxConcurrentOps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Most creates, stops and deletes run at once on this engine; more wait in line, fairly between users (default 8)' })),
+    maxConcurrentOps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: `Most creates, stops and deletes run at once on this engine; more wait in line, fairly between users (default ${DEFAULT_MAX_CONCURRENT_OPS})` })),
     defaultImage: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@-]*$', description: 'Image for workspaces whose spec names none' })),
   },
   { additionalProperties: false },
