@@ -28,7 +28,6 @@ const program = new Command('berth').description('Berth: persistent workspaces f
 
 program.command('server').description('Run the control plane.');
 const serverCmd = program.commands.find((c) => c.name() === 'server')!;
-program.hook('preSubcommand', async (_program, sub) => (sub === serverCmd ? addServerOptions(serverCmd) : undefined));
 serverCmd.action(async (opts: Record<string, string | undefined>) => {
   const { BerthServer, VERSION } = await import('../server/server.ts');
   const { loadConfig } = await import('../server/config.ts');
@@ -533,6 +532,9 @@ async function prompt(question: string): Promise<string> {
 export async function main(argv: string[]): Promise<void> {
   try {
     if (process.env.BERTH_CA_BUNDLE) trustCaFile(process.env.BERTH_CA_BUNDLE);
+    // `berth server …` and `berth help server` need the server's options, which other commands never load.
+    const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+    if (words[0] === 'server' || (words[0] === 'help' && words[1] === 'server')) await addServerOptions(serverCmd);
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CliError) {

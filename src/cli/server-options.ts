@@ -1,4 +1,4 @@
-/** The options of `berth server`, declared only when that command runs or its help is asked for. */
+/** The options of `berth server`, declared only when that command runs or its help is asked for (main.ts decides from argv). */
 import { Option, type Command } from 'commander';
 
 /**
@@ -7,7 +7,6 @@ import { Option, type Command } from 'commander';
  * short command such as `berth ws create` a good part of its start-up.
  */
 export async function addServerOptions(cmd: Command): Promise<void> {
-  if (cmd.options.length > 0) return;
   const { SERVER_OPTIONS } = await import('../server/config.ts');
   for (const o of SERVER_OPTIONS) {
     cmd.addOption(new Option(`${o.flag} <${o.kind === 'enum' ? o.choices!.join('|') : o.kind}>`, `${o.help}${o.secret ? ' (secret)' : ''}`).env(o.env));

@@ -52,6 +52,14 @@ test('start-up mistakes are one clear line, not a stack trace', async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('the server command lists its options and their environment variables, however its help is asked for', async () => {
+  for (const args of [['server', '--help'], ['help', 'server']]) {
+    const r = await berth(args);
+    assert.equal(r.code, 0, args.join(' '));
+    for (const want of ['--listen <hostport>', '--warm-pool', 'BERTH_DATA_DIR', 'BERTH_WARM_POOL']) assert.ok(r.stdout.includes(want), `${args.join(' ')} shows ${want}`);
+  }
+});
+
 test('berth admin token mints a working admin token on the server host', async () => {
   const r = await berth(['admin', 'token', '--data-dir', server.dataDir]);
   assert.equal(r.code, 0, r.stderr);
